@@ -1,0 +1,59 @@
+"""Resident contribution collection backend: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from backend.config import DEV_SECRET, Config
+from backend.db import make_engine, make_session_factory
+from backend.masking import MaskingFilter
+
+
+def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
+    """Build the app. `config` is a Config, or a dict of overrides applied on top of the environment."""
+    if isinstance(config, Config):
+        cfg = config
+    else:
+        cfg = Config()
+        for key, value in (config or {}).items():
+            setattr(cfg, key, value)
+
+    app = Flask(__name__)
+    app.config.update(cfg.as_flask())
+    app.config["APP_CONFIG"] = cfg
+    _configure_logging(app, cfg)
+    if cfg.SECRET_KEY == DEV_SECRET and not cfg.TESTING:
+        app.logger.warning("SECRET_KEY is the development default; set it in production")
+    if cfg.PROXY_FIX_X_FOR:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.PROXY_FIX_X_FOR)  # type: ignore[method-assign]
+
+    engine = make_engine(cfg.DATABASE_URL)
+    app.extensions["db_engine"] = engine
+    app.extensions["db_sessions"] = make_session_factory(engine)
+
+    from backend import web
+
+    web.init_app(app)
+
+    from backend.api import init_api
+
+    init_api(app)
+
+    from backend.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _configure_logging(app: Flask, cfg: Config) -> None:
+    logging.basicConfig(
+        level=cfg.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    masking = MaskingFilter()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(masking)

@@ -1,0 +1,84 @@
+"""HTTP API: flask-smorest blueprints, one per resource; views parse, call a service, serialize.
+
+One error envelope everywhere (flask-smorest's): `{"code": 422, "status": "...", "message": "...",
+"errors": {...}}`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from flask_smorest import Api
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+API_SPEC = {
+    "API_TITLE": "Resident contribution collection",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "Self-service payment of resident pension and medical insurance contributions. "
+                "Money is always an integer number of fen (1 yuan = 100 fen)."
+            )
+        },
+        "components": {
+            "securitySchemes": {
+                "residentToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "from POST /api/mp/v1/session",
+                },
+                "staffToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "from flask staff create",
+                },
+            }
+        },
+    },
+}
+
+
+def init_api(app: Flask) -> None:
+    for key, value in API_SPEC.items():
+        app.config.setdefault(key, value)
+    api = Api(app)
+
+    from backend.api import health, regions, resident, staff
+
+    app.register_blueprint(health.blp)
+    for module in (resident, regions, staff):
+        for blp in module.BLUEPRINTS:
+            api.register_blueprint(blp)
+    app.extensions["smorest_api"] = api
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError):
+        log.error("database error: %s", exc.__class__.__name__)
+        body = {
+            "code": 503,
+            "status": "Service Unavailable",
+            "message": "database unavailable, try again shortly",
+        }
+        return jsonify(body), 503
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        if isinstance(exc, HTTPException):
+            return api.handle_http_exception(exc)
+        log.exception("unhandled error")
+        body = {
+            "code": 500,
+            "status": "Internal Server Error",
+            "message": "internal error; it has been logged",
+        }
+        return jsonify(body), 500

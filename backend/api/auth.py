@@ -1,0 +1,77 @@
+"""Request authentication for the two kinds of caller: residents and staff."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from flask import current_app, g, request
+from flask_smorest import abort
+
+from backend.auth import resident_tokens
+from backend.auth.staff import StaffIdentity, authenticate
+from backend.web import db_session
+
+RESIDENT_SECURITY = [{"residentToken": []}]
+STAFF_SECURITY = [{"staffToken": []}]
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def current_openid() -> str:
+    """The signed-in resident's openid (401 when the session token is missing or invalid)."""
+    if "openid" in g:
+        return g.openid
+    token = _bearer()
+    if token is None:
+        abort(
+            401,
+            message="sign in first: POST /api/mp/v1/session, then send Authorization: Bearer <token>",
+        )
+    cfg = current_app.config["APP_CONFIG"]
+    try:
+        g.openid = resident_tokens.verify(cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE)
+    except resident_tokens.InvalidToken as exc:
+        abort(401, message=str(exc))
+    return g.openid
+
+
+def resident_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        current_openid()
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_staff() -> StaffIdentity:
+    return g.staff
+
+
+def staff_required(permission: str) -> Callable[[Callable], Callable]:
+    """401 without a valid staff token, 403 when the role lacks `permission`."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            token = _bearer()
+            staff = authenticate(db_session(), token) if token else None
+            if staff is None:
+                abort(
+                    401, message="a valid staff token is required (Authorization: Bearer <token>)"
+                )
+            if not staff.may(permission):
+                abort(403, message=f"role {staff.role!r} may not do this (needs {permission!r})")
+            g.staff = staff
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -1,0 +1,139 @@
+"""Staff API: who am I, registrations in my region, the audit log."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from backend import regions
+from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.masking import mask_id_number, mask_name
+from backend.models import AuditEntry, Enrollee, Registration
+from backend.models.registrations import SCHEMES, STATUSES
+from backend.web import db_session
+
+blp = Blueprint(
+    "staff", __name__, url_prefix="/api/staff/v1", description="Staff: accounts and data"
+)
+BLUEPRINTS = [blp]
+
+
+class MeOut(Schema):
+    name = fields.String()
+    role = fields.String()
+    region_code = fields.String()
+
+
+class RegistrationQuery(Schema):
+    region = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^\d{12}$", error="region must be a 12-digit code"),
+        metadata={"description": "limit to this region (inside your own scope)"},
+    )
+    scheme = fields.String(load_default=None, validate=validate.OneOf(SCHEMES))
+    period_year = fields.Integer(load_default=None, validate=validate.Range(2000, 2100))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+
+
+class StaffRegistrationOut(Schema):
+    ref = fields.String()
+    collection_no = fields.String()
+    scheme = fields.String()
+    period_year = fields.Integer()
+    status = fields.String()
+    village_code = fields.String()
+    name_masked = fields.String()
+    id_number_masked = fields.String()
+    household_no = fields.String(allow_none=True)
+
+
+class AuditOut(Schema):
+    id = fields.Integer()
+    occurred_at = fields.DateTime()
+    actor = fields.String()
+    action = fields.String()
+    region_code = fields.String(allow_none=True)
+    target = fields.String(allow_none=True)
+    detail = fields.Dict()
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, MeOut)
+    @staff_required("view")
+    def get(self):
+        """The calling staff member: role and region scope."""
+        return current_staff()
+
+
+@blp.route("/registrations")
+class Registrations(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(RegistrationQuery, location="query")
+    @blp.response(200, StaffRegistrationOut(many=True))
+    @blp.paginate()
+    @staff_required("view")
+    def get(self, args, pagination_parameters):
+        """Registrations inside the caller's region (e.g. a village's unpaid list)."""
+        staff = current_staff()
+        prefix = staff.scope_prefix
+        if args["region"]:
+            if not staff.sees(args["region"]):
+                pagination_parameters.item_count = 0
+                return []  # outside the caller's scope nothing is visible, as if it did not exist
+            prefix = regions.scope_prefix(args["region"])
+        query = (
+            select(Registration, Enrollee)
+            .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+            .where(Registration.village_code.startswith(prefix, autoescape=True))
+        )
+        for column in ("scheme", "period_year", "status"):
+            if args[column] is not None:
+                query = query.where(getattr(Registration, column) == args[column])
+        session = db_session()
+        pagination_parameters.item_count = session.scalar(
+            select(func.count()).select_from(query.subquery())
+        )
+        rows = session.execute(
+            query.order_by(Registration.village_code, Registration.id)
+            .limit(pagination_parameters.page_size)
+            .offset(pagination_parameters.first_item)
+        ).all()
+        return [
+            {
+                "ref": reg.ref,
+                "collection_no": reg.collection_no,
+                "scheme": reg.scheme,
+                "period_year": reg.period_year,
+                "status": reg.status,
+                "village_code": reg.village_code,
+                "name_masked": mask_name(person.name),
+                "id_number_masked": mask_id_number(person.id_number),
+                "household_no": person.household_no,
+            }
+            for reg, person in rows
+        ]
+
+
+@blp.route("/audit")
+class Audit(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, AuditOut(many=True))
+    @blp.paginate()
+    @staff_required("admin")
+    def get(self, pagination_parameters):
+        """The audit log inside the caller's region, newest first."""
+        prefix = current_staff().scope_prefix
+        query = select(AuditEntry).where(AuditEntry.region_code.startswith(prefix, autoescape=True))
+        session = db_session()
+        pagination_parameters.item_count = session.scalar(
+            select(func.count()).select_from(query.subquery())
+        )
+        return session.scalars(
+            query.order_by(AuditEntry.id.desc())
+            .limit(pagination_parameters.page_size)
+            .offset(pagination_parameters.first_item)
+        ).all()

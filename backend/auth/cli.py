@@ -1,0 +1,32 @@
+"""`flask staff create NAME --role ROLE --region CODE`: prints the new token on its last line."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from backend.auth.staff import StaffError, create_staff
+from backend.models.staff import ROLES
+
+
+@click.group("staff", help="Staff accounts.")
+def staff_cli() -> None:
+    pass
+
+
+@staff_cli.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES), help="what the account may do")
+@click.option("--region", required=True, help="region scope, e.g. 410721 for a county")
+@with_appcontext
+def create(name: str, role: str, region: str) -> None:
+    """Create a staff account; the token is printed once, on the last line."""
+    with current_app.extensions["db_sessions"]() as session:
+        try:
+            token = create_staff(session, name=name, role=role, region=region, actor="cli")
+        except StaffError as exc:
+            raise click.ClickException(str(exc)) from exc
+        session.commit()
+    click.echo(f"created {role} {name!r} for region {region}; keep this token secret:")
+    click.echo(token)

@@ -1,0 +1,29 @@
+"""Resident session tokens: signed, expiring, carrying only the WeChat openid."""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_SALT = "resident-session-v1"
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def issue(secret_key: str, openid: str) -> str:
+    return URLSafeTimedSerializer(secret_key, salt=_SALT).dumps({"openid": openid})
+
+
+def verify(secret_key: str, token: str, max_age: int) -> str:
+    """Return the openid the token was issued for, or raise InvalidToken."""
+    try:
+        data = URLSafeTimedSerializer(secret_key, salt=_SALT).loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise InvalidToken("session expired, please sign in again") from exc
+    except BadSignature as exc:
+        raise InvalidToken("invalid session token") from exc
+    openid = data.get("openid") if isinstance(data, dict) else None
+    if not isinstance(openid, str) or not openid:
+        raise InvalidToken("invalid session token")
+    return openid

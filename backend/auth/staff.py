@@ -1,0 +1,88 @@
+"""Staff accounts: creation, token authentication and what each role may do.
+
+Tokens are 256-bit random values shown once; only their SHA-256 is stored, which is enough for
+high-entropy secrets (no slow hash needed) and lets a lookup use the unique index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend import audit, regions
+from backend.models import Region, StaffUser
+from backend.models.staff import ROLES
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"view"}),
+    "agency": frozenset({"view", "import"}),
+    "recon": frozenset({"view", "recon"}),
+    "admin": frozenset({"view", "import", "recon", "admin"}),
+}
+
+
+class StaffError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StaffIdentity:
+    id: int
+    name: str
+    role: str
+    region_code: str
+
+    def may(self, permission: str) -> bool:
+        return permission in PERMISSIONS[self.role]
+
+    def sees(self, region_code: str) -> bool:
+        return regions.in_scope(self.region_code, region_code)
+
+    @property
+    def scope_prefix(self) -> str:
+        return regions.scope_prefix(self.region_code)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_staff(session: Session, *, name: str, role: str, region: str, actor: str) -> str:
+    """Create a staff user and return the token (the only time it exists in clear)."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise StaffError("name must be 1 to 64 characters")
+    if role not in ROLES:
+        raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    try:
+        region_code = regions.normalise(region)
+    except regions.InvalidRegionCode as exc:
+        raise StaffError(str(exc)) from exc
+    if session.get(Region, region_code) is None:
+        raise StaffError(f"unknown region {region_code}; load regions first (flask seed-demo)")
+    if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
+        raise StaffError(f"a staff user named {name!r} already exists")
+    token = secrets.token_urlsafe(32)
+    session.add(
+        StaffUser(name=name, role=role, region_code=region_code, token_hash=hash_token(token))
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="staff.create",
+        target=name,
+        region_code=region_code,
+        detail={"role": role},
+    )
+    return token
+
+
+def authenticate(session: Session, token: str) -> StaffIdentity | None:
+    user = session.scalar(select(StaffUser).where(StaffUser.token_hash == hash_token(token)))
+    if user is None or user.disabled_at is not None:
+        return None
+    return StaffIdentity(id=user.id, name=user.name, role=user.role, region_code=user.region_code)

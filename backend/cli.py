@@ -1,0 +1,11 @@
+"""Flask commands. Each owning module defines its commands; this module only registers them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_commands(app: Flask) -> None:
+    from backend.auth.cli import staff_cli
+
+    app.cli.add_command(staff_cli)

@@ -1,0 +1,96 @@
+"""Settings, read from environment variables (12-factor) with documented defaults.
+
+Every variable the application reads is listed here, so an operator has one place to look.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| DATABASE_URL | sqlite file var/app.db in the project folder | SQLAlchemy URL; PostgreSQL in production |
+| SECRET_KEY | a development key | signs resident session tokens; MUST be set in production |
+| SESSION_TOKEN_MAX_AGE | 7200 | seconds a resident session token stays valid |
+| REDIS_URL | (unset) | shared rate-limit storage; in-process memory when unset |
+| LOOKUP_LIMIT_PER_OPENID | 10 per minute | lookups one WeChat user may make |
+| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups one client address may make |
+| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address may make |
+| WECHAT_MODE | fake | fake, sandbox or live: which WeChat platform we talk to |
+| FAKE_WECHAT_URL | http://127.0.0.1:8001/ | where the fake WeChat platform listens (mode fake) |
+| WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
+| POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
+| CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
+| LOG_LEVEL | INFO | logging level |
+| PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE = PROJECT_DIR / "var" / "app.db"
+DEV_SECRET = "dev-only-secret-change-me"
+
+WECHAT_BASE_URLS = {
+    "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
+    "sandbox": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
+}
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass
+class Config:
+    DATABASE_URL: str = field(
+        default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE}")
+    )
+    SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", DEV_SECRET))
+    SESSION_TOKEN_MAX_AGE: int = field(
+        default_factory=lambda: int(_env("SESSION_TOKEN_MAX_AGE", "7200"))
+    )
+    REDIS_URL: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
+    LOOKUP_LIMIT_PER_OPENID: str = field(
+        default_factory=lambda: _env("LOOKUP_LIMIT_PER_OPENID", "10 per minute")
+    )
+    LOOKUP_LIMIT_PER_ADDRESS: str = field(
+        default_factory=lambda: _env("LOOKUP_LIMIT_PER_ADDRESS", "60 per minute")
+    )
+    SESSION_LIMIT_PER_ADDRESS: str = field(
+        default_factory=lambda: _env("SESSION_LIMIT_PER_ADDRESS", "30 per minute")
+    )
+    WECHAT_MODE: str = field(default_factory=lambda: _env("WECHAT_MODE", "fake"))
+    FAKE_WECHAT_URL: str = field(
+        default_factory=lambda: _env(
+            "FAKE_WECHAT_URL", f"http://127.0.0.1:{_env('FAKE_WECHAT_PORT', '8001')}/"
+        )
+    )
+    WECHAT_APPID: str = field(default_factory=lambda: _env("WECHAT_APPID", "wxdemoappid000001"))
+    WECHAT_SECRET: str = field(
+        default_factory=lambda: _env("WECHAT_SECRET", "demo-app-secret-0000000000000000")
+    )
+    POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
+    CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
+    LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    PROXY_FIX_X_FOR: int = field(default_factory=lambda: int(_env("PROXY_FIX_X_FOR", "0")))
+    TESTING: bool = False
+
+    def wechat_base_urls(self) -> tuple[str, str]:
+        """(pay API base, open-platform API base) for the configured WECHAT_MODE."""
+        if self.WECHAT_MODE == "fake":
+            base = (
+                self.FAKE_WECHAT_URL
+                if self.FAKE_WECHAT_URL.endswith("/")
+                else self.FAKE_WECHAT_URL + "/"
+            )
+            return base, base
+        try:
+            return WECHAT_BASE_URLS[self.WECHAT_MODE]
+        except KeyError:
+            raise ValueError(
+                f"WECHAT_MODE must be fake, sandbox or live, not {self.WECHAT_MODE!r}"
+            ) from None
+
+    def as_flask(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -1,0 +1,18 @@
+"""SQLAlchemy 2.0 typed models, one module per aggregate. Importing this package registers them all."""
+
+from backend.db import Base
+from backend.models.audit import AuditEntry
+from backend.models.enrollees import Enrollee, SpecialGroupMembership
+from backend.models.regions import Region
+from backend.models.registrations import Registration
+from backend.models.staff import StaffUser
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Enrollee",
+    "Region",
+    "Registration",
+    "SpecialGroupMembership",
+    "StaffUser",
+]

@@ -1,0 +1,55 @@
+"""Registrations: one enrollee × scheme × period_year, the thing that gets paid."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base
+from backend.models._types import UTCDateTime, utcnow
+
+SCHEMES = ("pension", "medical")
+STATUSES = ("unpaid", "pending", "paid", "treasury_entered", "refunded")
+
+
+class Registration(Base):
+    __tablename__ = "registration"
+    __table_args__ = (
+        UniqueConstraint("enrollee_id", "scheme", "period_year"),
+        CheckConstraint("scheme IN ('pension', 'medical')", name="scheme"),
+        CheckConstraint(
+            "status IN ('unpaid', 'pending', 'paid', 'treasury_entered', 'refunded')",
+            name="status",
+        ),
+        CheckConstraint(
+            "study_years_left IS NULL OR study_years_left BETWEEN 1 AND 10",
+            name="study_years_left",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Opaque public reference, so API clients never see our row ids or the collection serial.
+    ref: Mapped[str] = mapped_column(String(24), unique=True)
+    enrollee_id: Mapped[int] = mapped_column(ForeignKey("enrollee.id"), index=True)
+    scheme: Mapped[str] = mapped_column(String(8))
+    period_year: Mapped[int] = mapped_column(Integer)
+    collection_no: Mapped[str] = mapped_column(String(40), unique=True)
+    # The insured place (参保地) the agency registered; it decides the policy that applies.
+    village_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="unpaid")
+    school_code: Mapped[str | None] = mapped_column(String(32), default=None)
+    study_years_left: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_student(self) -> bool:
+        return self.school_code is not None
+
+
+def new_ref() -> str:
+    """A fresh opaque public reference for a registration."""
+    return "R" + secrets.token_hex(8)

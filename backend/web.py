@@ -1,0 +1,33 @@
+"""Per-request plumbing: one database session per request, the rate limiter, error shapes."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from sqlalchemy.orm import Session
+
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+def init_app(app: Flask) -> None:
+    cfg = app.config["APP_CONFIG"]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", cfg.REDIS_URL or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # A broken Redis must not take the payment channel down: fall back to in-process limits.
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    limiter.init_app(app)
+    app.teardown_appcontext(_close_session)
+
+
+def db_session() -> Session:
+    """The request's session; committed by the service that owns the unit of work."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["db_sessions"]()
+    return g.db_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()

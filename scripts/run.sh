@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Everything a person needs to try the product locally; Ctrl-C stops it all.
+# Called by `make run` after the virtual environment exists and the database is migrated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PORT="${PORT:-8000}"
+FAKE_WECHAT_PORT="${FAKE_WECHAT_PORT:-8001}"
+export FAKE_WECHAT_PORT
+export FAKE_WECHAT_URL="${FAKE_WECHAT_URL:-http://127.0.0.1:$FAKE_WECHAT_PORT/}"
+mkdir -p var/log
+
+"$BIN/flask" --app backend seed-demo
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo
+  echo "stopping..."
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "stopped."
+}
+trap stop INT TERM EXIT
+
+"$BIN/python" -m fakes.wechat --host 127.0.0.1 --port "$FAKE_WECHAT_PORT" >>var/log/fake-wechat.log 2>&1 &
+pids+=($!)
+"$BIN/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile var/log/access.log \
+  --error-logfile - 'backend:create_app()' &
+pids+=($!)
+
+# Wait until the API answers before printing the addresses.
+for _ in $(seq 1 50); do
+  if "$BIN/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PORT/healthz', timeout=1)" 2>/dev/null; then
+    break
+  fi
+  sleep 0.2
+done
+
+cat <<MSG
+
+  API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
+  API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
+  Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
+  Logs                   var/log/
+  Demo staff tokens      var/demo-credentials.txt
+
+  Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}"
+echo "a process exited; see the output above and var/log/" >&2

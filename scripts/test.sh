@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The test suite, twice: on SQLite, then on PostgreSQL.
+# PostgreSQL comes from TEST_DATABASE_URL, or the local default below. Without a reachable server the
+# PostgreSQL pass is skipped with a notice, except in CI (CI=true) or when TEST_DATABASE_URL was
+# given explicitly: then an unreachable server is a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+PG_DEFAULT="postgresql+psycopg://root@127.0.0.1/test"
+PG_URL="${TEST_DATABASE_URL:-$PG_DEFAULT}"
+PG_REQUIRED=""
+if [ -n "${TEST_DATABASE_URL:-}" ] || [ "${CI:-}" = "true" ]; then PG_REQUIRED=1; fi
+
+echo "== tests on SQLite =="
+env -u TEST_DATABASE_URL "$BIN/pytest" "$@"
+sqlite_rc=$?
+
+pg_reachable() {
+  "$BIN/python" - "$PG_URL" <<'PY'
+import sys
+import psycopg
+from sqlalchemy import make_url
+url = make_url(sys.argv[1])
+try:
+    psycopg.connect(host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username,
+                    password=url.password, dbname=url.database, connect_timeout=3).close()
+except Exception as exc:
+    print(f"   {exc.__class__.__name__}: {exc}".strip(), file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+pg_rc=0
+if pg_reachable; then
+  echo "== tests on PostgreSQL ($PG_URL) =="
+  TEST_DATABASE_URL="$PG_URL" "$BIN/pytest" "$@"
+  pg_rc=$?
+elif [ -n "$PG_REQUIRED" ]; then
+  echo "!! PostgreSQL at $PG_URL is unreachable and is required here (CI or TEST_DATABASE_URL set)" >&2
+  pg_rc=1
+else
+  echo
+  echo "NOTICE: PostgreSQL at $PG_URL is unreachable: the PostgreSQL pass was SKIPPED."
+  echo "        Start PostgreSQL or set TEST_DATABASE_URL to run it."
+fi
+
+if [ $sqlite_rc -ne 0 ] || [ $pg_rc -ne 0 ]; then
+  echo "FAILED: SQLite pass exit $sqlite_rc, PostgreSQL pass exit $pg_rc" >&2
+  exit 1
+fi
