@@ -13,6 +13,8 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
+from backend.api import health
+
 log = logging.getLogger(__name__)
 
 API_SPEC = {
@@ -22,7 +24,7 @@ API_SPEC = {
     "OPENAPI_URL_PREFIX": "/api",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "OPENAPI_SWAGGER_UI_URL": health.SWAGGER_UI_ASSETS,
     "API_SPEC_OPTIONS": {
         "info": {
             "description": (
@@ -53,7 +55,7 @@ def init_api(app: Flask) -> None:
         app.config.setdefault(key, value)
     api = Api(app)
 
-    from backend.api import health, regions, resident, staff
+    from backend.api import regions, resident, staff
 
     app.register_blueprint(health.blp)
     for module in (resident, regions, staff):

@@ -1,11 +1,20 @@
-"""Liveness/readiness: 200 when the database answers, 503 otherwise."""
+"""Operational endpoints: health (200 when the database answers, 503 otherwise), docs assets."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import swagger_ui_bundle
+from flask import Blueprint, current_app, jsonify, send_from_directory
 from sqlalchemy import text
 
 blp = Blueprint("health", __name__)
+
+# Swagger UI's assets are served by us, so /api/docs works on a network without Internet access.
+SWAGGER_UI_ASSETS = "/api/docs-assets/"
+
+
+@blp.get(SWAGGER_UI_ASSETS + "<path:filename>")
+def swagger_ui_asset(filename: str):
+    return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename, max_age=86400)
 
 
 @blp.get("/healthz")

@@ -19,7 +19,11 @@ def test_openapi_document_lists_the_resident_and_staff_api(live_server, http):
     spec = http.get(f"{live_server}/api/openapi.json").json()
     assert "/api/mp/v1/regions" in spec["paths"]
     assert "/api/staff/v1/me" in spec["paths"]
-    assert http.get(f"{live_server}/api/docs").status_code == 200
+    docs = http.get(f"{live_server}/api/docs")
+    assert docs.status_code == 200
+    # The browser view works without Internet access: its assets come from us.
+    assert "/api/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert http.get(f"{live_server}/api/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_unknown_paths_get_the_json_error_envelope(live_server, http):
