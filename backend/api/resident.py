@@ -1,0 +1,191 @@
+"""Resident API (mini-program contract v1, design.md section 6): sign in, look a person up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_limiter.util import get_remote_address
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from backend import lookup as lookup_service
+from backend.api.auth import RESIDENT_SECURITY, current_openid
+from backend.auth import resident_tokens
+from backend.fees import PolicyBook
+from backend.id_numbers import InvalidIdNumber
+from backend.web import db_session, limiter
+from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
+
+blp = Blueprint(
+    "resident", __name__, url_prefix="/api/mp/v1", description="Resident (mini-program) API"
+)
+BLUEPRINTS = [blp]
+
+NOT_FOUND = "未找到该参保人：请核对身份证号和姓名，或联系村（社区）协办员确认参保登记。"
+
+
+def policy_book() -> PolicyBook:
+    """Loaded once per app: the policy files are validated at load and do not change at runtime."""
+    book = current_app.extensions.get("policy_book")
+    if book is None:
+        directory = current_app.config["POLICY_DIR"]
+        book = PolicyBook.load(Path(directory) if directory else None)
+        current_app.extensions["policy_book"] = book
+    return book
+
+
+def login_gateway() -> WeChatLoginGateway:
+    gateway = current_app.extensions.get("login_gateway")
+    if gateway is None:
+        cfg = current_app.config["APP_CONFIG"]
+        gateway = WeChatLoginGateway(cfg.WECHAT_APPID, cfg.WECHAT_SECRET, cfg.wechat_base_urls()[1])
+        current_app.extensions["login_gateway"] = gateway
+    return gateway
+
+
+def _openid_or_address() -> str:
+    """Rate-limit key: the signed-in WeChat user, or the address when there is no valid token."""
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        cfg = current_app.config["APP_CONFIG"]
+        try:
+            return "openid:" + resident_tokens.verify(
+                cfg.SECRET_KEY, header[7:].strip(), cfg.SESSION_TOKEN_MAX_AGE
+            )
+        except resident_tokens.InvalidToken:
+            pass
+    return "addr:" + (get_remote_address() or "unknown")
+
+
+class SessionIn(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(1, 128),
+        metadata={"description": "the code from wx.login()"},
+    )
+
+
+class SessionOut(Schema):
+    token = fields.String(metadata={"description": "send as Authorization: Bearer <token>"})
+    expires_in = fields.Integer(metadata={"description": "seconds"})
+
+
+class LookupIn(Schema):
+    id_number = fields.String(
+        required=True,
+        validate=validate.Length(1, 32),
+        metadata={"example": "41072119800101001X", "description": "18 characters; x or X"},
+    )
+    name = fields.String(
+        required=True, validate=validate.Length(1, 64), metadata={"example": "张三"}
+    )
+
+
+class BreakdownOut(Schema):
+    kind = fields.String(
+        metadata={"description": "gross | gov_paid | payable | contribution_subsidy"}
+    )
+    label = fields.String()
+    amount_fen = fields.Integer()
+
+
+class GradeOut(Schema):
+    grade_yuan = fields.Integer()
+    payable_fen = fields.Integer()
+    gov_paid_fen = fields.Integer()
+    contribution_subsidy_fen = fields.Integer()
+
+
+class RegistrationOut(Schema):
+    ref = fields.String()
+    scheme = fields.String(metadata={"description": "pension | medical"})
+    period_year = fields.Integer()
+    status = fields.String(
+        metadata={"description": "unpaid | pending | paid | treasury_entered | refunded"}
+    )
+    payable_fen = fields.Integer(metadata={"description": "pension: at the lowest open grade"})
+    gov_paid_fen = fields.Integer()
+    contribution_subsidy_fen = fields.Integer()
+    grades = fields.List(fields.Nested(GradeOut), metadata={"description": "pension only"})
+    breakdown = fields.List(fields.Nested(BreakdownOut))
+    applied_group = fields.String(allow_none=True)
+    deadline = fields.Date(allow_none=True)
+    ineligible_reason = fields.String(allow_none=True)
+
+
+class VillageOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    full_name = fields.String()
+
+
+class EnrolleeOut(Schema):
+    ref = fields.String()
+    name_masked = fields.String()
+    id_number_masked = fields.String()
+    village = fields.Nested(VillageOut)
+
+
+class LookupOut(Schema):
+    enrollee = fields.Nested(EnrolleeOut)
+    registrations = fields.List(fields.Nested(RegistrationOut))
+
+
+@blp.route("/session")
+class SessionView(MethodView):
+    decorators = (
+        limiter.limit(
+            lambda: current_app.config["SESSION_LIMIT_PER_ADDRESS"], key_func=get_remote_address
+        ),
+    )
+
+    @blp.arguments(SessionIn)
+    @blp.response(200, SessionOut)
+    @blp.alt_response(401, description="the code is invalid, used or expired")
+    @blp.alt_response(503, description="WeChat could not be reached")
+    def post(self, body):
+        """Exchange a wx.login code for a session token."""
+        try:
+            openid = login_gateway().code_to_openid(body["code"])
+        except LoginRejected:
+            abort(401, message="登录凭证无效或已使用，请重新进入小程序。")
+        except LoginUnavailable:
+            abort(503, message="微信服务暂时不可用，请稍后再试。")
+        cfg = current_app.config["APP_CONFIG"]
+        return {
+            "token": resident_tokens.issue(cfg.SECRET_KEY, openid),
+            "expires_in": cfg.SESSION_TOKEN_MAX_AGE,
+        }
+
+
+@blp.route("/lookup")
+class LookupView(MethodView):
+    decorators = (
+        limiter.limit(
+            lambda: current_app.config["LOOKUP_LIMIT_PER_ADDRESS"], key_func=get_remote_address
+        ),
+        limiter.limit(
+            lambda: current_app.config["LOOKUP_LIMIT_PER_OPENID"], key_func=_openid_or_address
+        ),
+    )
+
+    @blp.doc(security=RESIDENT_SECURITY)
+    @blp.arguments(LookupIn)
+    @blp.response(200, LookupOut)
+    @blp.alt_response(404, description="no registered person with this ID number and name")
+    @blp.alt_response(422, description="malformed ID number or body")
+    @blp.alt_response(429, description="too many lookups")
+    def post(self, body):
+        """Find a registered person by ID number and name; price each registration."""
+        current_openid()
+        cfg = current_app.config["APP_CONFIG"]
+        try:
+            return lookup_service.lookup(
+                db_session(), policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
+            )
+        except InvalidIdNumber as exc:
+            abort(422, message=str(exc), errors={"json": {"id_number": [str(exc)]}})
+        except lookup_service.NotFound:
+            abort(404, message=NOT_FOUND)

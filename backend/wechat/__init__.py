@@ -1,0 +1,1 @@
+"""WeChat platform services other than payments (mini-program login)."""

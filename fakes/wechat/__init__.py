@@ -1,0 +1,1 @@
+"""A fake WeChat platform: mini-program login (jscode2session) and, later, WeChat Pay v2."""

@@ -1,0 +1,56 @@
+"""The fake platform's memory: one thread-safe object shared by every endpoint of the server."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+
+CODE_LIFETIME_S = 300  # a wx.login code is valid for about five minutes
+
+
+@dataclass
+class LoginCode:
+    openid: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class PlatformState:
+    appid: str
+    secret: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    codes: dict[str, LoginCode] = field(default_factory=dict)
+    # Fault switches a test or an operator flips through /_control/faults.
+    faults: dict[str, bool] = field(default_factory=dict)
+
+    @staticmethod
+    def openid_for(user: str) -> str:
+        """The same user always gets the same openid (28 characters, like WeChat's)."""
+        return "o" + hashlib.sha256(f"fake-wechat:{user}".encode()).hexdigest()[:27]
+
+    def issue_code(self, user: str) -> str:
+        code = secrets.token_hex(16)
+        with self.lock:
+            entry = LoginCode(openid=self.openid_for(user), issued_at=time.monotonic())
+            self.codes[code] = entry
+        return code
+
+    def redeem(self, code: str) -> tuple[str | None, int]:
+        """Return (openid, 0) or (None, errcode) following WeChat's rules for codes."""
+        with self.lock:
+            entry = self.codes.get(code)
+            if entry is None or time.monotonic() - entry.issued_at > CODE_LIFETIME_S:
+                return None, 40029
+            if entry.used:
+                return None, 40163
+            entry.used = True
+            return entry.openid, 0
+
+    def reset(self) -> None:
+        with self.lock:
+            self.codes.clear()
+            self.faults.clear()
