@@ -18,6 +18,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
+| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class Config:
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     PROXY_FIX_X_FOR: int = field(default_factory=lambda: int(_env("PROXY_FIX_X_FOR", "0")))
+    MAX_CONTENT_LENGTH: int = field(
+        default_factory=lambda: int(_env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))
+    )
     TESTING: bool = False
 
     def wechat_base_urls(self) -> tuple[str, str]:

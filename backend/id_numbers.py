@@ -27,7 +27,9 @@ class InvalidIdNumber(ValueError):
 
 
 # Already compact: stdnum's compact() is slow (~20 µs) and bulk imports call this millions of times.
-_COMPACT = re.compile(r"\d{17}[\dXx]")
+_COMPACT = re.compile(r"[0-9]{17}[0-9Xx]")
+# ASCII digits only: str.isdigit() also accepts '４' and '²', which int() then chokes on.
+_FORMAT = re.compile(r"[0-9]{17}[0-9X]")
 
 
 def normalise(value: str) -> str:
@@ -42,7 +44,7 @@ def validate(value: str, *, today: date | None = None) -> str:
     number = normalise(value)
     if len(number) != 18:
         raise InvalidIdNumber("id_length", f"身份证号应为18位，您输入了{len(number)}位")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if not _FORMAT.fullmatch(number):
         raise InvalidIdNumber("id_format", "身份证号应为17位数字加1位数字或X")
     if ric.calc_check_digit(number) != number[17]:
         raise InvalidIdNumber("id_check_char", "身份证号校验位不正确，请核对号码")

@@ -25,6 +25,8 @@ def test_people_born_before_their_county_code_existed_are_valid():
         ("41072119800101001", "id_length"),
         ("4107211980010100123", "id_length"),
         ("41072119800101001Y", "id_format"),
+        ("４１０７２１１９８００１０１００１X", "id_format"),  # full-width digits
+        ("²" * 18, "id_format"),
         ("410721198001010010", "id_check_char"),
         (make_id_number(area="999999"), "id_area_code"),
         (make_id_number(birth="19801301"), "id_birth_date"),

@@ -1,0 +1,94 @@
+"""Import files for tests: CSV (with or without BOM, any encoding) and XLSX, from header + rows."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.support.people import make_id_number
+from tests.support.regions import VILLAGE, VILLAGE_2
+
+REGISTRATION_HEADER = (
+    "collection_no",
+    "id_number",
+    "name",
+    "scheme",
+    "period_year",
+    "village_code",
+    "household_no",
+    "phone",
+)
+STUDENT_HEADER = (*REGISTRATION_HEADER, "school_code", "study_years_left")
+GROUP_HEADER = ("id_number", "name", "group", "year", "source")
+
+
+def write_csv(
+    path: Path,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    bom: bool = False,
+    encoding: str = "utf-8",
+) -> Path:
+    with path.open("w", encoding="utf-8-sig" if bom else encoding, newline="") as f:
+        out = csv.writer(f)
+        out.writerow(header)
+        out.writerows(rows)
+    return path
+
+
+def write_xlsx(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("登记")
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    book.save(path)
+    return path
+
+
+def registration(
+    seq: int,
+    *,
+    scheme: str = "medical",
+    period_year: int = 2020,
+    village: str = VILLAGE,
+    name: str | None = None,
+    birth: str = "19800101",
+    collection_no: str | None = None,
+    household_no: str | None = None,
+    phone: str = "",
+    id_number: str | None = None,
+) -> list[Any]:
+    """A valid registrations row for person number `seq` (0..999)."""
+    return [
+        collection_no or f"{scheme[0].upper()}{period_year}{seq:06d}",
+        id_number or make_id_number(area=village[:6], birth=birth, seq=f"{seq:03d}"),
+        name or f"测试{seq}",
+        scheme,
+        period_year,
+        village,
+        household_no or f"H{seq:05d}",
+        phone,
+    ]
+
+
+def many_registrations(count: int) -> Iterable[list[Any]]:
+    """`count` distinct people (up to ~700,000), one medical registration each, two villages."""
+    for n in range(count):
+        village = VILLAGE if n % 2 else VILLAGE_2
+        birth = f"{1950 + n // 12000}{n // 1000 % 12 + 1:02d}{n // 100 % 10 + 10:02d}"
+        yield [
+            f"G{n:08d}",
+            make_id_number(area=village[:6], birth=birth, seq=f"{n % 100:03d}"),
+            f"批量{n}",
+            "medical",
+            2020,
+            village,
+            f"H{n // 4:07d}",
+            "",
+        ]
