@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -55,13 +56,22 @@ def init_api(app: Flask) -> None:
         app.config.setdefault(key, value)
     api = Api(app)
 
-    from backend.api import regions, resident, staff
+    from backend.api import imports, regions, resident, staff
 
     app.register_blueprint(health.blp)
-    for module in (resident, regions, staff):
+    for module in (resident, regions, staff, imports):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
     app.extensions["smorest_api"] = api
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(exc: RateLimitExceeded):
+        body = {
+            "code": 429,
+            "status": "Too Many Requests",
+            "message": f"请求过于频繁，请稍后再试（限制：{exc.description}）。",
+        }
+        return jsonify(body), 429
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
