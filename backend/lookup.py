@@ -1,9 +1,9 @@
 """Resident lookup: find a registered person by ID number + name and price each registration.
 
 An unknown ID number and a name that does not match end the same way (NotFound), after the same
-work, so the answer cannot be used to learn who is registered. Three queries per lookup: the
-enrollee with the names of their village, township and county; their registrations; their
-special-group memberships.
+work, so the answer cannot be used to learn who is registered. Two queries per lookup: the
+enrollee with the names of their village, township and county and their special-group
+memberships; then their registrations.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, String, bindparam, cast, func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend import id_numbers
@@ -27,6 +27,48 @@ log = logging.getLogger(__name__)
 # Compared against when the ID number is unknown, so both paths do a name comparison.
 _NOBODY = "\u0000" * 4
 
+# Statements are built once: constructing a select costs more CPU than PostgreSQL spends
+# answering it, and the lookup is the busiest endpoint. Plain rows, no ORM identity map.
+_village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
+_FIND_ENROLLEE = (
+    select(
+        Enrollee.id,
+        Enrollee.id_number,
+        Enrollee.name,
+        Enrollee.birth_date,
+        Enrollee.village_code,
+        _village.name.label("village_name"),
+        _township.name.label("township_name"),
+        _county.name.label("county_name"),
+        # Memberships ride along as "group:year,group:year" (string_agg / group_concat).
+        select(
+            func.aggregate_strings(
+                SpecialGroupMembership.group + ":" + cast(SpecialGroupMembership.year, String),
+                ",",
+            )
+        )
+        .where(SpecialGroupMembership.enrollee_id == Enrollee.id)
+        .scalar_subquery()
+        .label("memberships"),
+    )
+    .join(_village, _village.code == Enrollee.village_code)
+    .outerjoin(_township, _township.code == _village.parent_code)
+    .outerjoin(_county, _county.code == _township.parent_code)
+    .where(Enrollee.id_number == bindparam("id_number"))
+)
+_REGISTRATIONS = (
+    select(
+        Registration.ref,
+        Registration.scheme,
+        Registration.period_year,
+        Registration.status,
+        Registration.village_code,
+        Registration.school_code,
+    )
+    .where(Registration.enrollee_id == bindparam("enrollee_id"))
+    .order_by(Registration.period_year, Registration.scheme)
+)
+
 
 class NotFound(Exception):
     """No registered person with this ID number and name."""
@@ -36,9 +78,9 @@ class NotFound(Exception):
 class Resident:
     """The enrollee as found, before pricing (kept apart so orders can reuse the lookup)."""
 
-    enrollee: Enrollee
+    enrollee: Row
     village: dict[str, str]
-    registrations: list[Registration]
+    registrations: list[Row]
     groups_by_year: dict[int, frozenset[str]]
 
 
@@ -51,37 +93,28 @@ def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
 def find_resident(session: Session, id_number: str, name: str) -> Resident:
     """Raise InvalidIdNumber for a malformed number, NotFound for unknown or mismatched."""
     number = id_numbers.validate(id_number)
-    village, township, county = aliased(Region), aliased(Region), aliased(Region)
-    row = session.execute(
-        select(Enrollee, village.name, township.name, county.name)
-        .join(village, village.code == Enrollee.village_code)
-        .outerjoin(township, township.code == village.parent_code)
-        .outerjoin(county, county.code == township.parent_code)
-        .where(Enrollee.id_number == number)
-    ).first()
-    stored_name = row[0].name if row else _NOBODY
+    connection = session.connection()  # Core rows: nothing here needs the ORM's bookkeeping
+    person = connection.execute(_FIND_ENROLLEE, {"id_number": number}).first()
+    stored_name = person.name if person else _NOBODY
     name_matches = hmac.compare_digest(stored_name.strip().encode(), name.strip().encode())
-    if row is None or not name_matches:
+    if person is None or not name_matches:
         log.info("lookup of %s: no match", mask_id_number(number))
         raise NotFound
-    person, village_name, township_name, county_name = row
-    registrations = session.scalars(
-        select(Registration)
-        .where(Registration.enrollee_id == person.id)
-        .order_by(Registration.period_year, Registration.scheme)
-    ).all()
+    registrations = connection.execute(_REGISTRATIONS, {"enrollee_id": person.id}).all()
     groups: dict[int, set[str]] = {}
-    for group, year in session.execute(
-        select(SpecialGroupMembership.group, SpecialGroupMembership.year).where(
-            SpecialGroupMembership.enrollee_id == person.id
-        )
-    ):
-        groups.setdefault(year, set()).add(group)
-    full_name = "".join(n for n in (county_name, township_name, village_name) if n)
+    for membership in (person.memberships or "").split(","):
+        if membership:
+            group, _, year = membership.partition(":")
+            groups.setdefault(int(year), set()).add(group)
+    names = (person.county_name, person.township_name, person.village_name)
     log.info("lookup of %s: %d registrations", mask_id_number(number), len(registrations))
     return Resident(
         enrollee=person,
-        village={"code": person.village_code, "name": village_name, "full_name": full_name},
+        village={
+            "code": person.village_code,
+            "name": person.village_name,
+            "full_name": "".join(n for n in names if n),
+        },
         registrations=list(registrations),
         groups_by_year={year: frozenset(g) for year, g in groups.items()},
     )
@@ -95,9 +128,7 @@ def _money(q: Quote) -> dict[str, Any]:
     }
 
 
-def price_registration(
-    book: PolicyBook, resident: Resident, registration: Registration
-) -> dict[str, Any]:
+def price_registration(book: PolicyBook, resident: Resident, registration: Row) -> dict[str, Any]:
     """What this registration costs the person, with the subsidy shown line by line."""
     answer: dict[str, Any] = {
         "ref": registration.ref,
@@ -131,7 +162,7 @@ def price_registration(
                 policy,
                 birth_date=person.birth_date,
                 groups=groups,
-                is_student=registration.is_student,
+                is_student=registration.school_code is not None,
             )
             chosen = options[0]
             answer["grades"] = [{"grade_yuan": q.grade_yuan, **_money(q)} for q in options]
@@ -140,7 +171,7 @@ def price_registration(
                 policy,
                 birth_date=person.birth_date,
                 groups=groups,
-                is_student=registration.is_student,
+                is_student=registration.school_code is not None,
             )
     except NotEligible as exc:
         answer["ineligible_reason"] = exc.reason
@@ -158,7 +189,12 @@ def lookup(
     session: Session, book: PolicyBook, secret_key: str, id_number: str, name: str
 ) -> dict[str, Any]:
     """The resident API's lookup answer (design.md section 6)."""
-    resident = find_resident(session, id_number, name)
+    try:
+        resident = find_resident(session, id_number, name)
+    finally:
+        # End the read-only transaction with COMMIT, not the pool's ROLLBACK: psycopg forgets its
+        # prepared statements on ROLLBACK, and re-planning these queries costs more than running them.
+        session.commit()
     person = resident.enrollee
     return {
         "enrollee": {

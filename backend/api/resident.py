@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint, abort
@@ -51,9 +51,11 @@ def _openid_or_address() -> str:
     if header.lower().startswith("bearer "):
         cfg = current_app.config["APP_CONFIG"]
         try:
-            return "openid:" + resident_tokens.verify(
+            # Kept on g: the view's own authentication then need not verify it again.
+            g.openid = resident_tokens.verify(
                 cfg.SECRET_KEY, header[7:].strip(), cfg.SESSION_TOKEN_MAX_AGE
             )
+            return "openid:" + g.openid
         except resident_tokens.InvalidToken:
             pass
     return "addr:" + (get_remote_address() or "unknown")
