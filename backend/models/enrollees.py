@@ -32,7 +32,8 @@ class SpecialGroupMembership(Base):
     __table_args__ = (UniqueConstraint("enrollee_id", "group", "year"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollee_id: Mapped[int] = mapped_column(ForeignKey("enrollee.id"), index=True)
+    # No index of its own: the unique constraint in __table_args__ starts with this column.
+    enrollee_id: Mapped[int] = mapped_column(ForeignKey("enrollee.id"))
     group: Mapped[str] = mapped_column(String(24))
     year: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(64))

@@ -33,7 +33,8 @@ class Registration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Opaque public reference, so API clients never see our row ids or the collection serial.
     ref: Mapped[str] = mapped_column(String(24), unique=True)
-    enrollee_id: Mapped[int] = mapped_column(ForeignKey("enrollee.id"), index=True)
+    # No index of its own: the unique constraint in __table_args__ starts with this column.
+    enrollee_id: Mapped[int] = mapped_column(ForeignKey("enrollee.id"))
     scheme: Mapped[str] = mapped_column(String(8))
     period_year: Mapped[int] = mapped_column(Integer)
     collection_no: Mapped[str] = mapped_column(String(40), unique=True)
