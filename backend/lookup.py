@@ -1,9 +1,9 @@
 """Resident lookup: find a registered person by ID number + name and price each registration.
 
 An unknown ID number and a name that does not match end the same way (NotFound), after the same
-work, so the answer cannot be used to learn who is registered. Two queries per lookup: the
-enrollee with the names of their village, township and county and their special-group
-memberships; then their registrations.
+work, so the answer cannot be used to learn who is registered. One query per lookup brings the
+enrollee, the names of their village, township and county, their special-group memberships and
+their registrations.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, String, bindparam, cast, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, Row, String, bindparam, cast, func, select
+from sqlalchemy.orm import aliased
 
 from backend import id_numbers
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, Quote, pension_options, quote
@@ -27,10 +27,11 @@ log = logging.getLogger(__name__)
 # Compared against when the ID number is unknown, so both paths do a name comparison.
 _NOBODY = "\u0000" * 4
 
-# Statements are built once: constructing a select costs more CPU than PostgreSQL spends
-# answering it, and the lookup is the busiest endpoint. Plain rows, no ORM identity map.
+# One statement, built once: constructing a select costs more CPU than PostgreSQL spends
+# answering it, and the lookup is the busiest endpoint. A row per registration (one row with
+# empty registration columns when there is none), plain Core rows, no ORM identity map.
 _village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
-_FIND_ENROLLEE = (
+_FIND = (
     select(
         Enrollee.id,
         Enrollee.id_number,
@@ -50,24 +51,30 @@ _FIND_ENROLLEE = (
         .where(SpecialGroupMembership.enrollee_id == Enrollee.id)
         .scalar_subquery()
         .label("memberships"),
-    )
-    .join(_village, _village.code == Enrollee.village_code)
-    .outerjoin(_township, _township.code == _village.parent_code)
-    .outerjoin(_county, _county.code == _township.parent_code)
-    .where(Enrollee.id_number == bindparam("id_number"))
-)
-_REGISTRATIONS = (
-    select(
         Registration.ref,
         Registration.scheme,
         Registration.period_year,
         Registration.status,
-        Registration.village_code,
+        Registration.village_code.label("registration_village_code"),
         Registration.school_code,
     )
-    .where(Registration.enrollee_id == bindparam("enrollee_id"))
+    .join(_village, _village.code == Enrollee.village_code)
+    .outerjoin(_township, _township.code == _village.parent_code)
+    .outerjoin(_county, _county.code == _township.parent_code)
+    .outerjoin(Registration, Registration.enrollee_id == Enrollee.id)
+    .where(Enrollee.id_number == bindparam("id_number"))
     .order_by(Registration.period_year, Registration.scheme)
 )
+
+
+@dataclass(frozen=True)
+class RegistrationRow:
+    ref: str
+    scheme: str
+    period_year: int
+    status: str
+    village_code: str
+    school_code: str | None
 
 
 class NotFound(Exception):
@@ -80,7 +87,7 @@ class Resident:
 
     enrollee: Row
     village: dict[str, str]
-    registrations: list[Row]
+    registrations: list[RegistrationRow]
     groups_by_year: dict[int, frozenset[str]]
 
 
@@ -90,17 +97,23 @@ def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
     return "E" + digest.hexdigest()[:16]
 
 
-def find_resident(session: Session, id_number: str, name: str) -> Resident:
+def find_resident(connection: Connection, id_number: str, name: str) -> Resident:
     """Raise InvalidIdNumber for a malformed number, NotFound for unknown or mismatched."""
     number = id_numbers.validate(id_number)
-    connection = session.connection()  # Core rows: nothing here needs the ORM's bookkeeping
-    person = connection.execute(_FIND_ENROLLEE, {"id_number": number}).first()
+    rows = connection.execute(_FIND, {"id_number": number}).all()
+    person = rows[0] if rows else None
     stored_name = person.name if person else _NOBODY
     name_matches = hmac.compare_digest(stored_name.strip().encode(), name.strip().encode())
     if person is None or not name_matches:
         log.info("lookup of %s: no match", mask_id_number(number))
         raise NotFound
-    registrations = connection.execute(_REGISTRATIONS, {"enrollee_id": person.id}).all()
+    registrations = [
+        RegistrationRow(
+            r.ref, r.scheme, r.period_year, r.status, r.registration_village_code, r.school_code
+        )
+        for r in rows
+        if r.ref is not None
+    ]
     groups: dict[int, set[str]] = {}
     for membership in (person.memberships or "").split(","):
         if membership:
@@ -115,7 +128,7 @@ def find_resident(session: Session, id_number: str, name: str) -> Resident:
             "name": person.village_name,
             "full_name": "".join(n for n in names if n),
         },
-        registrations=list(registrations),
+        registrations=registrations,
         groups_by_year={year: frozenset(g) for year, g in groups.items()},
     )
 
@@ -128,7 +141,9 @@ def _money(q: Quote) -> dict[str, Any]:
     }
 
 
-def price_registration(book: PolicyBook, resident: Resident, registration: Row) -> dict[str, Any]:
+def price_registration(
+    book: PolicyBook, resident: Resident, registration: RegistrationRow
+) -> dict[str, Any]:
     """What this registration costs the person, with the subsidy shown line by line."""
     answer: dict[str, Any] = {
         "ref": registration.ref,
@@ -186,15 +201,15 @@ def price_registration(book: PolicyBook, resident: Resident, registration: Row) 
 
 
 def lookup(
-    session: Session, book: PolicyBook, secret_key: str, id_number: str, name: str
+    connection: Connection, book: PolicyBook, secret_key: str, id_number: str, name: str
 ) -> dict[str, Any]:
     """The resident API's lookup answer (design.md section 6)."""
     try:
-        resident = find_resident(session, id_number, name)
+        resident = find_resident(connection, id_number, name)
     finally:
         # End the read-only transaction with COMMIT, not the pool's ROLLBACK: psycopg forgets its
-        # prepared statements on ROLLBACK, and re-planning these queries costs more than running them.
-        session.commit()
+        # prepared statements on ROLLBACK, and re-planning this query costs more than running it.
+        connection.commit()
     person = resident.enrollee
     return {
         "enrollee": {

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -25,6 +29,13 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = current_app.extensions["db_sessions"]()
     return g.db_session
+
+
+@contextmanager
+def read_connection() -> Iterator[Connection]:
+    """A plain Core connection for hot read-only paths that need none of the ORM session."""
+    with current_app.extensions["db_engine"].connect() as connection:
+        yield connection
 
 
 def _close_session(_exc: BaseException | None) -> None:

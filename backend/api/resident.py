@@ -15,7 +15,7 @@ from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
 from backend.fees import PolicyBook
 from backend.id_numbers import InvalidIdNumber
-from backend.web import db_session, limiter
+from backend.web import limiter, read_connection
 from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 
 blp = Blueprint(
@@ -184,9 +184,10 @@ class LookupView(MethodView):
         current_openid()
         cfg = current_app.config["APP_CONFIG"]
         try:
-            return lookup_service.lookup(
-                db_session(), policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
-            )
+            with read_connection() as connection:
+                return lookup_service.lookup(
+                    connection, policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
+                )
         except InvalidIdNumber as exc:
             abort(422, message=str(exc), errors={"json": {"id_number": [str(exc)]}})
         except lookup_service.NotFound:
