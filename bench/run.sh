@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# All benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server). Results: bench/results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+{
+  echo "# benchmarks $stamp ($(nproc) cores)"
+  echo "## lookup"
+  .venv/bin/python -m bench.lookup_bench
+  echo "## import"
+  .venv/bin/python -m bench.import_bench
+} | tee "bench/results/$stamp.md"
