@@ -13,13 +13,19 @@ from tests.support import database
 
 def test_models_and_migrations_agree(engine):
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
     assert diff == []
 
 
 def test_migrations_go_down_to_empty_and_back_up(tmp_path):
     server_url = os.environ.get("TEST_DATABASE_URL")
-    url = database.create_postgres_database(server_url) if server_url else f"sqlite:///{tmp_path / 'm.db'}"
+    url = (
+        database.create_postgres_database(server_url)
+        if server_url
+        else f"sqlite:///{tmp_path / 'm.db'}"
+    )
     try:
         cfg = database.alembic_config(url)
         command.upgrade(cfg, "head")
@@ -29,7 +35,9 @@ def test_migrations_go_down_to_empty_and_back_up(tmp_path):
         engine.dispose()
         command.upgrade(cfg, "head")
         engine = make_engine(url)
-        assert {t.name for t in Base.metadata.sorted_tables} <= set(inspect(engine).get_table_names())
+        assert {t.name for t in Base.metadata.sorted_tables} <= set(
+            inspect(engine).get_table_names()
+        )
         engine.dispose()
     finally:
         if server_url:

@@ -60,6 +60,14 @@ def test_wechat_unreachable_is_a_503(app_config, clean_db, http):
     assert answer.status_code == 503
 
 
+def test_a_wrong_app_secret_is_a_503_not_the_residents_fault(app_config, clean_db, wx, http):
+    app = create_app({**app_config, "WECHAT_SECRET": "not-the-right-secret"})
+    with ServerThread(app) as server:
+        answer = http.post(f"{server.url}/api/mp/v1/session", json={"code": wx_login(http, wx)})
+    assert answer.status_code == 503
+    assert "稍后再试" in answer.json()["message"]
+
+
 def test_the_same_wechat_user_keeps_the_same_identity(wx, http):
     first = http.post(f"{wx.url}/_control/login", json={"user": "wang"}).json()["openid"]
     second = http.post(f"{wx.url}/_control/login", json={"user": "wang"}).json()["openid"]

@@ -33,7 +33,9 @@ def flask_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
 def test_staff_create_prints_a_working_token_on_its_last_line(
     app, with_regions, live_server, http, database_url
 ):
-    result = flask_cli(database_url, "staff", "create", "wang", "--role", "agency", "--region", "410721")
+    result = flask_cli(
+        database_url, "staff", "create", "wang", "--role", "agency", "--region", "410721"
+    )
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
 
@@ -49,10 +51,14 @@ def test_staff_create_prints_a_working_token_on_its_last_line(
 
 
 def test_staff_create_refuses_an_unknown_role_or_region(app, with_regions, database_url):
-    bad_role = flask_cli(database_url, "staff", "create", "li", "--role", "boss", "--region", "410721")
+    bad_role = flask_cli(
+        database_url, "staff", "create", "li", "--role", "boss", "--region", "410721"
+    )
     assert bad_role.returncode != 0
     assert "boss" in bad_role.stderr
-    bad_region = flask_cli(database_url, "staff", "create", "li", "--role", "viewer", "--region", "419999")
+    bad_region = flask_cli(
+        database_url, "staff", "create", "li", "--role", "viewer", "--region", "419999"
+    )
     assert bad_region.returncode != 0
     assert "unknown region" in bad_region.stderr
 
@@ -66,7 +72,9 @@ def test_staff_endpoints_need_a_valid_token(live_server, http):
 
 def test_a_viewer_may_not_read_the_audit_log(with_regions, staff_token, live_server, http):
     token = staff_token("viewer", "410721")
-    answer = http.get(f"{live_server}/api/staff/v1/audit", headers={"Authorization": f"Bearer {token}"})
+    answer = http.get(
+        f"{live_server}/api/staff/v1/audit", headers={"Authorization": f"Bearer {token}"}
+    )
     assert answer.status_code == 403
 
 
@@ -104,7 +112,9 @@ def test_county_staff_see_only_their_county(app, with_regions, staff_token, live
     assert mine[0]["id_number_masked"].count("*") == 8
 
     other = http.get(
-        f"{live_server}/api/staff/v1/registrations", params={"region": OTHER_VILLAGE}, headers=county
+        f"{live_server}/api/staff/v1/registrations",
+        params={"region": OTHER_VILLAGE},
+        headers=county,
     )
     assert other.status_code == 200
     assert other.json() == []
