@@ -23,6 +23,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
             setattr(cfg, key, value)
 
     app = Flask(__name__)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese as UTF-8, not \u escapes
     app.config.update(cfg.as_flask())
     app.config["APP_CONFIG"] = cfg
     _configure_logging(app, cfg)

@@ -9,6 +9,12 @@ FAKE_WECHAT_PORT="${FAKE_WECHAT_PORT:-8001}"
 export FAKE_WECHAT_PORT
 export FAKE_WECHAT_URL="${FAKE_WECHAT_URL:-http://127.0.0.1:$FAKE_WECHAT_PORT/}"
 mkdir -p var/log
+# A secret of this installation's own for resident session tokens, made once.
+if [ -z "${SECRET_KEY:-}" ]; then
+  [ -s var/secret-key ] || (umask 077; "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > var/secret-key)
+  SECRET_KEY=$(cat var/secret-key)
+  export SECRET_KEY
+fi
 
 "$BIN/flask" --app backend seed-demo
 
