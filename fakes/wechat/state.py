@@ -6,9 +6,12 @@ import hashlib
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 CODE_LIFETIME_S = 300  # a wx.login code is valid for about five minutes
+# A long-running fake (demos, load tests) forgets expired codes once this many are held.
+_PRUNE_AT = 10_000
 
 
 @dataclass
@@ -26,6 +29,8 @@ class PlatformState:
     codes: dict[str, LoginCode] = field(default_factory=dict)
     # Fault switches a test or an operator flips through /_control/faults.
     faults: dict[str, bool] = field(default_factory=dict)
+    # Seconds on a monotonic scale; tests pass their own to make codes expire without waiting.
+    clock: Callable[[], float] = time.monotonic
 
     @staticmethod
     def openid_for(user: str) -> str:
@@ -35,15 +40,19 @@ class PlatformState:
     def issue_code(self, user: str) -> str:
         code = secrets.token_hex(16)
         with self.lock:
-            entry = LoginCode(openid=self.openid_for(user), issued_at=time.monotonic())
-            self.codes[code] = entry
+            now = self.clock()
+            if len(self.codes) >= _PRUNE_AT:
+                self.codes = {
+                    c: e for c, e in self.codes.items() if now - e.issued_at <= CODE_LIFETIME_S
+                }
+            self.codes[code] = LoginCode(openid=self.openid_for(user), issued_at=now)
         return code
 
     def redeem(self, code: str) -> tuple[str | None, int]:
         """Return (openid, 0) or (None, errcode) following WeChat's rules for codes."""
         with self.lock:
             entry = self.codes.get(code)
-            if entry is None or time.monotonic() - entry.issued_at > CODE_LIFETIME_S:
+            if entry is None or self.clock() - entry.issued_at > CODE_LIFETIME_S:
                 return None, 40029
             if entry.used:
                 return None, 40163
