@@ -170,7 +170,7 @@ def price_registration(
         return answer
     person = resident.enrollee
     groups = resident.groups_by_year.get(policy.collection_year, frozenset())
-    answer["deadline"] = policy.deadline
+    answer["deadline"] = policy.deadline.isoformat()
     try:
         if registration.scheme == "pension":
             options = pension_options(

@@ -32,7 +32,7 @@ def current_openid() -> str:
     if token is None:
         abort(
             401,
-            message="sign in first: POST /api/mp/v1/session, then send Authorization: Bearer <token>",
+            message="请先登录：POST /api/mp/v1/session 换取令牌，再以 Authorization: Bearer <token> 访问。",
         )
     cfg = current_app.config["APP_CONFIG"]
     try:

@@ -20,10 +20,10 @@ def verify(secret_key: str, token: str, max_age: int) -> str:
     try:
         data = URLSafeTimedSerializer(secret_key, salt=_SALT).loads(token, max_age=max_age)
     except SignatureExpired as exc:
-        raise InvalidToken("session expired, please sign in again") from exc
+        raise InvalidToken("登录已过期，请重新进入小程序。") from exc
     except BadSignature as exc:
-        raise InvalidToken("invalid session token") from exc
+        raise InvalidToken("登录凭证无效，请重新进入小程序。") from exc
     openid = data.get("openid") if isinstance(data, dict) else None
     if not isinstance(openid, str) or not openid:
-        raise InvalidToken("invalid session token")
+        raise InvalidToken("登录凭证无效，请重新进入小程序。")
     return openid

@@ -89,6 +89,22 @@ def test_an_ordinary_adult_sees_pension_grades_and_medical_share(
     assert {line["kind"]: line["amount_fen"] for line in medical["breakdown"]}["payable"] == 25000
 
 
+def test_every_lookup_answer_matches_the_documented_schema(db_session, live_server, http, auth):
+    """The view sends the service's answer without a schema dump; this keeps the two in step."""
+    from backend.api.resident import LookupOut
+
+    people = [
+        add_person(db_session, name="甲", seq="021", birth=age_on_2019(30)),
+        add_person(db_session, name="乙", seq="023", groups=("tekun",)),
+        add_person(db_session, name="丙", seq="025", birth=age_on_2019(70)),
+        add_person(db_session, name="丁", seq="027", schemes=()),
+    ]
+    for person, _ in people:
+        body = lookup(http, live_server, auth, person.id_number, person.name).json()
+        loaded = LookupOut().load(body)  # raises on an unknown field or a wrong type
+        assert LookupOut().dump(loaded) == body
+
+
 def test_a_dibao_person_sees_the_government_share_line_by_line(db_session, live_server, http, auth):
     person, _ = add_person(db_session, name="李四", seq="003", groups=("dibao",))
     body = lookup(http, live_server, auth, person.id_number, "李四").json()
