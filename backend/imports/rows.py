@@ -13,7 +13,7 @@ required column rejects the whole file; unknown extra columns are ignored with a
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -27,7 +27,8 @@ SCHEMES = ("pension", "medical")
 SCHEME_LABELS = {"pension": "养老保险", "medical": "医疗保险"}
 GROUPS = ("tekun", "dibao", "poverty", "disabled_severe", "child_in_distress", "orphan")
 MIN_YEAR, MAX_YEAR = 2000, 2100
-# Pension: age on 1 January of the period year (design.md section 4).
+# Pension: age on 1 January of the period year. The policy of the registration's region and year
+# decides (see `pension_ages`); this national rule applies where no policy is published yet.
 PENSION_MIN_AGE, PENSION_MAX_AGE = 16, 59
 # Students pay for at most their remaining study years; eight covers the longest programmes.
 MIN_STUDY_YEARS, MAX_STUDY_YEARS = 1, 8
@@ -168,6 +169,7 @@ class RowParser:
         villages: Container[str],
         scope_code: str,
         today: date | None = None,
+        pension_ages: Callable[[str, int], tuple[int, int]] | None = None,
     ) -> None:
         if kind not in COLUMNS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -178,6 +180,10 @@ class RowParser:
         self._scope_code = regions.normalise(scope_code)
         self._scope_prefix = regions.scope_prefix(scope_code)
         self._today = today
+        # (village_code, period_year) -> (min_age, max_age); the service backs it with the policy.
+        self._pension_ages = pension_ages or (
+            lambda _village, _year: (PENSION_MIN_AGE, PENSION_MAX_AGE)
+        )
 
     def parse(self, line: int, values: Sequence[Any]) -> RegistrationRow | GroupRow | Rejection:
         raw_id = values[self.index["id_number"]] if self.index["id_number"] < len(values) else None
@@ -243,10 +249,11 @@ class RowParser:
         born = id_numbers.birth_date(id_number)
         if scheme == "pension":
             age = age_on(date(period_year, 1, 1), born)
-            if not PENSION_MIN_AGE <= age <= PENSION_MAX_AGE:
+            min_age, max_age = self._pension_ages(village_code, period_year)
+            if not min_age <= age <= max_age:
                 raise _Reject(
                     "pension_age",
-                    f"养老保险{period_year}年度参保年龄为{PENSION_MIN_AGE}至{PENSION_MAX_AGE}周岁"
+                    f"养老保险{period_year}年度参保年龄为{min_age}至{max_age}周岁"
                     f"（按{period_year}年1月1日计），此人届时{max(age, 0)}周岁",
                 )
         return RegistrationRow(

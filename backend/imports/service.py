@@ -29,6 +29,7 @@ are not UTF-8 on line 40,001) rolls back every batch, and the failure is audited
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,10 +43,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend import audit, regions
+from backend.fees import PolicyBook, PolicyNotFound
 from backend.imports import dialect
 from backend.imports.readers import FileProblem, open_source
 from backend.imports.rows import (
     KINDS,
+    PENSION_MAX_AGE,
+    PENSION_MIN_AGE,
     SCHEME_LABELS,
     GroupRow,
     RegistrationRow,
@@ -236,7 +240,11 @@ def _apply(
     counts = report.counts
     with open_source(stream, report.file_name) as source:
         parser = RowParser(
-            report.kind, source.header, villages=_villages(conn), scope_code=scope_code
+            report.kind,
+            source.header,
+            villages=_villages(conn),
+            scope_code=scope_code,
+            pension_ages=_pension_ages,
         )
         report.warnings.extend(parser.warnings)
         writer = _WRITERS[report.kind](conn, scope_code, datetime.now(UTC))
@@ -287,6 +295,21 @@ def _record_failure(
             },
         )
         session.commit()
+
+
+@functools.cache
+def _policy_book() -> PolicyBook:
+    return PolicyBook.load()
+
+
+@functools.lru_cache(maxsize=1024)
+def _pension_ages(village_code: str, period_year: int) -> tuple[int, int]:
+    """The age limits of the pension policy that applies to this village and year."""
+    try:
+        policy = _policy_book().scheme_policy(village_code, "pension", period_year)
+    except PolicyNotFound:
+        return PENSION_MIN_AGE, PENSION_MAX_AGE
+    return policy.min_age, policy.max_age
 
 
 def _villages(conn: Connection) -> frozenset[str]:

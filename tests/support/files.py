@@ -7,21 +7,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from backend.imports.rows import GROUP_COLUMNS, REGISTRATION_COLUMNS, STUDENT_COLUMNS
 from tests.support.people import make_id_number
 from tests.support.regions import VILLAGE, VILLAGE_2
 
-REGISTRATION_HEADER = (
-    "collection_no",
-    "id_number",
-    "name",
-    "scheme",
-    "period_year",
-    "village_code",
-    "household_no",
-    "phone",
-)
-STUDENT_HEADER = (*REGISTRATION_HEADER, "school_code", "study_years_left")
-GROUP_HEADER = ("id_number", "name", "group", "year", "source")
+# The formats of design.md section 7, as the importer declares them.
+REGISTRATION_HEADER = REGISTRATION_COLUMNS
+STUDENT_HEADER = STUDENT_COLUMNS
+GROUP_HEADER = GROUP_COLUMNS
 
 
 def write_csv(

@@ -197,6 +197,26 @@ def test_pension_needs_age_16_to_59_on_1_january_of_the_period_year(birth, eligi
         assert "16至59周岁" in result.reason
 
 
+def test_the_age_limits_come_from_the_policy_of_the_village_and_year():
+    asked = []
+
+    def county_allows_up_to_64(village, year):
+        asked.append((village, year))
+        return (16, 64)
+
+    row = registration(1, scheme="pension", period_year=2019, birth="19560101")  # 63
+    result = RowParser(
+        "registrations",
+        REGISTRATION_HEADER,
+        villages=VILLAGES,
+        scope_code="410700",
+        today=TODAY,
+        pension_ages=county_allows_up_to_64,
+    ).parse(2, row)
+    assert isinstance(result, RegistrationRow)
+    assert asked == [(VILLAGE, 2019)]
+
+
 def test_medical_has_no_age_limit():
     assert isinstance(parse(registration(1, birth="19300101")), RegistrationRow)
 
