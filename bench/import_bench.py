@@ -25,19 +25,11 @@ from datetime import date, timedelta
 from sqlalchemy import create_engine, make_url, text
 from stdnum.cn import ric
 
+from backend.imports.rows import REGISTRATION_COLUMNS
 from bench.common import BIN, PROJECT, RESULTS, fresh_database, log, peak_rss_mb, require_tool
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
-HEADER = [
-    "collection_no",
-    "id_number",
-    "name",
-    "scheme",
-    "period_year",
-    "village_code",
-    "household_no",
-    "phone",
-]
+HEADER = list(REGISTRATION_COLUMNS)
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂"
 
