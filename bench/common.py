@@ -144,3 +144,22 @@ def median(values: list[float]) -> float:
 def peak_rss_mb(time_v_output: str) -> float:
     kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", time_v_output).group(1))
     return kb / 1024
+
+
+def seed_demo(env: dict[str, str], size: int) -> None:
+    """`flask seed-demo --size N` into env's DATABASE_URL, keeping the bench's staff tokens apart."""
+    subprocess.run(
+        [
+            str(BIN / "flask"),
+            "--app",
+            "backend",
+            "seed-demo",
+            "--size",
+            str(size),
+            "--credentials-file",
+            str(RESULTS / "bench-credentials.txt"),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )

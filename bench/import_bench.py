@@ -26,7 +26,16 @@ from sqlalchemy import create_engine, make_url, text
 from stdnum.cn import ric
 
 from backend.imports.rows import REGISTRATION_COLUMNS
-from bench.common import BIN, PROJECT, RESULTS, fresh_database, log, peak_rss_mb, require_tool
+from bench.common import (
+    BIN,
+    PROJECT,
+    RESULTS,
+    fresh_database,
+    log,
+    peak_rss_mb,
+    require_tool,
+    seed_demo,
+)
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
 HEADER = list(REGISTRATION_COLUMNS)
@@ -88,21 +97,7 @@ def main() -> dict:
     results: dict = {"rows": ROWS}
     with fresh_database("cc_bench_import") as url:
         env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
-        subprocess.run(
-            [
-                str(BIN / "flask"),
-                "--app",
-                "backend",
-                "seed-demo",
-                "--size",
-                "0",
-                "--credentials-file",
-                str(RESULTS / "bench-credentials.txt"),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        seed_demo(env, 0)
         engine = create_engine(url)
         with engine.connect() as conn:
             villages = conn.scalars(

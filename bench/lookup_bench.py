@@ -30,6 +30,7 @@ from bench.common import (
     log,
     median,
     require_tool,
+    seed_demo,
     wrk,
 )
 
@@ -62,21 +63,7 @@ def main() -> dict:
             "LOG_LEVEL": "WARNING",
         }
         log(f"seeding {PEOPLE:,} people")
-        subprocess.run(
-            [
-                str(BIN / "flask"),
-                "--app",
-                "backend",
-                "seed-demo",
-                "--size",
-                str(PEOPLE),
-                "--credentials-file",
-                str(RESULTS / "bench-credentials.txt"),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        seed_demo(env, PEOPLE)
         engine = create_engine(url)
         with engine.connect() as conn:
             rows = conn.execute(
