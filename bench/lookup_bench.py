@@ -37,6 +37,9 @@ from bench.common import (
 PEOPLE = int(os.environ.get("BENCH_LOOKUP_PEOPLE", "1000000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 WORKERS = os.environ.get("BENCH_WORKERS", "2")
+# >1 runs gthread workers; beware: one worker may take every keep-alive connection and leave
+# the other idle, which starves whichever endpoint runs then and makes the ratio meaningless.
+THREADS = os.environ.get("BENCH_THREADS", "1")
 
 
 def post_json(url: str, body: dict, token: str | None = None) -> dict:
@@ -87,6 +90,8 @@ def main() -> dict:
                     str(BIN / "gunicorn"),
                     "-w",
                     WORKERS,
+                    "--threads",
+                    THREADS,
                     "-b",
                     f"127.0.0.1:{api_port}",
                     "bench.bench_app:create_bench_app()",
@@ -158,6 +163,7 @@ def main() -> dict:
     result = {
         "people": PEOPLE,
         "gunicorn_workers": int(WORKERS),
+        "gunicorn_threads": int(THREADS),
         "baseline_rps_median": round(base_rps),
         "lookup_rps_median": round(lookup_max),
         "lookup_rps_runs": [round(r["rps"]) for r in lookup],
