@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
+
+from backend.fees import PolicyBook
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
@@ -22,6 +25,16 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     app.teardown_appcontext(_close_session)
+
+
+def policy_book() -> PolicyBook:
+    """Loaded once per app (POLICY_DIR or the packaged policies): validated at load, fixed after."""
+    book = current_app.extensions.get("policy_book")
+    if book is None:
+        directory = current_app.config["POLICY_DIR"]
+        book = PolicyBook.load(Path(directory) if directory else None)
+        current_app.extensions["policy_book"] = book
+    return book
 
 
 def db_session() -> Session:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.imports import ImportFailed, run_import
-from backend.web import db_session
+from backend.web import db_session, policy_book
 
 blp = Blueprint(
     "imports",
@@ -93,6 +93,7 @@ class Import(MethodView):
                 file_name=upload.filename or "upload",
                 actor=staff.name,
                 scope_code=staff.region_code,
+                policies=policy_book(),
             )
         except ImportFailed as failure:
             abort(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
@@ -13,9 +11,8 @@ from marshmallow import Schema, fields, validate
 from backend import lookup as lookup_service
 from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
-from backend.fees import PolicyBook
 from backend.id_numbers import InvalidIdNumber
-from backend.web import limiter, read_connection
+from backend.web import limiter, policy_book, read_connection
 from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 
 blp = Blueprint(
@@ -24,16 +21,6 @@ blp = Blueprint(
 BLUEPRINTS = [blp]
 
 NOT_FOUND = "未找到该参保人：请核对身份证号和姓名，或联系村（社区）协办员确认参保登记。"
-
-
-def policy_book() -> PolicyBook:
-    """Loaded once per app: the policy files are validated at load and do not change at runtime."""
-    book = current_app.extensions.get("policy_book")
-    if book is None:
-        directory = current_app.config["POLICY_DIR"]
-        book = PolicyBook.load(Path(directory) if directory else None)
-        current_app.extensions["policy_book"] = book
-    return book
 
 
 def login_gateway() -> WeChatLoginGateway:

@@ -26,6 +26,7 @@ from backend import regions
 from backend.imports.rows import Rejection
 from backend.imports.service import BATCH_SIZE, ImportFailed, ImportReport, Progress, run_import
 from backend.models import Region
+from backend.web import policy_book
 
 REPORT_COLUMNS = ("line", "code", "id_number_masked", "reason")
 ACTOR = "cli"
@@ -137,6 +138,7 @@ def _run(
                     file_name=file.name,
                     actor=ACTOR,
                     scope_code=scope,
+                    policies=policy_book(),
                     batch_size=batch_size,
                     keep_rejected=0,
                     on_rejected=rejected,

@@ -149,6 +149,7 @@ def run_import(
     file_name: str,
     actor: str,
     scope_code: str,
+    policies: PolicyBook,
     batch_size: int = BATCH_SIZE,
     keep_rejected: int = KEEP_REJECTED,
     on_rejected: Callable[[Rejection], None] | None = None,
@@ -173,6 +174,7 @@ def run_import(
                 stream,
                 report,
                 scope_code,
+                pension_ages=_pension_age_rule(policies),
                 batch_size=batch_size,
                 keep_rejected=keep_rejected,
                 on_rejected=on_rejected,
@@ -230,6 +232,7 @@ def _apply(
     report: ImportReport,
     scope_code: str,
     *,
+    pension_ages: Callable[[str, int], tuple[int, int]],
     batch_size: int,
     keep_rejected: int,
     on_rejected: Callable[[Rejection], None] | None,
@@ -244,7 +247,7 @@ def _apply(
             source.header,
             villages=_villages(conn),
             scope_code=scope_code,
-            pension_ages=_pension_ages,
+            pension_ages=pension_ages,
         )
         report.warnings.extend(parser.warnings)
         writer = _WRITERS[report.kind](conn, scope_code, datetime.now(UTC))
@@ -297,19 +300,18 @@ def _record_failure(
         session.commit()
 
 
-@functools.cache
-def _policy_book() -> PolicyBook:
-    return PolicyBook.load()
+def _pension_age_rule(policies: PolicyBook) -> Callable[[str, int], tuple[int, int]]:
+    """(village_code, period_year) -> the age limits of the pension policy that applies there."""
 
+    @functools.lru_cache(maxsize=1024)
+    def pension_ages(village_code: str, period_year: int) -> tuple[int, int]:
+        try:
+            policy = policies.scheme_policy(village_code, "pension", period_year)
+        except PolicyNotFound:
+            return PENSION_MIN_AGE, PENSION_MAX_AGE
+        return policy.min_age, policy.max_age
 
-@functools.lru_cache(maxsize=1024)
-def _pension_ages(village_code: str, period_year: int) -> tuple[int, int]:
-    """The age limits of the pension policy that applies to this village and year."""
-    try:
-        policy = _policy_book().scheme_policy(village_code, "pension", period_year)
-    except PolicyNotFound:
-        return PENSION_MIN_AGE, PENSION_MAX_AGE
-    return policy.min_age, policy.max_age
+    return pension_ages
 
 
 def _villages(conn: Connection) -> frozenset[str]:

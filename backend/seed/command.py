@@ -38,6 +38,7 @@ from backend.seed.population import (
     showcase,
 )
 from backend.seed.regions import CITY_CODE, RegionRow, region_tree
+from backend.web import policy_book
 
 DEFAULT_SIZE = 2000
 DEFAULT_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"
@@ -230,7 +231,7 @@ def _print_showcase(sessions: sessionmaker[Session], *, seed: int, size: int) ->
     members = list(picks.household.members) if picks.household else []
     with sessions() as session:
         present, status = _stored(session, people_shown + members)
-    book = PolicyBook.load(current_app.config.get("POLICY_DIR"))
+    book = policy_book()
     place = {row.code: row for row in region_tree()}
     click.echo("Try these with the resident lookup (ID number + name):")
     labelled = [
