@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import DEV_SECRET, Config
 from backend.db import make_engine, make_session_factory
+from backend.db_read import Reader, make_read_engine
 from backend.masking import MaskingFilter
 
 
@@ -35,6 +36,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     engine = make_engine(cfg.DATABASE_URL)
     app.extensions["db_engine"] = engine
     app.extensions["db_sessions"] = make_session_factory(engine)
+    app.extensions["db_reader"] = Reader(make_read_engine(engine))
 
     from backend import web
 

@@ -14,10 +14,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, String, bindparam, cast, func, select
+from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 
 from backend import id_numbers
+from backend.db_read import Reader
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, Quote, pension_options, quote
 from backend.masking import mask_id_number, mask_name
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
@@ -85,7 +86,7 @@ class NotFound(Exception):
 class Resident:
     """The enrollee as found, before pricing (kept apart so orders can reuse the lookup)."""
 
-    enrollee: Row
+    enrollee: Any  # a row of _FIND
     village: dict[str, str]
     registrations: list[RegistrationRow]
     groups_by_year: dict[int, frozenset[str]]
@@ -97,10 +98,10 @@ def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
     return "E" + digest.hexdigest()[:16]
 
 
-def find_resident(connection: Connection, id_number: str, name: str) -> Resident:
+def find_resident(reader: Reader, id_number: str, name: str) -> Resident:
     """Raise InvalidIdNumber for a malformed number, NotFound for unknown or mismatched."""
     number = id_numbers.validate(id_number)
-    rows = connection.execute(_FIND, {"id_number": number}).all()
+    rows = reader.all(_FIND, id_number=number)
     person = rows[0] if rows else None
     stored_name = person.name if person else _NOBODY
     name_matches = hmac.compare_digest(stored_name.strip().encode(), name.strip().encode())
@@ -201,15 +202,10 @@ def price_registration(
 
 
 def lookup(
-    connection: Connection, book: PolicyBook, secret_key: str, id_number: str, name: str
+    reader: Reader, book: PolicyBook, secret_key: str, id_number: str, name: str
 ) -> dict[str, Any]:
     """The resident API's lookup answer (design.md section 6)."""
-    try:
-        resident = find_resident(connection, id_number, name)
-    finally:
-        # End the read-only transaction with COMMIT, not the pool's ROLLBACK: psycopg forgets its
-        # prepared statements on ROLLBACK, and re-planning this query costs more than running it.
-        connection.commit()
+    resident = find_resident(reader, id_number, name)
     person = resident.enrollee
     return {
         "enrollee": {

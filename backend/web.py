@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+from backend.db_read import Reader
 from backend.fees import PolicyBook
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -20,7 +18,10 @@ limiter = Limiter(key_func=get_remote_address, default_limits=[])
 def init_app(app: Flask) -> None:
     cfg = app.config["APP_CONFIG"]
     app.config.setdefault("RATELIMIT_STORAGE_URI", cfg.REDIS_URL or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # No X-RateLimit-* headers on every answer: reading the window back costs a storage round
+    # trip per limit per request, and the mini-program has no use for them. A 429 still says
+    # when to retry (Retry-After, see backend.api).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     # A broken Redis must not take the payment channel down: fall back to in-process limits.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
@@ -44,11 +45,9 @@ def db_session() -> Session:
     return g.db_session
 
 
-@contextmanager
-def read_connection() -> Iterator[Connection]:
-    """A plain Core connection for hot read-only paths that need none of the ORM session."""
-    with current_app.extensions["db_engine"].connect() as connection:
-        yield connection
+def reader() -> Reader:
+    """Compiled autocommit reads for hot read-only paths that need none of the ORM session."""
+    return current_app.extensions["db_reader"]
 
 
 def _close_session(_exc: BaseException | None) -> None:

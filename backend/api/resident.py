@@ -12,7 +12,7 @@ from backend import lookup as lookup_service
 from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
 from backend.id_numbers import InvalidIdNumber
-from backend.web import limiter, policy_book, read_connection
+from backend.web import limiter, policy_book, reader
 from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 
 blp = Blueprint(
@@ -171,10 +171,9 @@ class LookupView(MethodView):
         current_openid()
         cfg = current_app.config["APP_CONFIG"]
         try:
-            with read_connection() as connection:
-                answer = lookup_service.lookup(
-                    connection, policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
-                )
+            answer = lookup_service.lookup(
+                reader(), policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
+            )
             # The service already builds the documented shape (a test loads every answer back
             # through LookupOut); skipping the schema dump saves a third of this endpoint's CPU.
             return jsonify(answer)
