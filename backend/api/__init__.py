@@ -7,6 +7,7 @@ One error envelope everywhere (flask-smorest's): `{"code": 422, "status": "...",
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
@@ -15,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.api import health
+from backend.web import limiter
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,12 @@ def init_api(app: Flask) -> None:
             "status": "Too Many Requests",
             "message": f"请求过于频繁，请稍后再试（限制：{exc.description}）。",
         }
-        return jsonify(body), 429
+        response = jsonify(body)
+        response.status_code = 429
+        limit = limiter.current_limit
+        if limit is not None:
+            response.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
+        return response
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
