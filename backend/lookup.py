@@ -30,7 +30,8 @@ _NOBODY = "\u0000" * 4
 
 # One statement, built once: constructing a select costs more CPU than PostgreSQL spends
 # answering it, and the lookup is the busiest endpoint. A row per registration (one row with
-# empty registration columns when there is none), plain Core rows, no ORM identity map.
+# empty registration columns when there is none), run through backend.db_read (compiled once
+# per dialect, one autocommit round trip), no ORM identity map.
 _village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
 _FIND = (
     select(
