@@ -16,6 +16,13 @@ if [ -z "${SECRET_KEY:-}" ]; then
   export SECRET_KEY
 fi
 
+# The two API workers must count rate limits together: use the local Redis when one answers
+# (otherwise each worker counts on its own, which is fine for trying things out).
+if [ -z "${REDIS_URL:-}" ] && "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', 6379), 0.5)" 2>/dev/null; then
+  export REDIS_URL=redis://127.0.0.1:6379/0
+fi
+LIMITS_AT="${REDIS_URL:-memory of each worker (no Redis found on 127.0.0.1:6379)}"
+
 "$BIN/flask" --app backend seed-demo
 
 pids=()
@@ -50,6 +57,7 @@ cat <<MSG
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
+  Rate limits counted in $LIMITS_AT
 
   Press Ctrl-C to stop.
 MSG
