@@ -17,8 +17,10 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, Select, create_engine, exc
+from sqlalchemy import Engine, Select, exc
 from sqlalchemy.engine.interfaces import Dialect
+
+from backend.db import make_engine
 
 
 def make_read_engine(main: Engine) -> Engine:
@@ -26,7 +28,12 @@ def make_read_engine(main: Engine) -> Engine:
     if main.dialect.name == "sqlite":
         return main
     # No pre-ping: a dead connection is detected on use and the read retried once (see Reader).
-    return create_engine(main.url, isolation_level="AUTOCOMMIT", pool_recycle=3600)
+    return make_engine(
+        main.url.render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        pool_recycle=3600,
+    )
 
 
 class CompiledRead:

@@ -93,6 +93,7 @@ def app(app_config, clean_db):
     app = create_app(app_config)
     yield app
     app.extensions["db_engine"].dispose()
+    app.extensions["db_reader"].engine.dispose()  # its own pool on PostgreSQL
 
 
 @pytest.fixture
