@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db_read import Reader
 from backend.fees import PolicyBook
+from backend.rate_limits import RateLimits
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
@@ -25,7 +28,23 @@ def init_app(app: Flask) -> None:
     # A broken Redis must not take the payment channel down: fall back to in-process limits.
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
+    app.extensions["rate_limits"] = RateLimits(app.config["RATELIMIT_STORAGE_URI"])
     app.teardown_appcontext(_close_session)
+
+
+def rate_limited(limits: Callable[[], list[tuple[str, str]]]):
+    """View decorator for the hot paths: count limits() as (limit, key) pairs before the body is
+    read, so malformed floods are limited too. A breach raises rate_limits.TooManyRequests (429)."""
+
+    def decorate(view):
+        @wraps(view)
+        def limited(*args, **kwargs):
+            current_app.extensions["rate_limits"].hit(limits())
+            return view(*args, **kwargs)
+
+        return limited
+
+    return decorate
 
 
 def policy_book() -> PolicyBook:

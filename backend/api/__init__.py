@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.api import health
+from backend.rate_limits import TooManyRequests
 from backend.web import limiter
 
 log = logging.getLogger(__name__)
@@ -68,17 +69,13 @@ def init_api(app: Flask) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(exc: RateLimitExceeded):
-        body = {
-            "code": 429,
-            "status": "Too Many Requests",
-            "message": f"请求过于频繁，请稍后再试（限制：{exc.description}）。",
-        }
-        response = jsonify(body)
-        response.status_code = 429
         limit = limiter.current_limit
-        if limit is not None:
-            response.headers["Retry-After"] = str(max(1, int(limit.reset_at - time.time())))
-        return response
+        retry_after = max(1, int(limit.reset_at - time.time())) if limit is not None else None
+        return _too_many_requests(exc.description, retry_after)
+
+    @app.errorhandler(TooManyRequests)
+    def too_many_lookups(exc: TooManyRequests):
+        return _too_many_requests(exc.limit, exc.retry_after)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
@@ -101,3 +98,16 @@ def init_api(app: Flask) -> None:
             "message": "internal error; it has been logged",
         }
         return jsonify(body), 500
+
+
+def _too_many_requests(limit: str, retry_after: int | None):
+    body = {
+        "code": 429,
+        "status": "Too Many Requests",
+        "message": f"请求过于频繁，请稍后再试（限制：{limit}）。",
+    }
+    response = jsonify(body)
+    response.status_code = 429
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -12,7 +12,7 @@ from backend import lookup as lookup_service
 from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
 from backend.id_numbers import InvalidIdNumber
-from backend.web import limiter, policy_book, reader
+from backend.web import limiter, policy_book, rate_limited, reader
 from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 
 blp = Blueprint(
@@ -46,6 +46,14 @@ def _openid_or_address() -> str:
         except resident_tokens.InvalidToken:
             pass
     return "addr:" + (get_remote_address() or "unknown")
+
+
+def _lookup_limits() -> list[tuple[str, str]]:
+    config = current_app.config
+    return [
+        (config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + (get_remote_address() or "")),
+        (config["LOOKUP_LIMIT_PER_OPENID"], "lookup/user/" + _openid_or_address()),
+    ]
 
 
 class SessionIn(Schema):
@@ -151,14 +159,7 @@ class SessionView(MethodView):
 
 @blp.route("/lookup")
 class LookupView(MethodView):
-    decorators = (
-        limiter.limit(
-            lambda: current_app.config["LOOKUP_LIMIT_PER_ADDRESS"], key_func=get_remote_address
-        ),
-        limiter.limit(
-            lambda: current_app.config["LOOKUP_LIMIT_PER_OPENID"], key_func=_openid_or_address
-        ),
-    )
+    decorators = (rate_limited(_lookup_limits),)
 
     @blp.doc(security=RESIDENT_SECURITY)
     @blp.arguments(LookupIn)

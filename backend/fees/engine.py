@@ -95,7 +95,25 @@ def pension_options(
         raise ValueError(f"{policy.scheme} has no grades")
     aid = _most_generous(policy, groups)
     _check_eligible(policy, birth_date, is_student)
-    return [_pension_quote(policy, aid, g) for g in _open_grades(policy, aid)]
+    return list(_pension_grid(policy, aid))
+
+
+# The grade table of a policy for one kind of aid depends on nothing else, and every lookup of
+# an adult prices it: build it once per (policy, aid). Keyed by identity, since a policy is fixed
+# once loaded; the entry keeps its policy so a reused id() can never match a newer one.
+_GRIDS: dict[tuple[int, str | None], tuple[SchemePolicy, tuple[Quote, ...]]] = {}
+_GRIDS_MAX = 256
+
+
+def _pension_grid(policy: SchemePolicy, aid: GroupAid | None) -> tuple[Quote, ...]:
+    key = (id(policy), aid.group if aid else None)
+    entry = _GRIDS.get(key)
+    if entry is None or entry[0] is not policy:
+        if len(_GRIDS) >= _GRIDS_MAX:
+            _GRIDS.clear()  # only tests build that many policies
+        grid = tuple(_pension_quote(policy, aid, g) for g in _open_grades(policy, aid))
+        entry = _GRIDS[key] = (policy, grid)
+    return entry[1]
 
 
 def _most_generous(policy: SchemePolicy, groups: Iterable[str]) -> GroupAid | None:

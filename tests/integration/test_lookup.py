@@ -263,6 +263,24 @@ def test_rate_limits_are_shared_through_redis(
     assert codes == [404, 404, 404, 429]
 
 
+def test_lookups_stay_limited_while_redis_is_down(
+    app_config, clean_db, with_regions, fake_wechat, http, caplog
+):
+    """A dead Redis neither takes the lookup down nor lifts its limits: they count in memory."""
+    config = {
+        **app_config,
+        "REDIS_URL": "redis://127.0.0.1:9/0",  # the discard port: nothing answers there
+        "LOOKUP_LIMIT_PER_OPENID": "3 per minute",
+    }
+    with ServerThread(create_app(config)) as server:
+        auth = sign_in(http, server.url, fake_wechat, "redis-down-user")
+        codes = [
+            lookup(http, server.url, auth, make_id_number(), "张三").status_code for _ in range(4)
+        ]
+    assert codes == [404, 404, 404, 429]
+    assert "rate-limit storage unreachable" in caplog.text
+
+
 def test_a_lookup_survives_the_database_dropping_its_connections(
     db_session, live_server, http, auth, engine
 ):
