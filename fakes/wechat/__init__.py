@@ -1,1 +1,1 @@
-"""A fake WeChat platform: mini-program login (jscode2session) and, later, WeChat Pay v2."""
+"""A fake WeChat platform: mini-program login (jscode2session) and WeChat Pay API v2."""

@@ -1,4 +1,9 @@
-"""`python -m fakes.wechat [--host H] [--port P]`: run the fake WeChat platform."""
+"""`python -m fakes.wechat [--host H] [--port P] [--time-scale S] [--state-file PATH]`: run the
+fake WeChat platform.
+
+Environment defaults: FAKE_WECHAT_PORT (8001), FAKE_WECHAT_TIME_SCALE (1.0: WeChat's real
+notification retry and refund waits), FAKE_WECHAT_STATE_FILE (unset: trades live in memory only).
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="fake WeChat platform")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=int(os.environ.get("FAKE_WECHAT_PORT", "8001")))
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=float(os.environ.get("FAKE_WECHAT_TIME_SCALE") or "1.0"),
+        help="multiplies WeChat's waits (notification retries, refund processing); 0.01 is 100x faster",
+    )
+    parser.add_argument(
+        "--state-file",
+        default=os.environ.get("FAKE_WECHAT_STATE_FILE") or None,
+        help="keep trades in this JSON file across restarts",
+    )
     args = parser.parse_args()
-    print(f"fake WeChat platform on http://{args.host}:{args.port}/", flush=True)
-    run_simple(args.host, args.port, create_app(), threaded=True)
+    if args.time_scale <= 0:
+        parser.error("--time-scale must be positive")
+    print(
+        f"fake WeChat platform on http://{args.host}:{args.port}/ (time scale {args.time_scale}"
+        + (f", state in {args.state_file})" if args.state_file else ")"),
+        flush=True,
+    )
+    app = create_app(time_scale=args.time_scale, state_file=args.state_file)
+    run_simple(args.host, args.port, app, threaded=True)
 
 
 if __name__ == "__main__":

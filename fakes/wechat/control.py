@@ -1,4 +1,7 @@
-"""Control endpoints for tests and demos: health, reset and fault switches."""
+"""Control endpoints for tests and demos: health, reset and fault switches.
+
+The payer's and operator's WeChat Pay controls are in pay_control.py, under the same prefix.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,13 @@ from flask import Blueprint, current_app, jsonify, request
 
 blp = Blueprint("control", __name__, url_prefix="/_control")
 
-KNOWN_FAULTS = {"login_busy"}
+KNOWN_FAULTS = {
+    "login_busy",  # jscode2session answers errcode -1
+    "pay_systemerror",  # unifiedorder, orderquery, closeorder answer result_code FAIL SYSTEMERROR
+    "pay_http_500",  # every WeChat Pay call answers HTTP 500
+    "refund_systemerror",  # secapi/pay/refund answers SYSTEMERROR (retry with the same number)
+    "bill_creating",  # downloadbill answers return_code FAIL "Bill Creating"
+}
 
 
 @blp.get("/health")
@@ -16,13 +25,14 @@ def health():
 
 @blp.post("/reset")
 def reset():
+    """Forget login codes, faults and every trade; pending notifications are dropped."""
     current_app.extensions["fake_wechat"].reset()
     return jsonify(status="reset")
 
 
 @blp.post("/faults")
 def faults():
-    """`{"login_busy": true}` makes jscode2session answer errcode -1 until switched off."""
+    """`{"login_busy": true, "pay_http_500": false, ...}` flips switches until switched off."""
     body = request.get_json(silent=True) or {}
     unknown = set(body) - KNOWN_FAULTS
     if unknown:

@@ -8,6 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fakes.wechat.pay_state import PayLedger
 
 CODE_LIFETIME_S = 300  # a wx.login code is valid for about five minutes
 # A long-running fake (demos, load tests) forgets expired codes once this many are held.
@@ -31,6 +35,8 @@ class PlatformState:
     faults: dict[str, bool] = field(default_factory=dict)
     # Seconds on a monotonic scale; tests pass their own to make codes expire without waiting.
     clock: Callable[[], float] = time.monotonic
+    # WeChat Pay's orders, payments and refunds (it has its own lock).
+    pay: PayLedger | None = None
 
     @staticmethod
     def openid_for(user: str) -> str:
@@ -63,3 +69,10 @@ class PlatformState:
         with self.lock:
             self.codes.clear()
             self.faults.clear()
+        if self.pay is not None:
+            self.pay.reset()
+
+    def close(self) -> None:
+        """Stop background work (notification deliveries, refund timers)."""
+        if self.pay is not None:
+            self.pay.close()
