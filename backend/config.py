@@ -14,6 +14,14 @@ Every variable the application reads is listed here, so an operator has one plac
 | WECHAT_MODE | fake | fake, sandbox or live: which WeChat platform we talk to |
 | FAKE_WECHAT_URL | http://127.0.0.1:8001/ | where the fake WeChat platform listens (mode fake) |
 | WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
+| WECHAT_MCH_ID / WECHAT_API_KEY | demo values | WeChat Pay merchant number and its 32-character API key (v2 signatures) |
+| WECHAT_MCH_CERT / WECHAT_MCH_KEY | (unset) | merchant client certificate and key files (refunds, live mode only) |
+| PUBLIC_BASE_URL | http://127.0.0.1:8000 | where WeChat reaches us: notify_url and refund notify_url are built on it |
+| ORDER_TTL_SECONDS | 1800 | how long an order waits for payment before it expires |
+| ORDER_LIMIT_PER_OPENID | 20 per minute | orders one WeChat user may create |
+| ORDER_CHECK_AFTER_SECONDS | 300 | an unpaid order this old is asked about at WeChat (a notification may be lost), then again at this interval |
+| WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
+| SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
 | LOG_LEVEL | INFO | logging level |
@@ -71,6 +79,30 @@ class Config:
     WECHAT_SECRET: str = field(
         default_factory=lambda: _env("WECHAT_SECRET", "demo-app-secret-0000000000000000")
     )
+    WECHAT_MCH_ID: str = field(default_factory=lambda: _env("WECHAT_MCH_ID", "1900000109"))
+    WECHAT_API_KEY: str = field(
+        default_factory=lambda: _env("WECHAT_API_KEY", "demoapikey0000000000000000000000")
+    )
+    WECHAT_MCH_CERT: str | None = field(
+        default_factory=lambda: os.environ.get("WECHAT_MCH_CERT") or None
+    )
+    WECHAT_MCH_KEY: str | None = field(
+        default_factory=lambda: os.environ.get("WECHAT_MCH_KEY") or None
+    )
+    PUBLIC_BASE_URL: str = field(
+        default_factory=lambda: _env("PUBLIC_BASE_URL", f"http://127.0.0.1:{_env('PORT', '8000')}")
+    )
+    ORDER_TTL_SECONDS: int = field(default_factory=lambda: int(_env("ORDER_TTL_SECONDS", "1800")))
+    ORDER_LIMIT_PER_OPENID: str = field(
+        default_factory=lambda: _env("ORDER_LIMIT_PER_OPENID", "20 per minute")
+    )
+    ORDER_CHECK_AFTER_SECONDS: int = field(
+        default_factory=lambda: int(_env("ORDER_CHECK_AFTER_SECONDS", "300"))
+    )
+    WORKER_INTERVAL_SECONDS: float = field(
+        default_factory=lambda: float(_env("WORKER_INTERVAL_SECONDS", "30"))
+    )
+    SERVER_IP: str = field(default_factory=lambda: _env("SERVER_IP", "127.0.0.1"))
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))

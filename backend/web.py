@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from backend.db_read import Reader
 from backend.fees import PolicyBook
+from backend.payments import gateway_from_config
+from backend.payments.gateway import PaymentGateway
 from backend.rate_limits import RateLimits
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
@@ -55,6 +57,15 @@ def policy_book() -> PolicyBook:
         book = PolicyBook.load(Path(directory) if directory else None)
         current_app.extensions["policy_book"] = book
     return book
+
+
+def payment_gateway() -> PaymentGateway:
+    """The app's payment gateway (the WeChat Pay adapter for WECHAT_MODE), built on first use."""
+    gateway = current_app.extensions.get("payment_gateway")
+    if gateway is None:
+        gateway = gateway_from_config(current_app.config["APP_CONFIG"])
+        current_app.extensions["payment_gateway"] = gateway
+    return gateway
 
 
 def db_session() -> Session:

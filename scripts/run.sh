@@ -8,6 +8,8 @@ PORT="${PORT:-8000}"
 FAKE_WECHAT_PORT="${FAKE_WECHAT_PORT:-8001}"
 export FAKE_WECHAT_PORT
 export FAKE_WECHAT_URL="${FAKE_WECHAT_URL:-http://127.0.0.1:$FAKE_WECHAT_PORT/}"
+# WeChat sends payment notifications here (notify_url).
+export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 mkdir -p var/log
 # A secret of this installation's own for resident session tokens, made once.
 if [ -z "${SECRET_KEY:-}" ]; then
@@ -36,7 +38,13 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-"$BIN/python" -m fakes.wechat --host 127.0.0.1 --port "$FAKE_WECHAT_PORT" >>var/log/fake-wechat.log 2>&1 &
+# The fake keeps its trades in a file, so the bills it serves survive a restart.
+"$BIN/python" -m fakes.wechat --host 127.0.0.1 --port "$FAKE_WECHAT_PORT" \
+  --state-file var/fake-wechat-state.json >>var/log/fake-wechat.log 2>&1 &
+pids+=($!)
+# The job runner: finds payments whose notification was lost, closes expired orders.
+WORKER_INTERVAL_SECONDS="${WORKER_INTERVAL_SECONDS:-15}" "$BIN/flask" --app backend worker \
+  >>var/log/worker.log 2>&1 &
 pids+=($!)
 "$BIN/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile var/log/access.log \
   --error-logfile - 'backend:create_app()' &
@@ -55,6 +63,7 @@ cat <<MSG
   API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
+  Order worker           checks unpaid orders every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
   Rate limits counted in $LIMITS_AT

@@ -42,6 +42,20 @@ def current_openid() -> str:
     return g.openid
 
 
+def resident_or_staff() -> str | StaffIdentity:
+    """The caller: a resident's openid, or a staff identity (401 when the token is neither)."""
+    token = _bearer()
+    if token is not None:
+        cfg = current_app.config["APP_CONFIG"]
+        try:
+            return resident_tokens.verify(cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE)
+        except resident_tokens.InvalidToken:
+            staff = authenticate(db_session(), token)
+            if staff is not None:
+                return staff
+    abort(401, message="请先登录（居民令牌或工作人员令牌）。")
+
+
 def resident_required(view: Callable) -> Callable:
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

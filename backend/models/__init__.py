@@ -3,6 +3,7 @@
 from backend.db import Base
 from backend.models.audit import AuditEntry
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
+from backend.models.orders import OrderItem, PaymentOrder
 from backend.models.regions import Region
 from backend.models.registrations import Registration
 from backend.models.staff import StaffUser
@@ -11,6 +12,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Enrollee",
+    "OrderItem",
+    "PaymentOrder",
     "Region",
     "Registration",
     "SpecialGroupMembership",

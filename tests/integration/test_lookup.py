@@ -8,6 +8,7 @@ from backend import create_app
 from tests.support.builders import add_person, age_on_2019
 from tests.support.people import make_id_number
 from tests.support.regions import VILLAGE
+from tests.support.resident import lookup, sign_in
 from tests.support.servers import ServerThread
 
 
@@ -17,23 +18,9 @@ def db_session(app, with_regions):
         yield session
 
 
-def sign_in(http, base_url, wx, user="resident") -> dict[str, str]:
-    code = http.post(f"{wx.url}/_control/login", json={"user": user}).json()["code"]
-    token = http.post(f"{base_url}/api/mp/v1/session", json={"code": code}).json()["token"]
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
 def auth(http, live_server, fake_wechat):
     return sign_in(http, live_server, fake_wechat)
-
-
-def lookup(http, base_url, auth, id_number, name, **extra):
-    return http.post(
-        f"{base_url}/api/mp/v1/lookup",
-        json={"id_number": id_number, "name": name, **extra},
-        headers=auth,
-    )
 
 
 def test_an_ordinary_adult_sees_pension_grades_and_medical_share(

@@ -1,0 +1,494 @@
+"""Orders and payments end to end: the app and the fake WeChat Pay platform over real HTTP."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from wechatpy.pay.utils import calculate_signature, dict_to_xml
+
+from backend import create_app
+from backend.models import AuditEntry, PaymentOrder, Registration
+from tests.conftest import serve
+from tests.support.builders import add_person, age_on_2019
+from tests.support.resident import get_order, lookup, order, pay, pay_jsapi, sign_in
+
+NOTIFY = "/api/payments/wechat/notify"
+
+
+@pytest.fixture
+def session(app, with_regions):
+    with app.extensions["db_sessions"]() as session:
+        yield session
+
+
+@pytest.fixture
+def auth(http, live_server, fake_wechat):
+    return sign_in(http, live_server, fake_wechat, "payer")
+
+
+def wait_until(condition, timeout=10.0, every=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("condition not met in time")
+
+
+def fresh(session, query):
+    """Read what the app committed, in a short session of its own: the test's session keeps its
+    objects loaded and holds no transaction (on SQLite, no lock) while the app works."""
+    with Session(bind=session.get_bind()) as reader:
+        return query(reader)
+
+
+def statuses(session, registrations):
+    ids = [r.id for r in registrations]
+    return fresh(session, lambda s: [s.get(Registration, i).status for i in ids])
+
+
+def count_orders(session):
+    return fresh(session, lambda s: s.scalar(select(func.count()).select_from(PaymentOrder)))
+
+
+def paid_audits(session, order_no):
+    return fresh(
+        session,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "order.paid", AuditEntry.target == order_no)
+        ),
+    )
+
+
+def wait_paid(http, base, auth, order_no):
+    return wait_until(
+        lambda: (o := get_order(http, base, auth, order_no).json())["status"] == "paid" and o
+    )
+
+
+def signed_notification(app, **fields) -> bytes:
+    """A notification signed with the merchant key, as WeChat would sign it."""
+    cfg = app.config["APP_CONFIG"]
+    data = {
+        "return_code": "SUCCESS",
+        "appid": cfg.WECHAT_APPID,
+        "mch_id": cfg.WECHAT_MCH_ID,
+        "nonce_str": "n0nce",
+        "result_code": "SUCCESS",
+        "openid": "oPAYER",
+        "trade_type": "JSAPI",
+        "bank_type": "OTHERS",
+        "fee_type": "CNY",
+        "time_end": "20191105120000",
+        **fields,
+    }
+    data = {k: str(v) for k, v in data.items()}
+    return dict_to_xml(data, calculate_signature(data, cfg.WECHAT_API_KEY)).encode()
+
+
+def run_worker(app) -> str:
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+# -- the journey ----------------------------------------------------------------------------
+
+
+def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
+    session, http, live_server, fake_wechat, auth
+):
+    person, registrations = add_person(session, name="张三", birth=age_on_2019(40))
+    found = lookup(http, live_server, auth, person.id_number, "张三").json()
+    refs = [(r["ref"], 300 if r["scheme"] == "pension" else None) for r in found["registrations"]]
+
+    created = order(http, live_server, auth, refs)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["status"] == "created"
+    assert body["total_fen"] == 30000 + 25000  # 300-yuan grade + the 250-yuan medical share
+    assert sorted(i["amount_fen"] for i in body["items"]) == [25000, 30000]
+    assert {i["name_masked"] for i in body["items"]} == {"张*"}
+    assert set(body["pay"]) == {"appId", "timeStamp", "nonceStr", "package", "signType", "paySign"}
+    assert statuses(session, registrations) == ["pending", "pending"]
+    pending = lookup(http, live_server, auth, person.id_number, "张三").json()
+    assert {r["status"] for r in pending["registrations"]} == {"pending"}
+
+    assert pay_jsapi(http, fake_wechat, body["pay"]).status_code == 200
+    paid = wait_paid(http, live_server, auth, body["order_no"])
+    assert paid["transaction_id"]
+    assert paid["pay"] is None  # nothing left to pay
+    assert statuses(session, registrations) == ["paid", "paid"]
+    after = lookup(http, live_server, auth, person.id_number, "张三").json()
+    assert {r["status"] for r in after["registrations"]} == {"paid"}
+    assert paid_audits(session, body["order_no"]) == 1
+
+
+def test_one_order_pays_for_a_whole_household(session, http, live_server, fake_wechat, auth):
+    _, mine = add_person(session, name="史军明", birth=age_on_2019(45), seq="011")
+    _, spouse = add_person(session, name="刘亚楠", birth=age_on_2019(41), seq="022")
+    _, child = add_person(
+        session, name="史梓涵", birth=age_on_2019(10), seq="033", schemes=(("medical", 2020),)
+    )
+    registrations = mine + spouse + child
+    created = order(http, live_server, auth, [r.ref for r in registrations]).json()
+    # Two adults at the lowest grade (200) and three medical shares (250).
+    assert created["total_fen"] == 2 * 20000 + 3 * 25000
+    assert len(created["items"]) == 5
+
+    pay_jsapi(http, fake_wechat, created["pay"])
+    wait_paid(http, live_server, auth, created["order_no"])
+    assert statuses(session, registrations) == ["paid"] * 5
+
+
+def test_a_qr_order_carries_a_code_url_and_its_png(session, http, live_server, fake_wechat, auth):
+    _, registrations = add_person(session, birth=age_on_2019(30))
+    created = order(http, live_server, auth, [registrations[1].ref], trade_type="NATIVE").json()
+    assert created["pay"]["code_url"].startswith("weixin://wxpay/bizpayurl?pr=")
+    png = http.get(live_server + created["pay"]["qr_png_url"], headers=auth)
+    assert png.status_code == 200
+    assert png.headers["Content-Type"] == "image/png"
+    assert png.content[:8] == b"\x89PNG\r\n\x1a\n"
+
+    scanned = http.post(
+        f"{fake_wechat.url}/_control/scan",
+        json={"code_url": created["pay"]["code_url"], "user": "neighbour"},
+    )
+    assert scanned.status_code == 200
+    wait_paid(http, live_server, auth, created["order_no"])
+    assert http.get(live_server + created["pay"]["qr_png_url"], headers=auth).status_code == 404
+
+
+# -- what the server refuses -----------------------------------------------------------------
+
+
+def test_the_server_sets_the_price_and_refuses_a_grade_that_is_not_open(
+    session, http, live_server, auth
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    pension = registrations[0].ref
+    answer = order(http, live_server, auth, [(pension, 250)])
+    assert answer.status_code == 422
+    assert "可选档次" in answer.json()["message"]
+    sneaky = http.post(
+        f"{live_server}/api/mp/v1/orders",
+        json={
+            "items": [{"registration_ref": pension}],
+            "trade_type": "JSAPI",
+            "total_fen": 1,
+        },
+        headers={**auth, "Idempotency-Key": "k-sneaky-0001"},
+    )
+    assert sneaky.status_code == 422  # unknown fields are refused, never used as a price
+    assert statuses(session, registrations) == ["unpaid", "unpaid"]
+
+
+def test_an_order_needs_an_idempotency_key(session, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    answer = http.post(
+        f"{live_server}/api/mp/v1/orders",
+        json={"items": [{"registration_ref": registrations[1].ref}], "trade_type": "JSAPI"},
+        headers=auth,
+    )
+    assert answer.status_code == 422
+    assert "Idempotency-Key" in answer.text
+
+
+def test_a_replayed_request_returns_the_same_order(session, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    refs = [registrations[1].ref]
+    first = order(http, live_server, auth, refs, key="replay-key-1")
+    again = order(http, live_server, auth, refs, key="replay-key-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json()["order_no"] == first.json()["order_no"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json()["pay"] == first.json()["pay"]
+
+    other = order(http, live_server, auth, [registrations[0].ref], key="replay-key-1")
+    assert other.status_code == 422
+    assert "Idempotency-Key" in other.json()["message"]
+    assert count_orders(session) == 1
+
+
+def test_a_paid_registration_cannot_be_ordered_again(session, http, live_server, fake_wechat, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    first = order(http, live_server, auth, [registrations[1].ref]).json()
+    held = order(http, live_server, auth, [registrations[1].ref])
+    assert held.status_code == 409
+    assert "另一笔订单" in held.json()["message"]
+
+    pay_jsapi(http, fake_wechat, first["pay"])
+    wait_paid(http, live_server, auth, first["order_no"])
+    again = order(http, live_server, auth, [registrations[1].ref])
+    assert again.status_code == 409
+    assert "已缴费" in again.json()["message"]
+
+
+def test_two_concurrent_orders_for_one_registration_make_one_order(
+    session, http, live_server, fake_wechat
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    payers = [sign_in(http, live_server, fake_wechat, f"racer-{n}") for n in range(6)]
+    answers: list[int] = []
+    start = threading.Barrier(len(payers))
+
+    def attempt(auth):
+        with requests.Session() as own:
+            start.wait()
+            answers.append(order(own, live_server, auth, [registrations[1].ref]).status_code)
+
+    threads = [threading.Thread(target=attempt, args=(a,)) for a in payers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [201] + [409] * 5
+    assert count_orders(session) == 1
+
+
+# -- notifications ---------------------------------------------------------------------------
+
+
+def test_a_notification_delivered_twice_credits_once(session, http, live_server, fake_wechat, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    pay(http, fake_wechat, created["order_no"], notify="twice")
+    wait_paid(http, live_server, auth, created["order_no"])
+    replay = http.post(
+        f"{fake_wechat.url}/_control/notify", json={"out_trade_no": created["order_no"]}
+    )
+    assert replay.status_code == 200
+    trade = wait_until(
+        lambda: (
+            (t := http.get(f"{fake_wechat.url}/_control/trades/{created['order_no']}").json())
+            and sum(a["acknowledged"] for a in t["notify_attempts"]) >= 3
+            and t
+        )
+    )
+    assert all(a["acknowledged"] for a in trade["notify_attempts"])  # every copy got SUCCESS
+    assert paid_audits(session, created["order_no"]) == 1
+
+
+def test_twenty_simultaneous_deliveries_credit_once(session, app, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    body = signed_notification(
+        app,
+        out_trade_no=created["order_no"],
+        total_fee=created["total_fen"],
+        cash_fee=created["total_fen"],
+        transaction_id="4200000000201911050000000001",
+    )
+    start = threading.Barrier(20)
+    replies: list[tuple[int, bytes]] = []
+
+    def deliver():
+        with requests.Session() as own:
+            start.wait()
+            answer = own.post(live_server + NOTIFY, data=body)
+            replies.append((answer.status_code, answer.content))
+
+    threads = [threading.Thread(target=deliver) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(replies) == 20
+    assert all(status == 200 and b"SUCCESS" in content for status, content in replies)
+    assert paid_audits(session, created["order_no"]) == 1
+    assert statuses(session, registrations)[1] == "paid"
+
+
+def test_a_forged_notification_changes_nothing(session, app, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    genuine = signed_notification(
+        app,
+        out_trade_no=created["order_no"],
+        total_fee=created["total_fen"],
+        transaction_id="4200000000201911050000000002",
+    )
+    forged = genuine.replace(b"<sign><![CDATA[", b"<sign><![CDATA[0")
+    answer = http.post(live_server + NOTIFY, data=forged)
+    assert answer.status_code == 400
+    assert b"<return_code><![CDATA[FAIL]]></return_code>" in answer.content
+    other_merchant = signed_notification(
+        app,
+        mch_id="1999999999",
+        out_trade_no=created["order_no"],
+        total_fee=created["total_fen"],
+        transaction_id="4200000000201911050000000003",
+    )
+    assert http.post(live_server + NOTIFY, data=other_merchant).status_code == 400
+    assert http.post(live_server + NOTIFY, data=b"not xml at all").status_code == 400
+    assert get_order(http, live_server, auth, created["order_no"]).json()["status"] == "created"
+    assert statuses(session, registrations)[1] == "pending"
+
+
+def test_a_notification_for_another_amount_is_not_credited(session, app, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    body = signed_notification(
+        app,
+        out_trade_no=created["order_no"],
+        total_fee=1,
+        transaction_id="4200000000201911050000000004",
+    )
+    answer = http.post(live_server + NOTIFY, data=body)
+    assert b"FAIL" in answer.content  # WeChat keeps it, and retries, while people look
+    assert get_order(http, live_server, auth, created["order_no"]).json()["status"] == "created"
+    flagged = fresh(
+        session,
+        lambda s: s.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "order.amount_mismatch")
+        ).one(),
+    )
+    assert flagged["paid_fen"] == 1
+
+
+def test_a_late_notification_still_credits(session, http, live_server, fake_wechat, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    pay(http, fake_wechat, created["order_no"], notify="late", delay_seconds=1.0)
+    time.sleep(0.3)
+    assert get_order(http, live_server, auth, created["order_no"]).json()["status"] == "created"
+    wait_paid(http, live_server, auth, created["order_no"])
+
+
+def test_a_lost_notification_is_found_by_the_worker(
+    app_config, session, http, fake_wechat, with_regions
+):
+    app = create_app({**app_config, "ORDER_CHECK_AFTER_SECONDS": 0})
+    with serve(app) as server:
+        auth = sign_in(http, server.url, fake_wechat, "lost")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        created = order(http, server.url, auth, [registrations[1].ref]).json()
+        pay(http, fake_wechat, created["order_no"], notify="missing")
+        time.sleep(0.3)
+        assert get_order(http, server.url, auth, created["order_no"]).json()["status"] == "created"
+
+        assert "credited 1" in run_worker(app)
+        found = get_order(http, server.url, auth, created["order_no"]).json()
+    assert found["status"] == "paid"
+    assert found["transaction_id"]
+    assert statuses(session, registrations)[1] == "paid"
+
+
+# -- expiry ----------------------------------------------------------------------------------
+
+
+def expiring_app(app_config):
+    return create_app({**app_config, "ORDER_TTL_SECONDS": 1, "ORDER_CHECK_AFTER_SECONDS": 0})
+
+
+def test_an_unpaid_order_expires_and_frees_its_registrations(
+    app_config, session, http, fake_wechat, with_regions
+):
+    app = expiring_app(app_config)
+    with serve(app) as server:
+        auth = sign_in(http, server.url, fake_wechat, "slow")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        created = order(http, server.url, auth, [registrations[1].ref]).json()
+        time.sleep(1.1)
+        assert "closed 1" in run_worker(app)
+        closed = get_order(http, server.url, auth, created["order_no"]).json()
+        assert (closed["status"], closed["status_reason"], closed["pay"]) == (
+            "closed",
+            "expired",
+            None,
+        )
+        trade = http.get(f"{fake_wechat.url}/_control/trades/{created['order_no']}").json()
+        assert trade["trade_state"] == "CLOSED"  # closed at WeChat too: nobody can pay it now
+        assert statuses(session, registrations)[1] == "unpaid"
+        assert order(http, server.url, auth, [registrations[1].ref]).status_code == 201
+
+
+def test_a_payment_after_expiry_is_credited_when_nothing_else_paid(
+    app_config, session, http, fake_wechat, with_regions
+):
+    app = expiring_app(app_config)
+    with serve(app) as server:
+        auth = sign_in(http, server.url, fake_wechat, "last-second")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        created = order(http, server.url, auth, [registrations[1].ref]).json()
+        time.sleep(1.1)
+        run_worker(app)
+        # The payer's money went through just as the order closed.
+        assert pay(http, fake_wechat, created["order_no"], force=True).status_code == 200
+        paid = wait_paid(http, server.url, auth, created["order_no"])
+    assert paid["status_reason"] is None
+    assert statuses(session, registrations)[1] == "paid"
+
+
+def test_a_payment_after_expiry_is_kept_for_refund_when_paid_elsewhere(
+    app_config, session, http, fake_wechat, with_regions
+):
+    app = expiring_app(app_config)
+    with serve(app) as server:
+        auth = sign_in(http, server.url, fake_wechat, "twice-payer")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        first = order(http, server.url, auth, [registrations[1].ref]).json()
+        time.sleep(1.1)
+        run_worker(app)
+        second = order(http, server.url, auth, [registrations[1].ref]).json()
+        pay_jsapi(http, fake_wechat, second["pay"])
+        wait_paid(http, server.url, auth, second["order_no"])
+
+        pay(http, fake_wechat, first["order_no"], force=True)
+        late = wait_until(
+            lambda: (
+                (o := get_order(http, server.url, auth, first["order_no"]).json())["status"]
+                == "refund_due"
+                and o
+            )
+        )
+    assert late["status_reason"] == "duplicate_payment"
+    assert late["transaction_id"]  # the money is known, to be refunded
+    assert statuses(session, registrations)[1] == "paid"
+    assert paid_audits(session, first["order_no"]) == 0
+
+
+# -- who may read an order -------------------------------------------------------------------
+
+
+def test_only_the_payer_or_staff_of_the_region_read_an_order(
+    session, http, live_server, fake_wechat, auth, staff_token
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    stranger = sign_in(http, live_server, fake_wechat, "stranger")
+    assert get_order(http, live_server, stranger, created["order_no"]).status_code == 404
+    assert get_order(http, live_server, {}, created["order_no"]).status_code == 401
+    county_staff = {"Authorization": f"Bearer {staff_token('viewer', '410721')}"}
+    other_county = {"Authorization": f"Bearer {staff_token('viewer', '410724', 'far')}"}
+    assert get_order(http, live_server, county_staff, created["order_no"]).status_code == 200
+    assert get_order(http, live_server, other_county, created["order_no"]).status_code == 404
+
+
+def test_my_orders_are_listed_newest_first(session, http, live_server, fake_wechat, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    first = order(http, live_server, auth, [registrations[0].ref]).json()
+    second = order(http, live_server, auth, [registrations[1].ref]).json()
+    someone_else = sign_in(http, live_server, fake_wechat, "someone-else")
+    listed = http.get(f"{live_server}/api/mp/v1/orders", headers=auth)
+    assert [o["order_no"] for o in listed.json()] == [second["order_no"], first["order_no"]]
+    assert '"total": 2' in listed.headers["X-Pagination"]
+    assert http.get(f"{live_server}/api/mp/v1/orders", headers=someone_else).json() == []
+
+
+def test_order_numbers_follow_wechat_rules(session, http, live_server, auth):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    number = created["order_no"]
+    assert 6 <= len(number) <= 32 and number.isalnum()
+    expires = datetime.fromisoformat(created["expires_at"])
+    assert 1700 < (expires - datetime.now(UTC)).total_seconds() <= 1800
