@@ -203,6 +203,21 @@ def test_an_order_needs_an_idempotency_key(session, http, live_server, auth):
     assert "Idempotency-Key" in answer.text
 
 
+def test_when_wechat_pay_fails_the_order_is_refused_and_nothing_stays_held(
+    session, http, live_server, fake_wechat, auth
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    http.post(f"{fake_wechat.url}/_control/faults", json={"pay_systemerror": True})
+    try:
+        failed = order(http, live_server, auth, [registrations[1].ref])
+    finally:
+        http.post(f"{fake_wechat.url}/_control/faults", json={"pay_systemerror": False})
+    assert failed.status_code == 503
+    assert "微信支付暂时不可用" in failed.json()["message"]
+    assert statuses(session, registrations)[1] == "unpaid"
+    assert order(http, live_server, auth, [registrations[1].ref]).status_code == 201
+
+
 def test_a_replayed_request_returns_the_same_order(session, http, live_server, auth):
     _, registrations = add_person(session, birth=age_on_2019(40))
     refs = [registrations[1].ref]

@@ -1,0 +1,171 @@
+"""The WeChat Pay adapter against the fake platform over HTTP: what the order services rely on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from wechatpy.pay.utils import calculate_signature, dict_to_xml
+
+from backend.config import Config
+from backend.payments.gateway import (
+    GatewayError,
+    InvalidNotification,
+    PaymentRequest,
+    RefundRequest,
+)
+from backend.payments.wechat import BEIJING, WeChatPayGateway
+from fakes.wechat.server import create_app as create_fake_wechat
+from tests.support.servers import ServerThread
+
+CONFIG = Config()
+
+
+@pytest.fixture(scope="module")
+def fake():
+    app = create_fake_wechat(time_scale=0.01, refund_settle_seconds=10)
+    with ServerThread(app) as server:
+        yield server
+    app.extensions["fake_wechat"].close()
+
+
+def gateway(fake, **overrides) -> WeChatPayGateway:
+    options = {
+        "appid": CONFIG.WECHAT_APPID,
+        "mch_id": CONFIG.WECHAT_MCH_ID,
+        "api_key": CONFIG.WECHAT_API_KEY,
+        "base_url": fake.url,
+        # Nobody listens here: these tests read results by query, not by notification.
+        "notify_url": "http://127.0.0.1:9/notify",
+        "refund_notify_url": "http://127.0.0.1:9/refund-notify",
+        **overrides,
+    }
+    return WeChatPayGateway(**options)
+
+
+def new_trade(pay: WeChatPayGateway, total_fen=25000, trade_type="JSAPI"):
+    number = "T" + uuid.uuid4().hex[:20]
+    started = pay.create(
+        PaymentRequest(
+            out_trade_no=number,
+            total_fen=total_fen,
+            description="城乡居民医疗保险缴费",
+            trade_type=trade_type,
+            client_ip="127.0.0.1",
+            expires_at=datetime.now(UTC) + timedelta(minutes=30),
+            openid="oPAYER" if trade_type == "JSAPI" else None,
+            product_id=number if trade_type == "NATIVE" else None,
+        )
+    )
+    return number, started
+
+
+def test_a_jsapi_payment_is_started_queried_and_found_paid(fake):
+    pay = gateway(fake)
+    number, started = new_trade(pay)
+    assert started.client_params["package"] == f"prepay_id={started.prepay_id}"
+    assert len(started.client_params["timeStamp"]) == 10
+    assert pay.query(number).state == "NOTPAY"
+
+    requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
+    status = pay.query(number)
+    assert (status.state, status.total_fen) == ("SUCCESS", 25000)
+    assert status.transaction_id
+    # WeChat's Beijing time_end comes back as an aware UTC time near now.
+    assert abs((status.paid_at - datetime.now(UTC)).total_seconds()) < 60
+
+
+def test_an_unknown_trade_reads_as_unpaid_and_closes_quietly(fake):
+    pay = gateway(fake)
+    assert pay.query("Tnever-created-0001").state == "NOTPAY"
+    pay.close("Tnever-created-0001")  # ORDERNOTEXIST: nothing to close, no error
+
+
+def test_closing_a_paid_trade_says_so(fake):
+    pay = gateway(fake)
+    number, _ = new_trade(pay)
+    requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
+    with pytest.raises(GatewayError) as refused:
+        pay.close(number)
+    assert refused.value.code == "ORDERPAID"
+    assert not refused.value.retryable
+
+
+def test_a_refund_is_accepted_then_settles(fake):
+    pay = gateway(fake)
+    number, _ = new_trade(pay)
+    requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
+    refund = RefundRequest(number, "R" + number, 25000, 25000, "重复缴费退款")
+    assert pay.refund(refund).state == "PROCESSING"
+    requests.post(f"{fake.url}/_control/refunds/settle", json={"out_refund_no": "R" + number})
+    settled = pay.query_refund("R" + number)
+    assert (settled.state, settled.refund_fen) == ("SUCCESS", 25000)
+    assert settled.succeeded_at is not None
+
+
+def test_the_sandbox_signs_with_its_own_key(fake):
+    pay = gateway(fake, sandbox=True)
+    number, started = new_trade(pay, trade_type="NATIVE")
+    assert started.code_url.startswith("weixin://")
+    assert pay.query(number).state == "NOTPAY"
+    # The same number is unknown outside the sandbox.
+    assert gateway(fake).query(number).state == "NOTPAY"
+
+
+def test_a_wrong_key_is_refused_not_misread(fake):
+    pay = gateway(fake, api_key="0" * 32)
+    with pytest.raises(GatewayError) as refused:
+        new_trade(pay)
+    assert "签名错误" in str(refused.value)
+
+
+def test_an_unreachable_platform_is_a_retryable_error(fake):
+    pay = gateway(fake, base_url="http://127.0.0.1:9/")
+    with pytest.raises(GatewayError) as failed:
+        pay.query("Tanything-0001")
+    assert failed.value.retryable
+
+
+def test_a_system_error_is_retryable(fake):
+    pay = gateway(fake)
+    requests.post(f"{fake.url}/_control/faults", json={"pay_systemerror": True})
+    try:
+        with pytest.raises(GatewayError) as failed:
+            new_trade(pay)
+    finally:
+        requests.post(f"{fake.url}/_control/faults", json={"pay_systemerror": False})
+    assert (failed.value.code, failed.value.retryable) == ("SYSTEMERROR", True)
+
+
+def test_a_day_without_trades_has_no_bill(fake):
+    assert gateway(fake).download_bill((datetime.now(BEIJING) - timedelta(days=40)).date()) is None
+
+
+def test_todays_bill_lists_a_paid_trade(fake):
+    pay = gateway(fake)
+    number, _ = new_trade(pay, total_fen=12345)
+    requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
+    bill = pay.download_bill(datetime.now(BEIJING).date())
+    line = next(row for row in bill.splitlines() if number in row)
+    assert "`123.45" in line
+
+
+def test_a_notification_signed_with_another_key_is_refused(fake):
+    data = {
+        "return_code": "SUCCESS",
+        "appid": CONFIG.WECHAT_APPID,
+        "mch_id": CONFIG.WECHAT_MCH_ID,
+        "result_code": "SUCCESS",
+        "out_trade_no": "Tforged-0001",
+        "transaction_id": "4200000000000000000000000001",
+        "total_fee": "1",
+        "time_end": "20191105120000",
+        "nonce_str": "x",
+    }
+    body = dict_to_xml(data, calculate_signature(data, "1" * 32)).encode()
+    with pytest.raises(InvalidNotification):
+        gateway(fake).parse_payment_notice(body)
+    genuine = dict_to_xml(data, calculate_signature(data, CONFIG.WECHAT_API_KEY)).encode()
+    assert gateway(fake).parse_payment_notice(genuine).total_fen == 1
