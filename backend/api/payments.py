@@ -61,6 +61,8 @@ def notify():
         # Money for an order we never made: keep WeChat retrying and let reconciliation show it.
         log.error("payment notification for unknown order %s", notice.out_trade_no)
         return _reply(False, "unknown out_trade_no", 404)
+    if decision.reason == "transaction_conflict":
+        return _reply(False, "transaction_id already recorded", 409)
     if decision.reason == "amount_mismatch":
         log.error(
             "order %s: paid %d fen, order total differs; not credited",

@@ -16,13 +16,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
 from backend.fees import PolicyBook
-from backend.models import Enrollee, OrderItem, PaymentOrder, Registration, SpecialGroupMembership
+from backend.models import (
+    AuditEntry,
+    Enrollee,
+    OrderItem,
+    PaymentOrder,
+    Registration,
+    SpecialGroupMembership,
+)
 from backend.orders.pricing import PricedItem, PricingError, price_item
 from backend.orders.state import OrderStatus, PaymentDecision, on_payment
 from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest
@@ -169,10 +176,102 @@ def create_order(
     return order, True
 
 
+# The usual notification: an open order, paid in full. Three statements built once (building them
+# per call cost more CPU than PostgreSQL spends running them), in the caller's transaction. The
+# guarded UPDATE is the state machine's created -> paid move (on_payment with a matching amount);
+# anything else (already paid, closed, another amount, unknown) takes the general path below.
+_orders, _items, _registrations = (
+    PaymentOrder.__table__,
+    OrderItem.__table__,
+    Registration.__table__,
+)
+_CREDIT_OPEN_ORDER = (
+    update(_orders)
+    .where(
+        _orders.c.order_no == bindparam("b_order_no"),
+        _orders.c.status == OrderStatus.CREATED.value,
+        _orders.c.total_fen == bindparam("b_paid_fen"),
+    )
+    .values(
+        status=OrderStatus.PAID.value,
+        transaction_id=bindparam("b_transaction_id"),
+        paid_at=bindparam("b_paid_at"),
+        paid_fen=bindparam("b_paid_fen"),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(_orders.c.id)
+)
+_MARK_ITEMS_PAID = (
+    update(_registrations)
+    .where(
+        _registrations.c.id.in_(
+            select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_order_id"))
+        ),
+        _registrations.c.status.in_(("pending", "unpaid")),
+    )
+    .values(status="paid", updated_at=bindparam("b_now"))
+)
+_AUDIT = insert(AuditEntry.__table__)
+
+
 def record_payment(
     session: Session, payment: ReportedPayment, *, actor: str, now: datetime
 ) -> PaymentDecision:
     """Credit an order once for a payment WeChat reported; safe to call any number of times."""
+    try:
+        return _record_payment(session, payment, actor=actor, now=now)
+    except IntegrityError:
+        # WeChat's transaction_id is unique: one already recorded on another order means the
+        # report is wrong somewhere. Nothing is credited; the caller answers FAIL and logs it.
+        session.rollback()
+        log.error(
+            "order %s: transaction %s is already recorded on another order",
+            payment.order_no,
+            payment.transaction_id,
+        )
+        return PaymentDecision(None, False, "transaction_conflict")
+
+
+def _record_payment(
+    session: Session, payment: ReportedPayment, *, actor: str, now: datetime
+) -> PaymentDecision:
+    connection = session.connection()
+    order_id = connection.execute(
+        _CREDIT_OPEN_ORDER,
+        {
+            "b_order_no": payment.order_no,
+            "b_paid_fen": payment.total_fen,
+            "b_transaction_id": payment.transaction_id,
+            "b_paid_at": payment.paid_at,
+            "b_now": now,
+        },
+    ).scalar()
+    if order_id is not None:
+        connection.execute(_MARK_ITEMS_PAID, {"b_order_id": order_id, "b_now": now})
+        connection.execute(
+            _AUDIT,
+            {
+                "occurred_at": now,
+                "actor": actor,
+                "action": "order.paid",
+                "target": payment.order_no,
+                "detail": {
+                    "transaction_id": payment.transaction_id,
+                    "paid_fen": payment.total_fen,
+                    "reason": "paid",
+                },
+            },
+        )
+        session.commit()
+        log.info("order %s: paid (paid)", payment.order_no)
+        return PaymentDecision(OrderStatus.PAID, True, "paid")
+    return _record_unusual_payment(session, payment, actor=actor, now=now)
+
+
+def _record_unusual_payment(
+    session: Session, payment: ReportedPayment, *, actor: str, now: datetime
+) -> PaymentDecision:
+    """Already recorded, closed, another amount or unknown: decide with the state machine."""
     order = session.scalar(
         select(PaymentOrder).where(PaymentOrder.order_no == payment.order_no).with_for_update()
     )

@@ -131,6 +131,19 @@ def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
     after = lookup(http, live_server, auth, person.id_number, "张三").json()
     assert {r["status"] for r in after["registrations"]} == {"paid"}
     assert paid_audits(session, body["order_no"]) == 1
+    audit = fresh(
+        session,
+        lambda s: s.scalars(
+            select(AuditEntry.detail).where(
+                AuditEntry.action == "order.paid", AuditEntry.target == body["order_no"]
+            )
+        ).one(),
+    )
+    assert audit == {
+        "transaction_id": paid["transaction_id"],
+        "paid_fen": 55000,
+        "reason": "paid",
+    }
 
 
 def test_one_order_pays_for_a_whole_household(session, http, live_server, fake_wechat, auth):
@@ -368,6 +381,27 @@ def test_a_notification_for_another_amount_is_not_credited(session, app, http, l
         ).one(),
     )
     assert flagged["paid_fen"] == 1
+
+
+def test_a_transaction_already_recorded_on_another_order_is_not_credited_again(
+    session, app, http, live_server, auth
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    first = order(http, live_server, auth, [registrations[0].ref]).json()
+    second = order(http, live_server, auth, [registrations[1].ref]).json()
+    transaction = "4200000000201911050000000009"
+    for created in (first, second):
+        body = signed_notification(
+            app,
+            out_trade_no=created["order_no"],
+            total_fee=created["total_fen"],
+            transaction_id=transaction,
+        )
+        answer = http.post(live_server + NOTIFY, data=body)
+    assert answer.status_code == 409
+    assert b"FAIL" in answer.content
+    assert get_order(http, live_server, auth, first["order_no"]).json()["status"] == "paid"
+    assert get_order(http, live_server, auth, second["order_no"]).json()["status"] == "created"
 
 
 def test_a_late_notification_still_credits(session, http, live_server, fake_wechat, auth):
