@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# All benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server). Results: bench/results/.
+# All benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server). Results: bench/results/
+# (<stamp>.md for the whole run; the orders benchmark also keeps its last result in orders.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -10,4 +11,6 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
   .venv/bin/python -m bench.lookup_bench
   echo "## import"
   .venv/bin/python -m bench.import_bench
+  echo "## orders"
+  .venv/bin/python -m bench.orders_bench
 } | tee "bench/results/$stamp.md"
