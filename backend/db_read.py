@@ -1,4 +1,4 @@
-"""Hot read-only queries: a SELECT compiled once, run on a raw DBAPI connection in autocommit.
+"""Hot paths' statements compiled once and run on the DBAPI connection: reads and a few writes.
 
 The resident lookup is the busiest endpoint, and in it SQLAlchemy's per-execution work and the
 transaction round trips (BEGIN, COMMIT, the pool's pre-ping) cost several times what PostgreSQL
@@ -7,8 +7,9 @@ PostgreSQL these reads use their own engine in autocommit: one round trip per qu
 keeps its server-side prepared statement for the life of the connection. SQLite connections are
 already in autocommit (see backend.db), so reads there share the main engine.
 
-The statements stay SQLAlchemy selects; they are compiled for the engine's dialect, with the
-dialect's result processors (dates on SQLite, for example) applied to each row.
+The statements stay SQLAlchemy constructs; they are compiled for the engine's dialect, with the
+column types' bind and result processors applied (dates on SQLite, JSON, for example). The few hot
+writes (crediting a notification) use `execute_compiled` inside their session's transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections import namedtuple
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, Select, exc
+from sqlalchemy import Connection, Engine, Executable, Select, exc
 from sqlalchemy.engine.interfaces import Dialect
 
 from backend.db import make_engine
@@ -36,12 +37,44 @@ def make_read_engine(main: Engine) -> Engine:
     )
 
 
-class CompiledRead:
-    """One select, compiled for one dialect, turning DBAPI tuples into named rows."""
+class CompiledStatement:
+    """One statement compiled once for one dialect, run with plain DBAPI parameters.
 
-    def __init__(self, statement: Select, dialect: Dialect) -> None:
+    Constants inside the statement are bound once here; the caller's values go through the
+    column types' bind processors (aware datetimes to SQLite's text, JSON to its encoding), so
+    what lands in the database is what a normal SQLAlchemy execution would have written.
+    """
+
+    def __init__(self, statement: Executable, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
+        if "POSTCOMPILE" in self.sql:
+            raise ValueError("expanding IN parameters need a per-call compile; list the values")
+        self._constants: dict[str, Any] = {}
+        self._bind_processors: dict[str, Callable[[Any], Any]] = {}
+        for bind, name in compiled.bind_names.items():
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if not bind.required:
+                self._constants[name] = processor(bind.value) if processor else bind.value
+            elif processor is not None:
+                self._bind_processors[name] = processor
+        self._positions = list(compiled.positiontup or []) if compiled.positional else None
+
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        params = dict(self._constants)
+        for name, value in values.items():
+            processor = self._bind_processors.get(name)
+            params[name] = processor(value) if processor is not None else value
+        if self._positions is None:
+            return params
+        return tuple(params[name] for name in self._positions)
+
+
+class CompiledRead(CompiledStatement):
+    """A compiled select that turns DBAPI tuples into named rows."""
+
+    def __init__(self, statement: Select, dialect: Dialect) -> None:
+        super().__init__(statement, dialect)
         names = [column.key for column in statement.selected_columns]
         self._row = namedtuple("Row", names)  # type: ignore[misc]
         self._processors: list[tuple[int, Callable[[Any], Any]]] = []
@@ -49,18 +82,6 @@ class CompiledRead:
             processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if processor is not None:
                 self._processors.append((index, processor))
-        # Constants inside the statement (separators and the like) are bound once here; the
-        # caller's values (plain strings and numbers) are passed to the driver as they are.
-        self._constants = {
-            name: bind.value for name, bind in compiled.binds.items() if not bind.required
-        }
-        self._positions = list(compiled.positiontup or []) if compiled.positional else None
-
-    def parameters(self, values: Mapping[str, Any]) -> Any:
-        params = {**self._constants, **values}
-        if self._positions is None:
-            return params
-        return tuple(params[name] for name in self._positions)
 
     def rows(self, raw: list[tuple]) -> list[Any]:
         if not self._processors:
@@ -108,3 +129,35 @@ class Reader:
                 connection.close()
             return query.rows(raw)
         raise AssertionError("unreachable")
+
+
+_COMPILED: dict[tuple[int, str], tuple[Executable, CompiledStatement]] = {}
+
+
+def execute_compiled(
+    connection: Connection, statement: Executable, values: Mapping[str, Any]
+) -> list[tuple]:
+    """Run a module-level statement on `connection`, inside its transaction, for hot writes.
+
+    SQLAlchemy's per-execution work (cache keys, execution context, result objects) costs more
+    CPU than a small UPDATE costs PostgreSQL. Rows come back as plain tuples (RETURNING); DBAPI
+    errors are raised as SQLAlchemy's (IntegrityError and the like), as connection.execute would.
+    """
+    dialect = connection.dialect
+    key = (id(statement), dialect.name)
+    entry = _COMPILED.get(key)
+    if entry is None or entry[0] is not statement:
+        entry = _COMPILED[key] = (statement, CompiledStatement(statement, dialect))
+    compiled = entry[1]
+    params = compiled.parameters(values)
+    dbapi_connection = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(compiled.sql, params)
+        return cursor.fetchall() if cursor.description else []
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            compiled.sql, params, error, dialect.loaded_dbapi.Error
+        ) from error
+    finally:
+        cursor.close()

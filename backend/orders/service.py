@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.db_read import execute_compiled
 from backend.fees import PolicyBook
 from backend.models import (
     AuditEntry,
@@ -207,11 +208,18 @@ _MARK_ITEMS_PAID = (
         _registrations.c.id.in_(
             select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_order_id"))
         ),
-        _registrations.c.status.in_(("pending", "unpaid")),
+        # Two comparisons, not IN (...): an expanding IN would be compiled again on every call.
+        or_(_registrations.c.status == "pending", _registrations.c.status == "unpaid"),
     )
     .values(status="paid", updated_at=bindparam("b_now"))
 )
-_AUDIT = insert(AuditEntry.__table__)
+_AUDIT_PAID = insert(AuditEntry.__table__).values(
+    occurred_at=bindparam("b_now"),
+    actor=bindparam("b_actor"),
+    action="order.paid",
+    target=bindparam("b_order_no"),
+    detail=bindparam("b_detail", type_=AuditEntry.__table__.c.detail.type),
+)
 
 
 def record_payment(
@@ -236,7 +244,8 @@ def _record_payment(
     session: Session, payment: ReportedPayment, *, actor: str, now: datetime
 ) -> PaymentDecision:
     connection = session.connection()
-    order_id = connection.execute(
+    credited = execute_compiled(
+        connection,
         _CREDIT_OPEN_ORDER,
         {
             "b_order_no": payment.order_no,
@@ -245,17 +254,17 @@ def _record_payment(
             "b_paid_at": payment.paid_at,
             "b_now": now,
         },
-    ).scalar()
-    if order_id is not None:
-        connection.execute(_MARK_ITEMS_PAID, {"b_order_id": order_id, "b_now": now})
-        connection.execute(
-            _AUDIT,
+    )
+    if credited:
+        execute_compiled(connection, _MARK_ITEMS_PAID, {"b_order_id": credited[0][0], "b_now": now})
+        execute_compiled(
+            connection,
+            _AUDIT_PAID,
             {
-                "occurred_at": now,
-                "actor": actor,
-                "action": "order.paid",
-                "target": payment.order_no,
-                "detail": {
+                "b_now": now,
+                "b_actor": actor,
+                "b_order_no": payment.order_no,
+                "b_detail": {
                     "transaction_id": payment.transaction_id,
                     "paid_fen": payment.total_fen,
                     "reason": "paid",

@@ -127,6 +127,9 @@ def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
     paid = wait_paid(http, live_server, auth, body["order_no"])
     assert paid["transaction_id"]
     assert paid["pay"] is None  # nothing left to pay
+    # WeChat's time_end (Beijing, to the second) stored and read back as the same instant.
+    paid_at = datetime.fromisoformat(paid["paid_at"])
+    assert abs((paid_at - datetime.now(UTC)).total_seconds()) < 60
     assert statuses(session, registrations) == ["paid", "paid"]
     after = lookup(http, live_server, auth, person.id_number, "张三").json()
     assert {r["status"] for r in after["registrations"]} == {"paid"}
