@@ -66,8 +66,9 @@ PG_THREADS = 2
 # Rows each pgbench client may use in one run (distinct registrations, pre-made orders): enough
 # for 1,000 transactions per second per client; a client that runs out aborts the run.
 SQL_PER_CLIENT = int(os.environ.get("BENCH_ORDERS_SQL_PER_CLIENT", str(1000 * SECONDS)))
-# Notifications ready for each app run: enough for 600 per second.
-NOTIFY_POOL = int(os.environ.get("BENCH_ORDERS_NOTIFY_POOL", str(600 * SECONDS)))
+# Notifications ready for each app run: enough for 2,000 per second. A run that uses them all
+# up measures the pool, not the app, so its result is marked invalid (see "warnings").
+NOTIFY_POOL = int(os.environ.get("BENCH_ORDERS_NOTIFY_POOL", str(2000 * SECONDS)))
 GOAL_NOTIFY_RATIO = 0.25
 SQL_OPENID = "bench-sql"  # the payer of the bare SQL orders (as in SQL_CREATE), told apart by it
 HERE = Path(__file__).parent
@@ -323,7 +324,10 @@ def summarize(runs: list[dict], warmup: dict, checks: dict, copies: int) -> dict
             "orders_copied_by_sql_to_have_enough": copies,
         },
         "goal_notify_ratio": GOAL_NOTIFY_RATIO,
-        "goal_notify_ratio_met": notify["ratio_app_to_sql"] >= GOAL_NOTIFY_RATIO,
+        # None when a wrk thread ran out of work: the rate it gives is a floor, not a measurement.
+        "goal_notify_ratio_met": None
+        if warnings
+        else notify["ratio_app_to_sql"] >= GOAL_NOTIFY_RATIO,
         "checks": checks,
         "no_double_credit": checks["targets_credited_twice"] == 0
         and checks["paid_orders_with_unpaid_registration"] == 0,
