@@ -1,0 +1,1 @@
+"""A fake tax bureau ledger: takes signed payment and reversal messages, confirms treasury entries."""
