@@ -15,6 +15,9 @@ def register_commands(app: Flask) -> None:
     from backend.imports.cli import import_cli
 
     app.cli.add_command(import_cli)
+    from backend.ledger.cli import ledger_cli
+
+    app.cli.add_command(ledger_cli)
     from backend.orders.cli import worker
 
     app.cli.add_command(worker)

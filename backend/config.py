@@ -22,6 +22,11 @@ Every variable the application reads is listed here, so an operator has one plac
 | ORDER_CHECK_AFTER_SECONDS | 300 | an unpaid order this old is asked about at WeChat (a notification may be lost), then again at this interval |
 | WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
 | SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
+| TAX_LEDGER_URL | http://127.0.0.1:8002 (the fake bureau, `FAKE_TAX_PORT`) | the tax bureau's ledger API (design.md section 8) |
+| TAX_LEDGER_SECRET | a development secret | shared HMAC-SHA256 secret for messages both ways |
+| LEDGER_RETRY_SCHEDULE | 15,60,300,900,3600 then 3 h × 8 | seconds to wait after each failed delivery; after the last, the message is dead |
+| LEDGER_LEASE_SECONDS | 60 | how long a claimed message is left to its worker before another may send it again |
+| TAX_TIMESTAMP_TOLERANCE_SECONDS | 300 | how old (or early) a signed confirmation's X-Timestamp may be |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
 | LOG_LEVEL | INFO | logging level |
@@ -103,6 +108,28 @@ class Config:
         default_factory=lambda: float(_env("WORKER_INTERVAL_SECONDS", "30"))
     )
     SERVER_IP: str = field(default_factory=lambda: _env("SERVER_IP", "127.0.0.1"))
+    TAX_LEDGER_URL: str = field(
+        default_factory=lambda: _env(
+            "TAX_LEDGER_URL", f"http://127.0.0.1:{_env('FAKE_TAX_PORT', '8002')}"
+        )
+    )
+    TAX_LEDGER_SECRET: str = field(
+        default_factory=lambda: _env("TAX_LEDGER_SECRET", "dev-only-tax-ledger-secret")
+    )
+    LEDGER_RETRY_SCHEDULE: tuple[int, ...] = field(
+        default_factory=lambda: tuple(
+            int(v)
+            for v in _env(
+                "LEDGER_RETRY_SCHEDULE", "15,60,300,900,3600," + ",".join(["10800"] * 8)
+            ).split(",")
+        )
+    )
+    LEDGER_LEASE_SECONDS: float = field(
+        default_factory=lambda: float(_env("LEDGER_LEASE_SECONDS", "60"))
+    )
+    TAX_TIMESTAMP_TOLERANCE_SECONDS: int = field(
+        default_factory=lambda: int(_env("TAX_TIMESTAMP_TOLERANCE_SECONDS", "300"))
+    )
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))

@@ -8,8 +8,11 @@ PORT="${PORT:-8000}"
 FAKE_WECHAT_PORT="${FAKE_WECHAT_PORT:-8001}"
 export FAKE_WECHAT_PORT
 export FAKE_WECHAT_URL="${FAKE_WECHAT_URL:-http://127.0.0.1:$FAKE_WECHAT_PORT/}"
-# WeChat sends payment notifications here (notify_url).
+# WeChat sends payment notifications here (notify_url); the tax bureau its confirmations.
 export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
+FAKE_TAX_PORT="${FAKE_TAX_PORT:-8002}"
+export FAKE_TAX_PORT
+export TAX_LEDGER_URL="${TAX_LEDGER_URL:-http://127.0.0.1:$FAKE_TAX_PORT}"
 mkdir -p var/log
 # A secret of this installation's own for resident session tokens, made once.
 if [ -z "${SECRET_KEY:-}" ]; then
@@ -42,7 +45,13 @@ trap stop INT TERM EXIT
 "$BIN/python" -m fakes.wechat --host 127.0.0.1 --port "$FAKE_WECHAT_PORT" \
   --state-file var/fake-wechat-state.json >>var/log/fake-wechat.log 2>&1 &
 pids+=($!)
-# The job runner: finds payments whose notification was lost, closes expired orders.
+# The fake tax bureau: accepts the ledger messages, confirms treasury entries back to us.
+"$BIN/python" -m fakes.tax --host 127.0.0.1 --port "$FAKE_TAX_PORT" \
+  --callback-url "$PUBLIC_BASE_URL/api/tax/v1/treasury-entries" \
+  --state-file var/fake-tax-state.json >>var/log/fake-tax.log 2>&1 &
+pids+=($!)
+# The job runner: finds payments whose notification was lost, closes expired orders, and
+# delivers the tax ledger outbox.
 WORKER_INTERVAL_SECONDS="${WORKER_INTERVAL_SECONDS:-15}" "$BIN/flask" --app backend worker \
   >>var/log/worker.log 2>&1 &
 pids+=($!)
@@ -63,7 +72,8 @@ cat <<MSG
   API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
-  Order worker           checks unpaid orders every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
+  Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages)
+  Worker                 checks unpaid orders and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
   Rate limits counted in $LIMITS_AT

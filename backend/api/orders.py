@@ -64,6 +64,12 @@ class OrderItemOut(Schema):
     amount_fen = fields.Integer()
     gov_paid_fen = fields.Integer()
     contribution_subsidy_fen = fields.Integer()
+    ledger_state = fields.String(
+        metadata={"description": "none | pending | delivered | dead | treasury_entered"}
+    )
+    tax_receipt_no = fields.String(
+        allow_none=True, metadata={"description": "the e-tax receipt number, once confirmed"}
+    )
 
 
 class OrderOut(Schema):

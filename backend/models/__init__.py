@@ -3,6 +3,7 @@
 from backend.db import Base
 from backend.models.audit import AuditEntry
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
+from backend.models.ledger import LedgerAttempt, LedgerMessage
 from backend.models.orders import OrderItem, PaymentOrder
 from backend.models.regions import Region
 from backend.models.registrations import Registration
@@ -12,6 +13,8 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Enrollee",
+    "LedgerAttempt",
+    "LedgerMessage",
     "OrderItem",
     "PaymentOrder",
     "Region",

@@ -43,6 +43,8 @@ class Registration(Base):
     status: Mapped[str] = mapped_column(String(16), default="unpaid")
     school_code: Mapped[str | None] = mapped_column(String(32), default=None)
     study_years_left: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The e-tax receipt number once the bureau confirms the treasury entry.
+    tax_receipt_no: Mapped[str | None] = mapped_column(String(32), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.masking import mask_name
-from backend.models import Enrollee, PaymentOrder, Registration
+from backend.models import Enrollee, LedgerMessage, PaymentOrder, Registration
 from backend.orders.state import OrderStatus
 
 
@@ -33,12 +33,33 @@ def order_answers(
         else []
     )
     people = {row.id: (row.ref, row.name) for row in rows}
-    return [_answer(order, people, now=now, qr_url=qr_url(order)) for order in orders]
+    item_ids = [item.id for order in orders for item in order.items]
+    ledger = (
+        {
+            row.order_item_id: row
+            for row in session.execute(
+                select(
+                    LedgerMessage.order_item_id, LedgerMessage.status, LedgerMessage.tax_receipt_no
+                ).where(LedgerMessage.order_item_id.in_(item_ids), LedgerMessage.kind == "payment")
+            )
+        }
+        if item_ids
+        else {}
+    )
+    return [_answer(order, people, ledger, now=now, qr_url=qr_url(order)) for order in orders]
+
+
+def _ledger_state(row) -> str:
+    """none (not paid), pending, delivered, dead, or treasury_entered once the bureau confirmed."""
+    if row is None:
+        return "none"
+    return "treasury_entered" if row.tax_receipt_no else row.status
 
 
 def _answer(
     order: PaymentOrder,
     people: dict[int, tuple[str, str]],
+    ledger: dict[int, Any],
     *,
     now: datetime,
     qr_url: str | None,
@@ -69,6 +90,8 @@ def _answer(
                 "amount_fen": item.amount_fen,
                 "gov_paid_fen": item.gov_paid_fen,
                 "contribution_subsidy_fen": item.contribution_subsidy_fen,
+                "ledger_state": _ledger_state(ledger.get(item.id)),
+                "tax_receipt_no": ledger[item.id].tax_receipt_no if item.id in ledger else None,
             }
             for item in order.items
         ],

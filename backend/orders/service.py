@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import String, bindparam, cast, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,7 @@ from backend.fees import PolicyBook
 from backend.models import (
     AuditEntry,
     Enrollee,
+    LedgerMessage,
     OrderItem,
     PaymentOrder,
     Registration,
@@ -222,6 +223,36 @@ _AUDIT_PAID = insert(AuditEntry.__table__).values(
 )
 
 
+# One outbox message per paid registration, in the transaction that pays it (design.md
+# section 8): no crash can lose it, and the unique (registration, kind) pair cannot double it.
+_ledger = LedgerMessage.__table__
+_NOW_TYPE = _ledger.c.created_at.type
+_ENQUEUE_LEDGER_PAYMENTS = insert(_ledger).from_select(
+    [
+        "message_id",
+        "kind",
+        "registration_id",
+        "order_item_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ],
+    select(
+        literal("pay-") + cast(_items.c.id, String),
+        literal("payment"),
+        _items.c.registration_id,
+        _items.c.id,
+        literal("pending"),
+        literal(0),
+        bindparam("b_now", type_=_NOW_TYPE),
+        bindparam("b_now", type_=_NOW_TYPE),
+        bindparam("b_now", type_=_NOW_TYPE),
+    ).where(_items.c.order_id == bindparam("b_order_id")),
+)
+
+
 def record_payment(
     session: Session, payment: ReportedPayment, *, actor: str, now: datetime
 ) -> PaymentDecision:
@@ -256,7 +287,11 @@ def _record_payment(
         },
     )
     if credited:
-        execute_compiled(connection, _MARK_ITEMS_PAID, {"b_order_id": credited[0][0], "b_now": now})
+        order_id = credited[0][0]
+        execute_compiled(connection, _MARK_ITEMS_PAID, {"b_order_id": order_id, "b_now": now})
+        execute_compiled(
+            connection, _ENQUEUE_LEDGER_PAYMENTS, {"b_order_id": order_id, "b_now": now}
+        )
         execute_compiled(
             connection,
             _AUDIT_PAID,
@@ -335,6 +370,9 @@ def _record_unusual_payment(
             update(Registration)
             .where(Registration.id.in_(ids), Registration.status.in_(("pending", "unpaid")))
             .values(status="paid", updated_at=now)
+        )
+        execute_compiled(
+            session.connection(), _ENQUEUE_LEDGER_PAYMENTS, {"b_order_id": order.id, "b_now": now}
         )
     audit.record(
         session,

@@ -1,0 +1,165 @@
+"""Staff (admin): the tax ledger outbox by state, each message's attempts, resending dead letters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+
+from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.ledger import export, operations
+from backend.models import LedgerMessage
+from backend.models.ledger import MESSAGE_STATUSES
+from backend.web import db_session
+
+blp = Blueprint(
+    "ledger", __name__, url_prefix="/api/staff/v1/ledger", description="Staff: tax ledger outbox"
+)
+BLUEPRINTS = [blp]
+
+
+class OutboxQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(MESSAGE_STATUSES))
+
+
+class AttemptOut(Schema):
+    attempted_at = fields.AwareDateTime()
+    worker = fields.String()
+    http_status = fields.Integer(allow_none=True)
+    outcome = fields.String()
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+
+
+class MessageOut(Schema):
+    message_id = fields.String()
+    kind = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.AwareDateTime()
+    ledger_ref = fields.String(allow_none=True)
+    delivered_at = fields.AwareDateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    tax_receipt_no = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+    attempt_log = fields.List(fields.Nested(AttemptOut))
+
+
+class SummaryOut(Schema):
+    pending = fields.Integer()
+    delivered = fields.Integer()
+    dead = fields.Integer()
+
+
+class ResendIn(Schema):
+    message_id = fields.String(
+        load_default=None, metadata={"description": "one dead letter; all of them when left out"}
+    )
+
+
+class ResendOut(Schema):
+    resent = fields.Integer()
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, SummaryOut)
+    @staff_required("admin")
+    def get(self):
+        """How many messages are pending, delivered and dead."""
+        return operations.counts_by_status(db_session())
+
+
+@blp.route("/messages")
+class Messages(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(OutboxQuery, location="query")
+    @blp.response(200, MessageOut(many=True))
+    @blp.paginate()
+    @staff_required("admin")
+    def get(self, args, pagination_parameters):
+        """Outbox messages, oldest first, with every delivery attempt."""
+        session = db_session()
+        query = select(LedgerMessage)
+        if args["status"]:
+            query = query.where(LedgerMessage.status == args["status"])
+        pagination_parameters.item_count = session.scalar(
+            select(func.count()).select_from(query.subquery())
+        )
+        messages = session.scalars(
+            query.order_by(LedgerMessage.id)
+            .limit(pagination_parameters.page_size)
+            .offset(pagination_parameters.first_item)
+        ).all()
+        attempts = operations.attempts_of(session, [m.id for m in messages])
+        return [
+            {
+                **{c: getattr(m, c) for c in MessageOut().fields if c != "attempt_log"},
+                "attempt_log": attempts[m.id],
+            }
+            for m in messages
+        ]
+
+
+@blp.route("/resend")
+class Resend(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(ResendIn)
+    @blp.response(200, ResendOut)
+    @blp.alt_response(404, description="no dead letter with this message_id")
+    @staff_required("admin")
+    def post(self, body):
+        """Put dead letters back in line for the worker (attempts start over)."""
+        resent = operations.resend_dead(
+            db_session(),
+            actor=f"staff:{current_staff().name}",
+            now=datetime.now(UTC),
+            message_id=body["message_id"],
+        )
+        if body["message_id"] and not resent:
+            abort(404, message=f"no dead letter {body['message_id']}")
+        return {"resent": resent}
+
+
+class ExportQuery(Schema):
+    date = fields.Date(
+        required=True, metadata={"description": "Beijing date of the treasury entry"}
+    )
+    county = fields.String(
+        required=True, validate=validate.Regexp(r"^\d{6}(\d{6})?$"), metadata={"example": "410721"}
+    )
+    scheme = fields.String(required=True, validate=validate.OneOf(("pension", "medical")))
+    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
+
+
+@blp.route("/treasury-entries")
+class TreasuryEntries(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(ExportQuery, location="query")
+    @blp.response(200, description="CSV (UTF-8 with BOM) or XLSX, one row per registration")
+    @blp.alt_response(404, description="the county is outside the caller's region")
+    @staff_required("view")
+    def get(self, args):
+        """A day's treasury-confirmed registrations of one county and scheme: what agencies book."""
+        county = args["county"][:6]
+        if not current_staff().sees(county.ljust(12, "0")):
+            abort(404, message="该区县不在您的管辖范围内。")
+        records = list(
+            export.rows(db_session(), day=args["date"], county=county, scheme=args["scheme"])
+        )
+        name = f"treasury-{county}-{args['scheme']}-{args['date']:%Y%m%d}"
+        if args["format"] == "xlsx":
+            data = export.as_xlsx(records, title=name)
+            mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        else:
+            data, mimetype = export.as_csv(records), "text/csv; charset=utf-8"
+        return Response(
+            data,
+            mimetype=mimetype,
+            headers={"Content-Disposition": f'attachment; filename="{name}.{args["format"]}"'},
+        )

@@ -1,0 +1,56 @@
+"""`flask ledger status|list|resend`: the outbox from the command line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from backend.ledger import operations
+from backend.models import LedgerMessage
+from backend.models.ledger import MESSAGE_STATUSES
+
+ledger_cli = AppGroup("ledger", help="The tax ledger outbox.")
+
+
+def _session():
+    return current_app.extensions["db_sessions"]()
+
+
+@ledger_cli.command("status")
+def status() -> None:
+    """How many messages are pending, delivered and dead."""
+    with _session() as session:
+        for name, count in operations.counts_by_status(session).items():
+            click.echo(f"{name:10} {count}")
+
+
+@ledger_cli.command("list")
+@click.option("--status", type=click.Choice(MESSAGE_STATUSES), default="dead", show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+def list_messages(status: str, limit: int) -> None:
+    """Messages in one state, with their last error."""
+    with _session() as session:
+        for m in session.scalars(
+            select(LedgerMessage)
+            .where(LedgerMessage.status == status)
+            .order_by(LedgerMessage.id)
+            .limit(limit)
+        ):
+            click.echo(f"{m.message_id}\t{m.status}\t{m.attempts} attempts\t{m.last_error or ''}")
+
+
+@ledger_cli.command("resend")
+@click.argument("message_id", required=False)
+def resend(message_id: str | None) -> None:
+    """Put one dead letter (or all) back in line for the worker."""
+    with _session() as session:
+        moved = operations.resend_dead(
+            session, actor="cli", now=datetime.now(UTC), message_id=message_id
+        )
+    click.echo(f"resent {moved}")
+    if message_id and not moved:
+        raise click.ClickException(f"no dead letter {message_id}")

@@ -1,0 +1,108 @@
+"""The agencies' booking file: one day's treasury-confirmed registrations of a county and scheme.
+
+The day is the Beijing date of the bureau's entered_at. Amounts are fen and, for people reading the
+sheet, yuan as text with two decimals (never a float).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.masking import mask_id_number, mask_name
+from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
+
+BEIJING = timezone(timedelta(hours=8))
+COLUMNS = (
+    ("collection_no", "征集流水号"),
+    ("tax_receipt_no", "电子税票号码"),
+    ("entered_at", "入库时间"),
+    ("scheme", "险种"),
+    ("period_year", "缴费年度"),
+    ("village_code", "参保地"),
+    ("name_masked", "姓名"),
+    ("id_number_masked", "身份证号"),
+    ("amount_fen", "金额（分）"),
+    ("amount_yuan", "金额（元）"),
+    ("paid_at", "缴费时间"),
+    ("order_no", "商户订单号"),
+    ("transaction_id", "微信支付订单号"),
+    ("ledger_ref", "税务台账号"),
+)
+
+
+def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
+    start = datetime.combine(day, time(), BEIJING)
+    query = (
+        select(LedgerMessage, Registration, Enrollee, OrderItem, PaymentOrder)
+        .join(Registration, Registration.id == LedgerMessage.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .join(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
+        .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
+        .where(
+            LedgerMessage.kind == "payment",
+            LedgerMessage.entered_at >= start,
+            LedgerMessage.entered_at < start + timedelta(days=1),
+            Registration.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+        .order_by(Registration.village_code, Registration.collection_no)
+    )
+    for message, registration, person, item, order in session.execute(query):
+        yuan, fen = divmod(item.amount_fen, 100)
+        yield {
+            "collection_no": registration.collection_no,
+            "tax_receipt_no": message.tax_receipt_no,
+            "entered_at": message.entered_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "scheme": registration.scheme,
+            "period_year": registration.period_year,
+            "village_code": registration.village_code,
+            "name_masked": mask_name(person.name),
+            "id_number_masked": mask_id_number(person.id_number),
+            "amount_fen": item.amount_fen,
+            "amount_yuan": f"{yuan}.{fen:02d}",
+            "paid_at": order.paid_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+            if order.paid_at
+            else "",
+            "order_no": order.order_no,
+            "transaction_id": order.transaction_id,
+            "ledger_ref": message.ledger_ref,
+        }
+
+
+def as_csv(records: list[dict[str, Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([title for _, title in COLUMNS])
+    total = 0
+    for record in records:
+        writer.writerow([record[key] for key, _ in COLUMNS])
+        total += record["amount_fen"]
+    writer.writerow(
+        ["合计", f"{len(records)} 笔"] + [""] * 6 + [total, f"{total // 100}.{total % 100:02d}"]
+    )
+    return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 CSV correctly
+
+
+def as_xlsx(records: list[dict[str, Any]], *, title: str) -> bytes:
+    from openpyxl import Workbook  # imported on use: only XLSX exports need it
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31])
+    sheet.append([t for _, t in COLUMNS])
+    total = 0
+    for record in records:
+        sheet.append([record[key] for key, _ in COLUMNS])
+        total += record["amount_fen"]
+    sheet.append(
+        ["合计", f"{len(records)} 笔"] + [None] * 6 + [total, f"{total // 100}.{total % 100:02d}"]
+    )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

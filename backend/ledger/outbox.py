@@ -1,0 +1,187 @@
+"""Delivering the outbox to the bureau: claim due messages, send, record, back off, dead-letter.
+
+A claim pushes a message's next_attempt_at forward by a lease, in its own short transaction
+(FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises claims), so two
+workers never hold the same message. The send happens outside any transaction. A worker killed
+mid-send leaves the message pending; when the lease ends another claim sends it again with the
+same message_id, which the bureau treats as the same message: delivered exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.ledger.client import LedgerError, TaxLedgerClient
+from backend.models import (
+    Enrollee,
+    LedgerAttempt,
+    LedgerMessage,
+    OrderItem,
+    PaymentOrder,
+    Registration,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(seconds=60)  # well above the client's timeout
+CHANNELS = {"JSAPI": "wechat_miniprogram", "NATIVE": "wechat_qr"}
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"delivered {self.delivered}, failed {self.failed}, dead {self.dead}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    message_id: str
+    kind: str
+    attempts: int
+    payload: dict[str, Any]
+
+
+def deliver_due(
+    sessions: Callable[[], Session],
+    client: TaxLedgerClient,
+    *,
+    now: Callable[[], datetime],
+    schedule: Sequence[int],
+    worker: str,
+    limit: int = 50,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DeliveryReport:
+    """One round: claim up to `limit` due messages and try each once."""
+    report = DeliveryReport()
+    with sessions() as session:
+        claimed = claim_due(session, now=now(), limit=limit, lease=lease)
+    for message in claimed:
+        started = time.monotonic()
+        try:
+            ledger_ref, status = client.send(message.kind, message.payload)
+        except LedgerError as exc:
+            _record_failure(sessions, message, exc, now(), schedule, worker, started, report)
+            continue
+        _record_delivery(sessions, message, ledger_ref, status, now(), worker, started)
+        report.delivered += 1
+    return report
+
+
+def claim_due(
+    session: Session, *, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
+) -> list[Claimed]:
+    rows = session.scalars(
+        select(LedgerMessage)
+        .where(LedgerMessage.status == "pending", LedgerMessage.next_attempt_at <= now)
+        .order_by(LedgerMessage.next_attempt_at, LedgerMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    claimed = []
+    for message in rows:
+        if message.payload is None:
+            message.payload = _payload(session, message)
+        message.attempts += 1
+        message.next_attempt_at = now + lease
+        claimed.append(
+            Claimed(message.id, message.message_id, message.kind, message.attempts, message.payload)
+        )
+    session.commit()
+    return claimed
+
+
+def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
+    """The body design.md section 8 names, fixed at the first attempt."""
+    item, registration, person, order = session.execute(
+        select(OrderItem, Registration, Enrollee, PaymentOrder)
+        .join(Registration, Registration.id == OrderItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
+        .where(OrderItem.id == message.order_item_id)
+    ).one()
+    return {
+        "message_id": message.message_id,
+        "collection_no": registration.collection_no,
+        "id_number": person.id_number,
+        "name": person.name,
+        "scheme": registration.scheme,
+        "period_year": registration.period_year,
+        "amount_fen": item.amount_fen,
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "channel": CHANNELS.get(order.trade_type, "wechat"),
+        "order_no": order.order_no,
+        "transaction_id": order.transaction_id,
+    }
+
+
+def _record_delivery(sessions, message: Claimed, ledger_ref, status, now, worker, started) -> None:
+    with sessions() as session:
+        session.execute(
+            update(LedgerMessage)
+            .where(LedgerMessage.id == message.id, LedgerMessage.status == "pending")
+            .values(
+                status="delivered",
+                ledger_ref=ledger_ref,
+                delivered_at=now,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+        session.add(_attempt(message, now, worker, started, status, "delivered", None))
+        session.commit()
+
+
+def _record_failure(sessions, message, exc, now, schedule, worker, started, report) -> None:
+    dead = message.attempts > len(schedule)
+    values: dict[str, Any] = {"last_error": str(exc)[:255], "updated_at": now}
+    if dead:
+        values["status"] = "dead"
+        report.dead += 1
+        log.error(
+            "ledger message %s is dead after %d attempts: %s",
+            message.message_id,
+            message.attempts,
+            exc,
+        )
+    else:
+        values["next_attempt_at"] = now + timedelta(seconds=schedule[message.attempts - 1])
+        report.failed += 1
+        log.warning(
+            "ledger message %s attempt %d failed: %s", message.message_id, message.attempts, exc
+        )
+    report.errors.append(str(exc))
+    with sessions() as session:
+        session.execute(
+            update(LedgerMessage)
+            .where(LedgerMessage.id == message.id, LedgerMessage.status == "pending")
+            .values(**values)
+        )
+        outcome = "dead" if dead else "failed"
+        session.add(_attempt(message, now, worker, started, exc.http_status, outcome, str(exc)))
+        session.commit()
+
+
+def _attempt(message: Claimed, now, worker, started, status, outcome, error) -> LedgerAttempt:
+    return LedgerAttempt(
+        message_id=message.id,
+        attempted_at=now,
+        worker=worker,
+        http_status=status,
+        outcome=outcome,
+        error=error[:255] if error else None,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )

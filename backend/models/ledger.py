@@ -1,0 +1,59 @@
+"""The outbox of messages to the tax bureau's ledger, and every attempt to deliver them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db import Base
+from backend.models._types import UTCDateTime, utcnow
+
+MESSAGE_STATUSES = ("pending", "delivered", "dead")
+
+
+class LedgerMessage(Base):
+    """One message per paid registration and kind, written in the transaction that paid it."""
+
+    __tablename__ = "ledger_message"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "kind"),
+        CheckConstraint("kind IN ('payment', 'reversal')", name="kind"),
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What the bureau deduplicates on: the same message_id is the same message, however often sent.
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"))
+    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_item.id"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # When a worker may next take it; claiming pushes it forward (a lease), so a worker that dies
+    # mid-delivery leaves it to be sent again, with the same message_id, once the lease ends.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # The body as first sent, so every retry sends the same bytes of meaning.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    ledger_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str | None] = mapped_column(String(255), default=None)
+    tax_receipt_no: Mapped[str | None] = mapped_column(String(32), default=None)
+    entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LedgerAttempt(Base):
+    __tablename__ = "ledger_attempt"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("ledger_message.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    worker: Mapped[str] = mapped_column(String(64))
+    http_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered | failed | dead
+    error: Mapped[str | None] = mapped_column(String(255), default=None)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,258 @@
+"""The tax ledger: outbox written with the payment, delivered by flask worker to the fake bureau
+over real HTTP, confirmed back through the treasury-entries endpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from datetime import UTC, datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend import create_app
+from backend.ledger.outbox import claim_due
+from backend.ledger.signing import sign
+from backend.models import LedgerAttempt, LedgerMessage, Registration
+from fakes.tax.server import create_app as create_fake_bureau
+from tests.conftest import serve
+from tests.integration.test_orders import wait_until
+from tests.support.builders import add_person, age_on_2019
+from tests.support.resident import get_order, order, pay, sign_in
+from tests.support.servers import ServerThread
+
+CONFIRM = "/api/tax/v1/treasury-entries"
+
+
+@pytest.fixture
+def ledger_app(app_config, with_regions):
+    # Retries without waiting, three of them, so back-off and dead letters show in one test.
+    return create_app({**app_config, "LEDGER_RETRY_SCHEDULE": (0, 0, 0)})
+
+
+@pytest.fixture
+def server(ledger_app):
+    with serve(ledger_app) as running:
+        yield running
+
+
+@pytest.fixture
+def bureau(server, ledger_app):
+    fake = create_fake_bureau(callback_url=server.url + CONFIRM, time_scale=0.01, confirm_delay=1.0)
+    with ServerThread(fake) as running:
+        ledger_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+        yield running
+    fake.extensions["fake_tax"].close()
+
+
+@pytest.fixture
+def session(ledger_app):
+    with ledger_app.extensions["db_sessions"]() as session:
+        yield session
+
+
+def read(session, query):
+    with Session(bind=session.get_bind()) as fresh:
+        return query(fresh)
+
+
+def run_worker(app) -> str:
+    result = app.test_cli_runner().invoke(args=["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def paid_household(session, http, server, wx, people=2):
+    registrations = []
+    for n in range(people):
+        _, regs = add_person(session, birth=age_on_2019(30 + n), seq=f"{n + 1:03d}")
+        registrations += regs
+    auth = sign_in(http, server.url, wx, "ledger-payer")
+    created = order(http, server.url, auth, [r.ref for r in registrations]).json()
+    pay(http, wx, created["order_no"])
+    wait_until(
+        lambda: get_order(http, server.url, auth, created["order_no"]).json()["status"] == "paid"
+    )
+    return auth, created, registrations
+
+
+def messages(session):
+    return read(
+        session,
+        lambda s: {
+            m.message_id: (m.status, m.attempts, m.ledger_ref, m.tax_receipt_no)
+            for m in s.scalars(select(LedgerMessage))
+        },
+    )
+
+
+def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
+    session, http, server, bureau, fake_wechat, ledger_app, staff_token
+):
+    auth, created, registrations = paid_household(session, http, server, fake_wechat)
+    assert len(messages(session)) == 4  # written with the payment, one per registration
+
+    assert "ledger: delivered 4" in run_worker(ledger_app)
+    accepted = http.get(f"{bureau.url}/_control/messages").json()
+    assert len(accepted) == 4
+    body = accepted[0]["body"]
+    assert set(body) >= {"message_id", "collection_no", "id_number", "name", "amount_fen"}
+    assert body["order_no"] == created["order_no"]
+
+    # The bureau confirms each entry into the treasury; the resident sees the receipt numbers.
+    def entered():
+        items = get_order(http, server.url, auth, created["order_no"]).json()["items"]
+        return all(i["ledger_state"] == "treasury_entered" for i in items) and items
+
+    items = wait_until(entered)
+    assert all(len(i["tax_receipt_no"]) >= 10 for i in items)
+    statuses = read(session, lambda s: [s.get(Registration, r.id).status for r in registrations])
+    assert statuses == ["treasury_entered"] * 4
+
+    assert "ledger: delivered 0" in run_worker(ledger_app)  # nothing left, nothing resent
+    assert all(m["deliveries"] == 1 for m in http.get(f"{bureau.url}/_control/messages").json())
+
+    # The agency's booking file for the day: the two medical entries, with a total line.
+    agency = {"Authorization": f"Bearer {staff_token('agency', '410721')}"}
+    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date().isoformat()
+    url = f"{server.url}/api/staff/v1/ledger/treasury-entries"
+    query = {"date": today, "county": "410721", "scheme": "medical"}
+    csv_file = http.get(url, params=query, headers=agency)
+    assert csv_file.status_code == 200
+    lines = csv_file.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("征集流水号,电子税票号码")
+    assert len(lines) == 1 + 2 + 1
+    assert lines[-1].startswith("合计,2 笔") and lines[-1].endswith("50000,500.00")
+    xlsx = http.get(url, params={**query, "format": "xlsx"}, headers=agency)
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert [row[0] for row in sheet.iter_rows(values_only=True)][1:3] == [
+        line.split(",")[0] for line in lines[1:3]
+    ]
+    elsewhere = {"Authorization": f"Bearer {staff_token('agency', '410724', 'far-agency')}"}
+    assert http.get(url, params=query, headers=elsewhere).status_code == 404
+
+
+def test_a_bureau_that_is_down_gets_everything_once_it_is_back(
+    session, http, server, bureau, fake_wechat, ledger_app
+):
+    paid_household(session, http, server, fake_wechat, people=1)
+    http.post(f"{bureau.url}/_control/faults", json={"down": True})
+    assert "failed 2" in run_worker(ledger_app)
+    assert "failed 2" in run_worker(ledger_app)
+    http.post(f"{bureau.url}/_control/faults", json={"down": False})
+    assert "delivered 2" in run_worker(ledger_app)
+
+    assert {status for status, *_ in messages(session).values()} == {"delivered"}
+    attempts = read(
+        session,
+        lambda s: s.scalars(select(LedgerAttempt.outcome).order_by(LedgerAttempt.id)).all(),
+    )
+    assert attempts.count("failed") == 4 and attempts.count("delivered") == 2
+
+
+def test_after_the_last_attempt_a_message_is_dead_until_an_operator_resends_it(
+    session, http, server, bureau, fake_wechat, ledger_app, staff_token
+):
+    paid_household(session, http, server, fake_wechat, people=1)
+    http.post(f"{bureau.url}/_control/faults", json={"error_500": True})
+    for _ in range(3):
+        run_worker(ledger_app)
+    assert "dead 2" in run_worker(ledger_app)
+    assert {status for status, *_ in messages(session).values()} == {"dead"}
+    assert "delivered 0" in run_worker(ledger_app)  # dead letters wait for an operator
+
+    admin = {"Authorization": f"Bearer {staff_token('admin')}"}
+    dead = http.get(f"{server.url}/api/staff/v1/ledger/messages?status=dead", headers=admin)
+    assert dead.status_code == 200
+    assert len(dead.json()) == 2
+    log = dead.json()[0]["attempt_log"]
+    assert [a["outcome"] for a in log] == ["failed", "failed", "failed", "dead"]
+    assert all(a["http_status"] == 500 for a in log)
+    viewer = {"Authorization": f"Bearer {staff_token('viewer', name='just-looking')}"}
+    assert http.get(f"{server.url}/api/staff/v1/ledger/summary", headers=viewer).status_code == 403
+
+    http.post(f"{bureau.url}/_control/faults", json={"error_500": False})
+    resent = http.post(f"{server.url}/api/staff/v1/ledger/resend", json={}, headers=admin)
+    assert resent.json() == {"resent": 2}
+    assert "delivered 2" in run_worker(ledger_app)
+    summary = http.get(f"{server.url}/api/staff/v1/ledger/summary", headers=admin).json()
+    assert summary == {"pending": 0, "delivered": 2, "dead": 0}
+    status = ledger_app.test_cli_runner().invoke(args=["ledger", "status"])
+    assert "delivered  2" in status.output
+
+
+def test_a_message_whose_worker_died_is_sent_again_under_the_same_id(
+    session, http, server, bureau, fake_wechat, ledger_app
+):
+    paid_household(session, http, server, fake_wechat, people=1)
+    # A worker claims the messages and dies before sending: nothing is sent until the lease ends.
+    sessions = ledger_app.extensions["db_sessions"]
+    with sessions() as claimer:
+        claimed = claim_due(claimer, now=datetime.now(UTC), limit=10)
+    assert len(claimed) == 2
+    assert "delivered 0" in run_worker(ledger_app)
+    with sessions() as claimer:  # the lease has run out
+        claimer.execute(
+            LedgerMessage.__table__.update().values(
+                next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+        claimer.commit()
+    assert "delivered 2" in run_worker(ledger_app)
+    assert len(http.get(f"{bureau.url}/_control/messages").json()) == 2
+
+
+# -- confirmations we refuse ------------------------------------------------------------------
+
+
+def signed_post(http, url, body: dict, *, secret=None, timestamp=None):
+    raw = json.dumps(body).encode()
+    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    secret = secret or create_app().config["APP_CONFIG"].TAX_LEDGER_SECRET
+    headers = {
+        "Content-Type": "application/json",
+        "X-Timestamp": stamp,
+        "X-Signature": sign(secret, stamp, raw),
+    }
+    return http.post(url, data=raw, headers=headers)
+
+
+def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
+    session, http, server, bureau, fake_wechat, ledger_app
+):
+    http.post(f"{bureau.url}/_control/faults", json={"no_confirmation": True})
+    paid_household(session, http, server, fake_wechat, people=1)
+    run_worker(ledger_app)
+    message_id, (_, _, ledger_ref, _) = next(iter(messages(session).items()))
+    genuine = {
+        "ledger_ref": ledger_ref,
+        "message_id": message_id,
+        "tax_receipt_no": "33041900000000000001",
+        "entered_at": "2019-11-06T10:00:00+08:00",
+    }
+    url = server.url + CONFIRM
+    assert signed_post(http, url, genuine, secret="not-the-secret").status_code == 401
+    assert signed_post(http, url, genuine, timestamp=int(time.time()) - 3600).status_code == 401
+    unknown = signed_post(http, url, {**genuine, "message_id": "pay-999999"})
+    assert unknown.status_code == 422
+    other_ref = signed_post(http, url, {**genuine, "ledger_ref": "L-someone-else"})
+    assert other_ref.status_code == 422
+    assert {m[3] for m in messages(session).values()} == {None}  # nothing recorded yet
+
+    assert signed_post(http, url, genuine).json() == {"status": "recorded"}
+    assert signed_post(http, url, genuine).json() == {"status": "already_recorded"}
+    second = signed_post(http, url, {**genuine, "tax_receipt_no": "33041900000000000002"})
+    assert second.status_code == 409
+    assert messages(session)[message_id][3] == "33041900000000000001"
+    entered = read(
+        session,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(Registration)
+            .where(Registration.status == "treasury_entered")
+        ),
+    )
+    assert entered == 1
