@@ -37,6 +37,18 @@ COLUMNS = (
 )
 
 
+WIDTHS = {
+    "collection_no": 20,
+    "tax_receipt_no": 24,
+    "entered_at": 20,
+    "id_number_masked": 21,
+    "paid_at": 20,
+    "order_no": 30,
+    "transaction_id": 31,
+    "ledger_ref": 24,
+}
+
+
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     start = datetime.combine(day, time(), BEIJING)
     query = (
@@ -92,9 +104,14 @@ def as_csv(records: list[dict[str, Any]]) -> bytes:
 
 def as_xlsx(records: list[dict[str, Any]], *, title: str) -> bytes:
     from openpyxl import Workbook  # imported on use: only XLSX exports need it
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title=title[:31])
+    # Wide enough for a 20-digit receipt number or a 28-digit transaction id, read on paper.
+    for index, (key, _) in enumerate(COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = WIDTHS.get(key, 12)
+    sheet.freeze_panes = "A2"
     sheet.append([t for _, t in COLUMNS])
     total = 0
     for record in records:
