@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend import create_app
 from backend.ledger.outbox import claim_due
 from backend.ledger.signing import sign
-from backend.models import LedgerAttempt, LedgerMessage, Registration
+from backend.models import AuditEntry, LedgerAttempt, LedgerMessage, Registration
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.integration.test_orders import wait_until
@@ -256,3 +256,45 @@ def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
         ),
     )
     assert entered == 1
+
+
+def test_a_bureau_signing_with_the_wrong_secret_is_not_believed(
+    session, http, server, bureau, fake_wechat, ledger_app
+):
+    http.post(f"{bureau.url}/_control/faults", json={"wrong_signature": True})
+    paid_household(session, http, server, fake_wechat, people=1)
+    run_worker(ledger_app)
+    message_id = next(iter(messages(session)))
+
+    def refused():
+        confirmation = http.get(f"{bureau.url}/_control/messages/{message_id}").json()[
+            "confirmation"
+        ]
+        return confirmation and confirmation["attempts"] and confirmation["attempts"][0]
+
+    assert wait_until(refused)["status"] == 401
+    assert {m[3] for m in messages(session).values()} == {None}  # no receipt recorded
+
+
+def test_a_confirmation_sent_twice_is_recorded_once(
+    session, http, server, bureau, fake_wechat, ledger_app
+):
+    http.post(f"{bureau.url}/_control/faults", json={"duplicate_confirmation": True})
+    paid_household(session, http, server, fake_wechat, people=1)
+    run_worker(ledger_app)
+
+    def both_answered():
+        found = http.get(f"{bureau.url}/_control/messages").json()
+        attempts = [a for m in found for a in (m["confirmation"] or {}).get("attempts", [])]
+        return len(attempts) >= 4 and attempts
+
+    assert {a["status"] for a in wait_until(both_answered)} == {200}
+    entries = read(
+        session,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == "ledger.treasury_entered")
+        ),
+    )
+    assert entries == 2  # two registrations, each entered once
