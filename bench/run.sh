@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server). Results: bench/results/
-# (<stamp>.md for the whole run; the orders benchmark also keeps its last result in orders.json).
+# (<stamp>.md for the whole run; the orders and ledger benchmarks also keep their last results in
+# orders.json and ledger.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
@@ -13,4 +14,6 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
   .venv/bin/python -m bench.import_bench
   echo "## orders"
   .venv/bin/python -m bench.orders_bench
+  echo "## ledger"
+  .venv/bin/python -m bench.ledger_bench
 } | tee "bench/results/$stamp.md"
