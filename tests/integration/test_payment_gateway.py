@@ -17,6 +17,7 @@ from backend.payments.gateway import (
     RefundRequest,
 )
 from backend.payments.wechat import BEIJING, WeChatPayGateway
+from backend.recon.bill import parse
 from fakes.wechat.server import create_app as create_fake_wechat
 from tests.support.servers import ServerThread
 
@@ -169,3 +170,23 @@ def test_a_notification_signed_with_another_key_is_refused(fake):
         gateway(fake).parse_payment_notice(body)
     genuine = dict_to_xml(data, calculate_signature(data, CONFIG.WECHAT_API_KEY)).encode()
     assert gateway(fake).parse_payment_notice(genuine).total_fen == 1
+
+
+def test_the_fakes_bill_of_payments_and_refunds_parses_and_adds_up(fake):
+    pay = gateway(fake)
+    paid, _ = new_trade(pay, total_fen=25000)
+    refunded, _ = new_trade(pay, total_fen=20000)
+    for number in (paid, refunded):
+        requests.post(
+            f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"}
+        )
+    pay.refund(RefundRequest(refunded, "R" + refunded, 20000, 20000, "重复缴费"))
+    requests.post(f"{fake.url}/_control/refunds/settle", json={"out_refund_no": "R" + refunded})
+
+    bill = parse(pay.download_bill(datetime.now(BEIJING).date()))
+    rows = [r for r in bill.rows() if r.out_trade_no in (paid, refunded)]
+    assert bill.summary is not None  # the totals line was read and checked against every row
+    payments = {r.out_trade_no: r.settlement_fen for r in rows if not r.is_refund}
+    refunds = {r.out_trade_no: r.refund_fen for r in rows if r.is_refund}
+    assert payments == {paid: 25000, refunded: 20000}
+    assert refunds == {refunded: 20000}

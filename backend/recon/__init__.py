@@ -1,0 +1,1 @@
+"""Reconciliation: WeChat's daily bill, settlement files, matching (design.md section 9)."""
