@@ -154,10 +154,10 @@ class TreasuryEntries(MethodView):
         )
         name = f"treasury-{county}-{args['scheme']}-{args['date']:%Y%m%d}"
         if args["format"] == "xlsx":
-            data = export.as_xlsx(records, title=name)
+            data = export.TABLE.xlsx(records, title=name)
             mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
         else:
-            data, mimetype = export.as_csv(records), "text/csv; charset=utf-8"
+            data, mimetype = export.TABLE.csv(records), "text/csv; charset=utf-8"
         return Response(
             data,
             mimetype=mimetype,

@@ -6,8 +6,6 @@ sheet, yuan as text with two decimals (never a float).
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -17,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.masking import mask_id_number, mask_name
 from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
+from backend.spreadsheets import Table, yuan_text
 
 BEIJING = timezone(timedelta(hours=8))
 COLUMNS = (
@@ -49,6 +48,9 @@ WIDTHS = {
 }
 
 
+TABLE = Table(COLUMNS, amount_key="amount_fen", widths=WIDTHS)
+
+
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     start = datetime.combine(day, time(), BEIJING)
     query = (
@@ -67,7 +69,6 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         .order_by(Registration.village_code, Registration.collection_no)
     )
     for message, registration, person, item, order in session.execute(query):
-        yuan, fen = divmod(item.amount_fen, 100)
         yield {
             "collection_no": registration.collection_no,
             "tax_receipt_no": message.tax_receipt_no,
@@ -78,7 +79,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
             "name_masked": mask_name(person.name),
             "id_number_masked": mask_id_number(person.id_number),
             "amount_fen": item.amount_fen,
-            "amount_yuan": f"{yuan}.{fen:02d}",
+            "amount_yuan": yuan_text(item.amount_fen),
             "paid_at": order.paid_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
             if order.paid_at
             else "",
@@ -86,40 +87,3 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
             "transaction_id": order.transaction_id,
             "ledger_ref": message.ledger_ref,
         }
-
-
-def as_csv(records: list[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([title for _, title in COLUMNS])
-    total = 0
-    for record in records:
-        writer.writerow([record[key] for key, _ in COLUMNS])
-        total += record["amount_fen"]
-    writer.writerow(
-        ["合计", f"{len(records)} 笔"] + [""] * 6 + [total, f"{total // 100}.{total % 100:02d}"]
-    )
-    return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 CSV correctly
-
-
-def as_xlsx(records: list[dict[str, Any]], *, title: str) -> bytes:
-    from openpyxl import Workbook  # imported on use: only XLSX exports need it
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=title[:31])
-    # Wide enough for a 20-digit receipt number or a 28-digit transaction id, read on paper.
-    for index, (key, _) in enumerate(COLUMNS, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = WIDTHS.get(key, 12)
-    sheet.freeze_panes = "A2"
-    sheet.append([t for _, t in COLUMNS])
-    total = 0
-    for record in records:
-        sheet.append([record[key] for key, _ in COLUMNS])
-        total += record["amount_fen"]
-    sheet.append(
-        ["合计", f"{len(records)} 笔"] + [None] * 6 + [total, f"{total // 100}.{total % 100:02d}"]
-    )
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
