@@ -21,3 +21,6 @@ def register_commands(app: Flask) -> None:
     from backend.orders.cli import worker
 
     app.cli.add_command(worker)
+    from backend.recon.cli import pull_bill_command
+
+    app.cli.add_command(pull_bill_command)

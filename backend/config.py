@@ -27,6 +27,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | LEDGER_RETRY_SCHEDULE | 15,60,300,900,3600 then 3 h × 8 | seconds to wait after each failed delivery; after the last, the message is dead |
 | LEDGER_LEASE_SECONDS | 60 | how long a claimed message is left to its worker before another may send it again |
 | TAX_TIMESTAMP_TOLERANCE_SECONDS | 300 | how old (or early) a signed confirmation's X-Timestamp may be |
+| BILL_DIR | var/bills in the project folder | where `flask pull-bill` stores WeChat's daily bills (YYYYMMDD-ALL.txt) |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
 | LOG_LEVEL | INFO | logging level |
@@ -42,6 +43,7 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT_DIR / "var" / "app.db"
+DEFAULT_BILL_DIR = PROJECT_DIR / "var" / "bills"
 DEV_SECRET = "dev-only-secret-change-me"
 
 WECHAT_BASE_URLS = {
@@ -130,6 +132,7 @@ class Config:
     TAX_TIMESTAMP_TOLERANCE_SECONDS: int = field(
         default_factory=lambda: int(_env("TAX_TIMESTAMP_TOLERANCE_SECONDS", "300"))
     )
+    BILL_DIR: str = field(default_factory=lambda: _env("BILL_DIR", str(DEFAULT_BILL_DIR)))
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))

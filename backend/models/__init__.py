@@ -2,6 +2,7 @@
 
 from backend.db import Base
 from backend.models.audit import AuditEntry
+from backend.models.bills import WeChatBill
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
 from backend.models.ledger import LedgerAttempt, LedgerMessage
 from backend.models.orders import OrderItem, PaymentOrder
@@ -21,4 +22,5 @@ __all__ = [
     "Registration",
     "SpecialGroupMembership",
     "StaffUser",
+    "WeChatBill",
 ]
