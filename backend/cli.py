@@ -24,3 +24,6 @@ def register_commands(app: Flask) -> None:
     from backend.recon.cli import pull_bill_command
 
     app.cli.add_command(pull_bill_command)
+    from backend.recon.settle_command import settle
+
+    app.cli.add_command(settle)

@@ -59,10 +59,20 @@ def init_api(app: Flask) -> None:
         app.config.setdefault(key, value)
     api = Api(app)
 
-    from backend.api import imports, ledger, orders, payments, regions, resident, staff, tax
+    from backend.api import (
+        imports,
+        ledger,
+        orders,
+        payments,
+        regions,
+        resident,
+        settlement,
+        staff,
+        tax,
+    )
 
     app.register_blueprint(health.blp)
-    for module in (resident, orders, payments, tax, regions, staff, ledger, imports):
+    for module in (resident, orders, payments, tax, regions, staff, ledger, settlement, imports):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
     app.extensions["smorest_api"] = api

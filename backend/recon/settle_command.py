@@ -1,0 +1,63 @@
+"""`flask settle DATE`: write the day's settlement files of every county and scheme."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from backend.config import PROJECT_DIR
+from backend.models import Region
+from backend.recon import settlement
+from backend.spreadsheets import yuan_text
+
+
+def _yesterday() -> date:
+    return (datetime.now(settlement.BEIJING) - timedelta(days=1)).date()
+
+
+@click.command("settle")
+@click.argument("day", required=False, type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for the files (default var/settlement/DATE)",
+)
+@with_appcontext
+def settle(day: datetime | None, out: Path | None) -> None:
+    """Settlement files (CSV and XLSX) per county and scheme for DAY (default yesterday, Beijing)."""
+    wanted = day.date() if day else _yesterday()
+    folder = out or PROJECT_DIR / "var" / "settlement" / f"{wanted:%Y%m%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    cfg = current_app.config["APP_CONFIG"]
+    with current_app.extensions["db_sessions"]() as session:
+        counties = session.scalars(
+            select(Region.code)
+            .where(Region.level == "county", Region.parent_code == cfg.CITY_CODE)
+            .order_by(Region.code)
+        ).all()
+        written = 0
+        for county in counties:
+            for scheme in ("pension", "medical"):
+                records = list(settlement.rows(session, day=wanted, county=county, scheme=scheme))
+                if not records:
+                    continue
+                for extension in ("csv", "xlsx"):
+                    name = settlement.file_name(wanted, county, scheme, extension)
+                    data = (
+                        settlement.TABLE.csv(records)
+                        if extension == "csv"
+                        else settlement.TABLE.xlsx(records, title=name.rsplit(".", 1)[0])
+                    )
+                    (folder / name).write_bytes(data)
+                total = sum(r["amount_fen"] for r in records)
+                click.echo(
+                    f"{county[:6]} {scheme:8} {len(records):6} rows {yuan_text(total):>14} yuan"
+                )
+                written += 1
+    click.echo(f"{written} county/scheme files (CSV and XLSX) in {folder}")
