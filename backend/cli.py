@@ -21,9 +21,10 @@ def register_commands(app: Flask) -> None:
     from backend.orders.cli import worker
 
     app.cli.add_command(worker)
-    from backend.recon.cli import pull_bill_command
+    from backend.recon.cli import pull_bill_command, reconcile_command
 
     app.cli.add_command(pull_bill_command)
+    app.cli.add_command(reconcile_command)
     from backend.recon.settle_command import settle
 
     app.cli.add_command(settle)

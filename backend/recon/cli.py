@@ -1,4 +1,5 @@
-"""`flask pull-bill [DATE]`: download WeChat Pay's ALL bill of a day, store it and check it."""
+"""`flask pull-bill [DATE]` (download, store and check WeChat Pay's ALL bill of a day) and
+`flask reconcile [DATE]` (match it against our payments)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from backend.models import WeChatBill
 from backend.payments import gateway_from_config
 from backend.payments.gateway import GatewayError
 from backend.recon.pull import BillNotReady, beijing_today, pull_bill
+from backend.recon.reconcile import NothingToReconcile, reconcile_day
 
 
 @click.command("pull-bill")
@@ -59,3 +61,33 @@ def describe(bill: WeChatBill) -> str:
 
 def _yuan(fen: int) -> str:
     return f"{Decimal(fen) / 100:,.2f}"
+
+
+@click.command("reconcile")
+@click.argument("day", required=False, type=click.DateTime(formats=["%Y-%m-%d"]))
+@with_appcontext
+def reconcile_command(day: datetime | None) -> None:
+    """Match DAY's stored bill (default yesterday, Beijing) against our payments; credit lost
+    payments WeChat confirms; list what is left for a person."""
+    now = datetime.now(UTC)
+    today = beijing_today(now)
+    wanted = day.date() if day else today - timedelta(days=1)
+    cfg = current_app.config["APP_CONFIG"]
+    with current_app.extensions["db_sessions"]() as session:
+        try:
+            report = reconcile_day(
+                session, gateway_from_config(cfg), day=wanted, today=today, now=now
+            )
+        except NothingToReconcile as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{wanted.isoformat()}: {report.matched} matched, {len(report.fixed)} lost payments "
+        f"credited, {len(report.open)} open"
+    )
+    for number in report.fixed:
+        click.echo(f"  credited  {number}")
+    for found in report.open:
+        held = " (held: may be in the next day's bill)" if found.held else ""
+        click.echo(
+            f"  {found.kind:17} {found.order_no} ours={found.ours_fen} bill={found.bill_fen}{held}"
+        )

@@ -1,0 +1,85 @@
+"""Reconciling a day: the bill finds a payment whose notification was lost, and it is credited."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import LedgerMessage, PaymentOrder
+from backend.payments import gateway_from_config
+from backend.recon.pull import beijing_today, pull_bill
+from backend.recon.reconcile import NothingToReconcile, reconcile_day
+from tests.integration.test_orders import wait_until
+from tests.support.builders import add_person, age_on_2019
+from tests.support.resident import get_order, order, pay, sign_in
+
+
+@pytest.fixture
+def session(app, with_regions):
+    with app.extensions["db_sessions"]() as session:
+        yield session
+
+
+def status_of(session, order_no):
+    with Session(bind=session.get_bind()) as fresh:
+        return fresh.scalar(select(PaymentOrder.status).where(PaymentOrder.order_no == order_no))
+
+
+def test_a_lost_notification_is_found_in_the_bill_and_credited_once(
+    session, app, http, live_server, fake_wechat, tmp_path
+):
+    _, lost_regs = add_person(session, birth=age_on_2019(40), seq="031")
+    _, fine_regs = add_person(session, birth=age_on_2019(41), seq="032")
+    lost_registration = lost_regs[1].id
+    auth = sign_in(http, live_server, fake_wechat, "reconciled")
+    lost = order(http, live_server, auth, [lost_regs[1].ref]).json()
+    fine = order(http, live_server, auth, [fine_regs[1].ref]).json()
+    pay(http, fake_wechat, lost["order_no"], notify="missing")
+    pay(http, fake_wechat, fine["order_no"])
+    wait_until(
+        lambda: get_order(http, live_server, auth, fine["order_no"]).json()["status"] == "paid"
+    )
+    assert status_of(session, lost["order_no"]) == "created"
+
+    now = datetime.now(UTC)
+    today = beijing_today(now)
+    tomorrow = today + timedelta(days=1)  # the bill of today, as if pulled tomorrow
+    gateway = gateway_from_config(app.config["APP_CONFIG"])
+    pulled = pull_bill(
+        session, gateway, today, bill_dir=tmp_path, now=now, actor="test", today=tomorrow
+    )
+    assert pulled.status == "ok"
+
+    report = reconcile_day(session, gateway, day=today, today=tomorrow, now=now)
+    assert report.fixed.count(lost["order_no"]) == 1
+    ours = {lost["order_no"], fine["order_no"]}
+    assert not [d for d in report.open if d.order_no in ours]
+    assert status_of(session, lost["order_no"]) == "paid"
+    with Session(bind=session.get_bind()) as fresh:  # told to the tax bureau like any payment
+        assert fresh.scalar(
+            select(LedgerMessage.message_id).where(
+                LedgerMessage.registration_id == lost_registration
+            )
+        )
+
+    again = reconcile_day(session, gateway, day=today, today=tomorrow, now=now)
+    assert lost["order_no"] not in again.fixed  # rerunning the day changes nothing more
+    assert not [d for d in again.open if d.order_no in ours]
+
+
+def test_a_day_without_a_stored_bill_says_to_pull_it_first(session, app):
+    gateway = gateway_from_config(app.config["APP_CONFIG"])
+    with pytest.raises(NothingToReconcile, match="pull-bill"):
+        reconcile_day(
+            session,
+            gateway,
+            day=datetime(2020, 1, 6).date(),
+            today=datetime(2020, 1, 8).date(),
+            now=datetime.now(UTC),
+        )
+    result = app.test_cli_runner().invoke(args=["reconcile", "2020-01-06"])
+    assert result.exit_code == 1
+    assert "flask pull-bill 2020-01-06 first" in result.output
