@@ -7,17 +7,17 @@ sheet, yuan as text with two decimals (never a float).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.beijing import beijing_text, day_bounds
 from backend.masking import mask_id_number, mask_name
 from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
 from backend.spreadsheets import Table, yuan_text
 
-BEIJING = timezone(timedelta(hours=8))
 COLUMNS = (
     ("collection_no", "征集流水号"),
     ("tax_receipt_no", "电子税票号码"),
@@ -52,7 +52,7 @@ TABLE = Table(COLUMNS, amount_key="amount_fen", widths=WIDTHS)
 
 
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
-    start = datetime.combine(day, time(), BEIJING)
+    start, end = day_bounds(day)
     query = (
         select(LedgerMessage, Registration, Enrollee, OrderItem, PaymentOrder)
         .join(Registration, Registration.id == LedgerMessage.registration_id)
@@ -62,7 +62,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         .where(
             LedgerMessage.kind == "payment",
             LedgerMessage.entered_at >= start,
-            LedgerMessage.entered_at < start + timedelta(days=1),
+            LedgerMessage.entered_at < end,
             Registration.scheme == scheme,
             Registration.village_code.startswith(county[:6], autoescape=True),
         )
@@ -72,7 +72,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         yield {
             "collection_no": registration.collection_no,
             "tax_receipt_no": message.tax_receipt_no,
-            "entered_at": message.entered_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "entered_at": beijing_text(message.entered_at),
             "scheme": registration.scheme,
             "period_year": registration.period_year,
             "village_code": registration.village_code,
@@ -80,9 +80,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
             "id_number_masked": mask_id_number(person.id_number),
             "amount_fen": item.amount_fen,
             "amount_yuan": yuan_text(item.amount_fen),
-            "paid_at": order.paid_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
-            if order.paid_at
-            else "",
+            "paid_at": beijing_text(order.paid_at) if order.paid_at else "",
             "order_no": order.order_no,
             "transaction_id": order.transaction_id,
             "ledger_ref": message.ledger_ref,

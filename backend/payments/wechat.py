@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import logging
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
@@ -20,6 +20,7 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 from wechatpy.pay import WeChatPay
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
+from backend.beijing import BEIJING
 from backend.payments.gateway import (
     GatewayError,
     InvalidNotification,
@@ -33,8 +34,6 @@ from backend.payments.gateway import (
 
 log = logging.getLogger(__name__)
 
-# WeChat speaks Beijing time (no daylight saving), in yyyyMMddHHmmss.
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _RETRYABLE = {"SYSTEMERROR", "BIZERR_NEED_RETRY", "FREQUENCY_LIMITED", "INVALID_REQ_TOO_MUCH"}
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-BEIJING = timezone(timedelta(hours=8))
+from backend.beijing import BEIJING
 
 # Our name -> the header names it may have (current first, legacy after).
 COLUMNS = {

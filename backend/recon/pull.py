@@ -17,17 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import audit
+from backend.beijing import beijing_today
 from backend.models import WeChatBill
 from backend.payments.gateway import PaymentGateway
-from backend.recon.bill import BEIJING, BillError, parse
+from backend.recon.bill import BillError, parse
 
 
 class BillNotReady(ValueError):
     """The day's bill cannot exist yet: WeChat writes the bill of day D on D+1 (Beijing time)."""
-
-
-def beijing_today(now: datetime) -> date:
-    return now.astimezone(BEIJING).date()
 
 
 def bill_path(bill_dir: Path, day: date) -> Path:

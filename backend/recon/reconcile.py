@@ -16,12 +16,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.beijing import day_bounds
 from backend.models import PaymentOrder, WeChatBill
 from backend.orders import service
 from backend.payments.gateway import GatewayError, PaymentGateway
 from backend.recon.bill import parse
 from backend.recon.matching import Discrepancy, OurPayment, match
-from backend.recon.settlement import day_bounds
 
 ACTOR = "reconciliation"
 CREDITED = ("paid",)

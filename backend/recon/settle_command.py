@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from backend.beijing import beijing_today
 from backend.config import PROJECT_DIR
 from backend.models import Region
 from backend.recon import settlement
@@ -17,7 +18,7 @@ from backend.spreadsheets import yuan_text
 
 
 def _yesterday() -> date:
-    return (datetime.now(settlement.BEIJING) - timedelta(days=1)).date()
+    return beijing_today(datetime.now(UTC)) - timedelta(days=1)
 
 
 @click.command("settle")

@@ -8,17 +8,17 @@ counties and schemes). Refund rows join these files with the refund workflow.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.beijing import beijing_text, day_bounds
 from backend.masking import mask_id_number, mask_name
 from backend.models import Enrollee, OrderItem, PaymentOrder, Registration
 from backend.spreadsheets import Table, yuan_text
 
-BEIJING = timezone(timedelta(hours=8))
 CREDITED = ("paid",)  # order statuses whose payment was credited to registrations
 
 TABLE = Table(
@@ -47,11 +47,6 @@ TABLE = Table(
 )
 
 
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(), BEIJING)
-    return start, start + timedelta(days=1)
-
-
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     start, end = day_bounds(day)
     query = (
@@ -71,7 +66,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
     for item, order, registration, person in session.execute(query):
         yield {
             "kind": "支付",
-            "paid_at": order.paid_at.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S"),
+            "paid_at": beijing_text(order.paid_at),
             "order_no": order.order_no,
             "transaction_id": order.transaction_id,
             "collection_no": registration.collection_no,

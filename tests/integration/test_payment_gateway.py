@@ -9,6 +9,7 @@ import pytest
 import requests
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
+from backend.beijing import BEIJING
 from backend.config import Config
 from backend.payments.gateway import (
     GatewayError,
@@ -16,7 +17,7 @@ from backend.payments.gateway import (
     PaymentRequest,
     RefundRequest,
 )
-from backend.payments.wechat import BEIJING, WeChatPayGateway
+from backend.payments.wechat import WeChatPayGateway
 from backend.recon.bill import parse
 from fakes.wechat.server import create_app as create_fake_wechat
 from tests.support.servers import ServerThread

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.beijing import beijing_today
 from backend.models import LedgerMessage, PaymentOrder
 from backend.payments import gateway_from_config
-from backend.recon.pull import beijing_today, pull_bill
+from backend.recon.pull import pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
 from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
