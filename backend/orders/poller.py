@@ -100,7 +100,7 @@ def _check_one(
         return
     expired = claimed.expires_at <= now
     trade = gateway.query(order_no)
-    if trade.state in ("SUCCESS", "REFUND"):
+    if trade.paid:
         _credit(session, trade, now=now, report=report)
         return
     if not expired:
@@ -120,16 +120,7 @@ def _check_one(
 
 
 def _credit(session: Session, trade: TradeStatus, *, now: datetime, report: PollReport) -> None:
-    if trade.transaction_id is None or trade.total_fen is None or trade.paid_at is None:
-        raise GatewayError(f"order {trade.out_trade_no}: WeChat says paid but gave no details")
-    decision = service.record_payment(
-        session,
-        service.ReportedPayment(
-            trade.out_trade_no, trade.transaction_id, trade.total_fen, trade.paid_at
-        ),
-        actor=ACTOR,
-        now=now,
-    )
+    decision = service.record_confirmed_trade(session, trade, actor=ACTOR, now=now)
     log.info("order %s: payment found by query (%s)", trade.out_trade_no, decision.reason)
     report.credited.append(trade.out_trade_no)
 

@@ -34,7 +34,7 @@ from backend.models import (
 )
 from backend.orders.pricing import PricedItem, PricingError, price_item
 from backend.orders.state import OrderStatus, PaymentDecision, on_payment
-from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest
+from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest, TradeStatus
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,18 @@ def _record_payment(
         log.info("order %s: paid (paid)", payment.order_no)
         return PaymentDecision(OrderStatus.PAID, True, "paid")
     return _record_unusual_payment(session, payment, actor=actor, now=now)
+
+
+def record_confirmed_trade(
+    session: Session, trade: TradeStatus, *, actor: str, now: datetime
+) -> PaymentDecision:
+    """A payment WeChat confirmed in answer to orderquery, recorded as its notification would be."""
+    if trade.transaction_id is None or trade.total_fen is None or trade.paid_at is None:
+        raise GatewayError(f"order {trade.out_trade_no}: WeChat says paid but gave no details")
+    payment = ReportedPayment(
+        trade.out_trade_no, trade.transaction_id, trade.total_fen, trade.paid_at
+    )
+    return record_payment(session, payment, actor=actor, now=now)
 
 
 def _record_unusual_payment(

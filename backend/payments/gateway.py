@@ -13,6 +13,8 @@ from typing import Literal, Protocol
 
 TradeType = Literal["JSAPI", "NATIVE"]
 TradeState = Literal["NOTPAY", "SUCCESS", "REFUND", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"]
+# The payer's money was taken (REFUND: taken, then some or all of it given back).
+PAID_STATES = frozenset({"SUCCESS", "REFUND"})
 
 
 class GatewayError(Exception):
@@ -55,6 +57,10 @@ class TradeStatus:
     total_fen: int | None
     transaction_id: str | None
     paid_at: datetime | None
+
+    @property
+    def paid(self) -> bool:
+        return self.state in PAID_STATES
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
 from backend.beijing import BEIJING
 from backend.payments.gateway import (
+    PAID_STATES,
     GatewayError,
     InvalidNotification,
     PaymentNotice,
@@ -100,7 +101,7 @@ class WeChatPayGateway:
                 # Never reached WeChat (the create call failed): nothing can have been paid.
                 return TradeStatus(out_trade_no, "NOTPAY", None, None, None)
             raise
-        paid = reply.get("trade_state") in ("SUCCESS", "REFUND")
+        paid = reply.get("trade_state") in PAID_STATES
         return TradeStatus(
             out_trade_no=out_trade_no,
             state=reply["trade_state"],

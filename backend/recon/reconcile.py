@@ -91,17 +91,12 @@ def _credit_lost_payment(
         trade = gateway.query(found.order_no)
     except GatewayError:
         return False
-    if trade.state not in ("SUCCESS", "REFUND") or trade.transaction_id is None:
+    if not trade.paid:
         return False
     try:
-        decision = service.record_payment(
-            session,
-            service.ReportedPayment(
-                found.order_no, trade.transaction_id, trade.total_fen or 0, trade.paid_at or now
-            ),
-            actor=ACTOR,
-            now=now,
-        )
+        decision = service.record_confirmed_trade(session, trade, actor=ACTOR, now=now)
+    except GatewayError:
+        return False  # paid, WeChat says, but without the details to credit it: for a person
     except LookupError:
         session.rollback()
         return False  # an out_trade_no we never issued: for a person to look at
