@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
 from backend.ledger import export, operations
 from backend.models import LedgerMessage
 from backend.models.ledger import MESSAGE_STATUSES
@@ -126,40 +126,18 @@ class Resend(MethodView):
         return {"resent": resent}
 
 
-class ExportQuery(Schema):
-    date = fields.Date(
-        required=True, metadata={"description": "Beijing date of the treasury entry"}
-    )
-    county = fields.String(
-        required=True, validate=validate.Regexp(r"^\d{6}(\d{6})?$"), metadata={"example": "410721"}
-    )
-    scheme = fields.String(required=True, validate=validate.OneOf(("pension", "medical")))
-    format = fields.String(load_default="csv", validate=validate.OneOf(("csv", "xlsx")))
-
-
 @blp.route("/treasury-entries")
 class TreasuryEntries(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.arguments(ExportQuery, location="query")
+    @blp.arguments(CountyDayQuery, location="query")
     @blp.response(200, description="CSV (UTF-8 with BOM) or XLSX, one row per registration")
     @blp.alt_response(404, description="the county is outside the caller's region")
     @staff_required("view")
     def get(self, args):
         """A day's treasury-confirmed registrations of one county and scheme: what agencies book."""
-        county = args["county"][:6]
-        if not current_staff().sees(county.ljust(12, "0")):
-            abort(404, message="该区县不在您的管辖范围内。")
+        county = county_in_scope(args)
         records = list(
             export.rows(db_session(), day=args["date"], county=county, scheme=args["scheme"])
         )
         name = f"treasury-{county}-{args['scheme']}-{args['date']:%Y%m%d}"
-        if args["format"] == "xlsx":
-            data = export.TABLE.xlsx(records, title=name)
-            mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        else:
-            data, mimetype = export.TABLE.csv(records), "text/csv; charset=utf-8"
-        return Response(
-            data,
-            mimetype=mimetype,
-            headers={"Content-Disposition": f'attachment; filename="{name}.{args["format"]}"'},
-        )
+        return spreadsheet(export.TABLE, records, name, args["format"])

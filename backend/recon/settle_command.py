@@ -48,14 +48,9 @@ def settle(day: datetime | None, out: Path | None) -> None:
                 records = list(settlement.rows(session, day=wanted, county=county, scheme=scheme))
                 if not records:
                     continue
-                for extension in ("csv", "xlsx"):
-                    name = settlement.file_name(wanted, county, scheme, extension)
-                    data = (
-                        settlement.TABLE.csv(records)
-                        if extension == "csv"
-                        else settlement.TABLE.xlsx(records, title=name.rsplit(".", 1)[0])
-                    )
-                    (folder / name).write_bytes(data)
+                stem = settlement.file_stem(wanted, county, scheme)
+                (folder / f"{stem}.csv").write_bytes(settlement.TABLE.csv(records))
+                (folder / f"{stem}.xlsx").write_bytes(settlement.TABLE.xlsx(records, title=stem))
                 total = sum(r["amount_fen"] for r in records)
                 click.echo(
                     f"{county[:6]} {scheme:8} {len(records):6} rows {yuan_text(total):>14} yuan"

@@ -80,5 +80,6 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         }
 
 
-def file_name(day: date, county: str, scheme: str, extension: str) -> str:
-    return f"settlement-{county[:6]}-{scheme}-{day:%Y%m%d}.{extension}"
+def file_stem(day: date, county: str, scheme: str) -> str:
+    """The file's name without its extension (.csv, .xlsx)."""
+    return f"settlement-{county[:6]}-{scheme}-{day:%Y%m%d}"
