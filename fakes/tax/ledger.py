@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from fakes.tax.store import JsonStore
+from fakes.json_store import JsonStore
 
 BEIJING = timezone(timedelta(hours=8))
 PAYMENT, REVERSAL = "payment", "reversal"

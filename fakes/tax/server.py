@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from flask import Flask
 
 from backend.config import Config
+from fakes.json_store import JsonStore
 from fakes.tax import api, control, signing
 from fakes.tax.confirmations import Confirmer
 from fakes.tax.ledger import Ledger
-from fakes.tax.store import JsonStore
 
 DEFAULT_CALLBACK_URL = "http://127.0.0.1:8000/api/tax/v1/treasury-entries"
 
@@ -85,7 +85,7 @@ def create_app(
     clock = clock or time.time
     secret = secret or Config().TAX_LEDGER_SECRET
     callback_url = callback_url or os.environ.get("TAX_CALLBACK_URL") or DEFAULT_CALLBACK_URL
-    ledger = Ledger(clock=clock, store=JsonStore(state_file) if state_file else None)
+    ledger = Ledger(clock=clock, store=JsonStore(state_file, "messages") if state_file else None)
     confirmer = Confirmer(
         ledger,
         secret,

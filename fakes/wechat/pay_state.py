@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from fakes.json_store import JsonStore
 from fakes.wechat import beijing, notices, signing
 from fakes.wechat.notifier import Notifier, OnAttempt
-from fakes.wechat.pay_store import JsonStore
 from fakes.wechat.trades import (
     CLOSED,
     DEFAULT_WINDOW_S,

@@ -41,10 +41,10 @@ from collections.abc import Callable
 from flask import Flask
 
 from backend.config import Config
+from fakes.json_store import JsonStore
 from fakes.wechat import control, login, pay, pay_control
 from fakes.wechat.notifier import Notifier
 from fakes.wechat.pay_state import Merchant, PayLedger
-from fakes.wechat.pay_store import JsonStore
 from fakes.wechat.state import PlatformState
 
 REFUND_SETTLE_S = 5.0  # how long a refund stays PROCESSING, before scaling
@@ -89,7 +89,7 @@ def create_app(
         Notifier(time_scale=time_scale, timeout_s=notify_timeout),
         clock=wall_clock or time.time,
         refund_settle_s=refund_settle_seconds * time_scale,
-        store=JsonStore(state_file) if state_file else None,
+        store=JsonStore(state_file, "trades") if state_file else None,
     )
     app.extensions["fake_wechat"] = state
     app.register_blueprint(login.blp)
