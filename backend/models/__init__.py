@@ -3,9 +3,11 @@
 from backend.db import Base
 from backend.models.audit import AuditEntry
 from backend.models.bills import WeChatBill
+from backend.models.discrepancies import ReconDiscrepancy
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
 from backend.models.ledger import LedgerAttempt, LedgerMessage
 from backend.models.orders import OrderItem, PaymentOrder
+from backend.models.refunds import Refund
 from backend.models.regions import Region
 from backend.models.registrations import Registration
 from backend.models.staff import StaffUser
@@ -18,6 +20,8 @@ __all__ = [
     "LedgerMessage",
     "OrderItem",
     "PaymentOrder",
+    "ReconDiscrepancy",
+    "Refund",
     "Region",
     "Registration",
     "SpecialGroupMembership",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base
@@ -15,11 +15,11 @@ MESSAGE_STATUSES = ("pending", "delivered", "dead")
 
 
 class LedgerMessage(Base):
-    """One message per paid registration and kind, written in the transaction that paid it."""
+    """A payment message per paid order item, written in the transaction that credited it; a
+    reversal message per refund that gave money back for a credited item."""
 
     __tablename__ = "ledger_message"
     __table_args__ = (
-        UniqueConstraint("registration_id", "kind"),
         CheckConstraint("kind IN ('payment', 'reversal')", name="kind"),
         CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
     )
@@ -28,8 +28,11 @@ class LedgerMessage(Base):
     # What the bureau deduplicates on: the same message_id is the same message, however often sent.
     message_id: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(12))
-    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"))
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), index=True)
     order_item_id: Mapped[int] = mapped_column(ForeignKey("order_item.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refund.id"), unique=True, default=None
+    )
     status: Mapped[str] = mapped_column(String(12), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When a worker may next take it; claiming pushes it forward (a lease), so a worker that dies

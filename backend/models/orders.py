@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Date,
     ForeignKey,
     Integer,
     String,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from backend.db import Base
 from backend.models._types import UTCDateTime, utcnow
 
-ORDER_STATUSES = ("created", "paid", "closed", "refund_due")
+ORDER_STATUSES = ("created", "paid", "closed", "refund_due", "refunded")
 
 
 class PaymentOrder(Base):
@@ -26,7 +27,9 @@ class PaymentOrder(Base):
     __table_args__ = (
         # A replayed request (same payer, same Idempotency-Key) finds the order it created.
         UniqueConstraint("openid", "idempotency_key"),
-        CheckConstraint("status IN ('created', 'paid', 'closed', 'refund_due')", name="status"),
+        CheckConstraint(
+            "status IN ('created', 'paid', 'closed', 'refund_due', 'refunded')", name="status"
+        ),
         CheckConstraint("trade_type IN ('JSAPI', 'NATIVE')", name="trade_type"),
         CheckConstraint("total_fen > 0", name="total_positive"),
     )
@@ -54,6 +57,9 @@ class PaymentOrder(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # Why it closed (expired, gateway_error, ...) or why money is due back (duplicate_payment).
     status_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # Set when WeChat's bill of another day than paid_at's carries this payment (a payment near
+    # midnight), so reconciliation of paid_at's day does not call it missing from the bill.
+    billed_on: Mapped[date | None] = mapped_column(Date, default=None)
     # When the worker last asked WeChat about this order (lost-notification polling).
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -5,9 +5,11 @@
        └─expiry/close──▶ closed ──late payment, registrations still free──▶ paid
                             └─────late payment, registrations paid elsewhere──▶ refund_due
 
+    paid, refund_due ──every item's payment given back──▶ refunded
+
 A payment WeChat reports is never dropped: it either credits the order or, when the registrations
 were paid by another order in the meantime, marks this one for refund as a duplicate payment.
-Refund states after refund_due belong to the refund workflow.
+The refund workflow (refund_rules.py) decides how much of an item may still be given back.
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ class OrderStatus(StrEnum):
     PAID = "paid"
     CLOSED = "closed"
     REFUND_DUE = "refund_due"
+    REFUNDED = "refunded"
 
 
 OPEN = frozenset({OrderStatus.CREATED})
 # Where money has been taken: any state reachable after a payment.
-MONEY_TAKEN = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE})
+MONEY_TAKEN = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE, OrderStatus.REFUNDED})
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CREATED: frozenset({OrderStatus.PAID, OrderStatus.CLOSED}),
     OrderStatus.CLOSED: frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE}),
-    OrderStatus.PAID: frozenset(),
-    OrderStatus.REFUND_DUE: frozenset(),
+    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.REFUND_DUE: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.REFUNDED: frozenset(),
 }
 
 

@@ -9,7 +9,8 @@ Kinds:
 - missing_in_bill: we credited a payment the bill lacks; held for HOLD_DAYS (a payment near
   midnight can land in the next day's bill), then flagged.
 - amount_mismatch: both sides have it, with different amounts.
-- status_mismatch: a refund on one side only.
+- status_mismatch: a refund on one side only (or of another amount), matched by out_refund_no:
+  a day's bill carries the refunds that succeeded that day, whatever day the payment was.
 - duplicate_payment: a second successful payment for registrations another order already paid.
 """
 
@@ -33,6 +34,7 @@ class BillLine(Protocol):
     transaction_id: str
     settlement_fen: int
     refund_fen: int
+    out_refund_no: str | None
 
     @property
     def is_refund(self) -> bool: ...
@@ -44,8 +46,16 @@ class OurPayment:
     transaction_id: str | None
     paid_fen: int | None  # None: we never credited it (created, closed)
     status: str  # our order status: created, paid, closed, refund_due, refunded
-    refunded_fen: int = 0
     paid_on: date | None = None  # the Beijing date we credited it
+
+
+@dataclass(frozen=True)
+class OurRefund:
+    """A refund that succeeded on the day, by WeChat's success time."""
+
+    refund_no: str
+    order_no: str
+    amount_fen: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class Discrepancy:
     ours_fen: int | None
     bill_fen: int | None
     held: bool = False  # missing_in_bill still inside its hold window
+    refund_no: str = ""  # status_mismatch of a refund
 
 
 @dataclass
@@ -67,36 +78,59 @@ class Outcome:
         return [d for d in self.discrepancies if d.kind == kind]
 
 
-CREDITED = ("paid", "treasury_entered", "refunded")
+CREDITED = ("paid", "refunded")
 
 
 def match(
-    bill: Iterable[BillLine], ours: Mapping[str, OurPayment], *, day: date, today: date
+    bill: Iterable[BillLine],
+    ours: Mapping[str, OurPayment],
+    *,
+    day: date,
+    today: date,
+    refunds: Mapping[str, OurRefund] | None = None,
 ) -> Outcome:
-    """Classify every bill row and every credited payment of ours for `day`."""
+    """Classify every bill row, every credited payment of ours and every refund of ours for `day`.
+
+    `ours`: the payments we credited (or marked for refund) on the day, keyed by order_no, plus
+    any order the bill may name that we have not credited. `refunds`: our refunds that
+    succeeded on the day, keyed by refund_no.
+    """
     outcome = Outcome()
-    waiting = {number: payment for number, payment in ours.items()}
-    bill_refunds: dict[str, int] = {}
+    waiting = dict(ours)
+    refunds_waiting = dict(refunds or {})
     for row in bill:
         if row.is_refund:
-            bill_refunds[row.out_trade_no] = bill_refunds.get(row.out_trade_no, 0) + row.refund_fen
+            refund = refunds_waiting.pop(row.out_refund_no or "", None)
+            if refund is None or refund.amount_fen != row.refund_fen:
+                outcome.discrepancies.append(
+                    Discrepancy(
+                        "status_mismatch",
+                        row.out_trade_no,
+                        row.transaction_id,
+                        refund.amount_fen if refund else None,
+                        row.refund_fen,
+                        refund_no=row.out_refund_no or "",
+                    )
+                )
+            else:
+                outcome.matched += 1
             continue
         payment = waiting.pop(row.out_trade_no, None)
         found = _payment(row, payment)
         outcome.discrepancies.extend(found)
         outcome.matched += not found
-    for number, refunded in bill_refunds.items():
-        payment = ours.get(number)
-        if payment is None or payment.refunded_fen != refunded:
-            outcome.discrepancies.append(
-                Discrepancy(
-                    "status_mismatch",
-                    number,
-                    payment.transaction_id if payment else None,
-                    payment.refunded_fen if payment else None,
-                    refunded,
-                )
+    for refund in refunds_waiting.values():  # given back here, never seen by WeChat's bill
+        payment = ours.get(refund.order_no)
+        outcome.discrepancies.append(
+            Discrepancy(
+                "status_mismatch",
+                refund.order_no,
+                payment.transaction_id if payment else None,
+                refund.amount_fen,
+                None,
+                refund_no=refund.refund_no,
             )
+        )
     for payment in waiting.values():
         if payment.paid_fen is None or payment.status not in CREDITED:
             continue

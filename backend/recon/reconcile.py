@@ -16,12 +16,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.beijing import day_bounds
 from backend.models import PaymentOrder, WeChatBill
 from backend.orders import service
 from backend.payments.gateway import GatewayError, PaymentGateway
 from backend.recon.bill import parse
-from backend.recon.matching import Discrepancy, OurPayment, match
+from backend.recon.matching import Discrepancy, match
+from backend.recon.ours import day_payments, day_refunds
 
 ACTOR = "reconciliation"
 CREDITED = ("paid",)
@@ -50,20 +50,9 @@ def reconcile_day(
     if bill.status == "invalid":
         raise NothingToReconcile(f"the bill of {day} could not be read: {bill.error}")
     rows = [] if bill.status == "empty" else parse(Path(bill.path or "").read_text("utf-8")).rows()
-    start, end = day_bounds(day)
-    ours = {
-        order.order_no: OurPayment(
-            order.order_no, order.transaction_id, order.paid_fen, order.status, 0, day
-        )
-        for order in session.scalars(
-            select(PaymentOrder).where(
-                PaymentOrder.paid_at >= start,
-                PaymentOrder.paid_at < end,
-                PaymentOrder.status.in_((*CREDITED, "refund_due")),
-            )
-        )
-    }
-    outcome = match(rows, ours, day=day, today=today)
+    outcome = match(
+        rows, day_payments(session, day), day=day, today=today, refunds=day_refunds(session, day)
+    )
     session.rollback()  # nothing written so far; the fixes below own their transactions
     report = ReconcileReport(day=day, matched=outcome.matched)
     for found in outcome.discrepancies:
