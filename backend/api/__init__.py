@@ -64,6 +64,7 @@ def init_api(app: Flask) -> None:
         ledger,
         orders,
         payments,
+        refunds,
         regions,
         resident,
         settlement,
@@ -72,7 +73,18 @@ def init_api(app: Flask) -> None:
     )
 
     app.register_blueprint(health.blp)
-    for module in (resident, orders, payments, tax, regions, staff, ledger, settlement, imports):
+    for module in (
+        resident,
+        orders,
+        payments,
+        tax,
+        regions,
+        staff,
+        ledger,
+        settlement,
+        refunds,
+        imports,
+    ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
     app.extensions["smorest_api"] = api

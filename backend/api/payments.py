@@ -1,4 +1,4 @@
-"""WeChat Pay's callbacks: the payment-result notification (refund notifications come with refunds).
+"""WeChat Pay's callbacks: the payment-result notification and the refund notification.
 
 WeChat retries until it reads the SUCCESS reply, so anything we cannot record safely is answered
 FAIL: it comes back later, and the order poller asks WeChat in the meantime.
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from flask import request
 from flask_smorest import Blueprint
 
-from backend.orders import service
+from backend.orders import refunds, service
 from backend.payments.gateway import InvalidNotification
 from backend.web import db_session, limiter, payment_gateway
 
@@ -77,4 +77,31 @@ def notify():
             notice.total_fen,
         )
         return _reply(False, "total_fee mismatch", 409)
+    return _reply(True, "OK")
+
+
+@blp.route("/refund-notify", methods=["POST"])
+@blp.doc(
+    summary="Refund-result notification",
+    description="WeChat Pay API v2 XML whose req_info is AES-256-ECB encrypted with the MD5 of "
+    "the merchant key (the encryption is the proof it came from WeChat). Answered SUCCESS once "
+    "recorded (or already recorded); FAIL otherwise, which makes WeChat retry.",
+)
+def refund_notify():
+    try:
+        result = payment_gateway().parse_refund_notice(request.get_data())
+    except InvalidNotification as exc:
+        log.warning("refund notification rejected: %s", exc)
+        return _reply(False, "解密失败", 400)
+    try:
+        status = refunds.record_result(
+            db_session(), result, actor="wechat:refund-notify", now=datetime.now(UTC)
+        )
+    except LookupError:
+        log.error("refund notification for unknown refund %s", result.out_refund_no)
+        return _reply(False, "unknown out_refund_no", 404)
+    except refunds.RefundNoticeRejected as exc:
+        log.error("refund notification does not fit: %s", exc)
+        return _reply(False, "refund does not match", 409)
+    log.info("refund %s: notification recorded (%s)", result.out_refund_no, status)
     return _reply(True, "OK")

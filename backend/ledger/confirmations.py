@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend import audit
-from backend.models import LedgerMessage, Registration
+from backend.models import LedgerMessage, OrderItem, Registration
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,18 @@ def confirm(session: Session, entry: Confirmation, *, now: datetime) -> bool:
     message.ledger_ref = entry.ledger_ref
     session.execute(
         update(Registration)
-        .where(Registration.id == message.registration_id, Registration.status == "paid")
+        .where(
+            Registration.id == message.registration_id,
+            Registration.status == "paid",
+            # Still paid by this message's payment: after a refund and a new payment, a late
+            # confirmation of the old one must not enter the new one.
+            select(OrderItem.id)
+            .where(
+                OrderItem.id == message.order_item_id,
+                OrderItem.held_registration_id == message.registration_id,
+            )
+            .exists(),
+        )
         .values(status="treasury_entered", tax_receipt_no=entry.tax_receipt_no, updated_at=now)
     )
     audit.record(

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from backend.ledger.client import LedgerError, TaxLedgerClient
 from backend.models import (
@@ -26,6 +26,7 @@ from backend.models import (
     LedgerMessage,
     OrderItem,
     PaymentOrder,
+    Refund,
     Registration,
 )
 
@@ -81,12 +82,29 @@ def deliver_due(
     return report
 
 
+_original = aliased(LedgerMessage)
+_payment_delivered = (
+    select(_original.id)
+    .where(
+        _original.order_item_id == LedgerMessage.order_item_id,
+        _original.kind == "payment",
+        _original.status == "delivered",
+    )
+    .exists()
+)
+
+
 def claim_due(
     session: Session, *, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
 ) -> list[Claimed]:
     rows = session.scalars(
         select(LedgerMessage)
-        .where(LedgerMessage.status == "pending", LedgerMessage.next_attempt_at <= now)
+        .where(
+            LedgerMessage.status == "pending",
+            LedgerMessage.next_attempt_at <= now,
+            # A reversal waits until the bureau has the payment it undoes.
+            or_(LedgerMessage.kind == "payment", _payment_delivered),
+        )
         .order_by(LedgerMessage.next_attempt_at, LedgerMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -113,7 +131,7 @@ def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
         .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
         .where(OrderItem.id == message.order_item_id)
     ).one()
-    return {
+    body = {
         "message_id": message.message_id,
         "collection_no": registration.collection_no,
         "id_number": person.id_number,
@@ -125,6 +143,29 @@ def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
         "channel": CHANNELS.get(order.trade_type, "wechat"),
         "order_no": order.order_no,
         "transaction_id": order.transaction_id,
+    }
+    if message.kind == "reversal":
+        body.update(_reversal(session, message))
+    return body
+
+
+def _reversal(session: Session, message: LedgerMessage) -> dict[str, Any]:
+    """A reversal names the payment message it undoes (part of, for a partial refund)."""
+    refund = session.get(Refund, message.refund_id)
+    original_id, original_ref = session.execute(
+        select(LedgerMessage.message_id, LedgerMessage.ledger_ref).where(
+            LedgerMessage.order_item_id == message.order_item_id,
+            LedgerMessage.kind == "payment",
+        )
+    ).one()
+    assert refund is not None  # a reversal is written with its refund
+    return {
+        "original_message_id": original_id,
+        "ledger_ref": original_ref,
+        "amount_fen": refund.amount_fen,
+        "refund_no": refund.refund_no,
+        "refunded_at": refund.succeeded_at.isoformat() if refund.succeeded_at else None,
+        "reason": refund.reason,
     }
 
 

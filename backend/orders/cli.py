@@ -16,6 +16,7 @@ from flask.cli import with_appcontext
 from backend.ledger.client import TaxLedgerClient
 from backend.ledger.outbox import deliver_due
 from backend.orders.poller import check_open_orders
+from backend.orders.refunds import check_refunds
 from backend.payments import gateway_from_config
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ LEDGER_BATCH = 50  # messages claimed per round
 @click.option("--once", is_flag=True, help="run every job once and exit (cron, tests)")
 @with_appcontext
 def worker(once: bool) -> None:
-    """Check unpaid orders at WeChat (credit lost payments, close expired orders) and deliver
-    the tax ledger outbox."""
+    """Check unpaid orders at WeChat (credit lost payments, close expired orders), refund
+    duplicate payments and follow refunds to the end, and deliver the tax ledger outbox."""
     cfg = current_app.config["APP_CONFIG"]
     sessions = current_app.extensions["db_sessions"]
     gateway = gateway_from_config(cfg)
@@ -52,6 +53,14 @@ def worker(once: bool) -> None:
             )
             if once or report.credited or report.closed or report.failed:
                 click.echo(f"orders: {report}")
+            refunds = check_refunds(
+                sessions,
+                gateway,
+                now=datetime.now(UTC),
+                check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
+            )
+            if once or refunds:
+                click.echo(f"refunds: {refunds}")
             sent = deliver_due(
                 sessions,
                 ledger,

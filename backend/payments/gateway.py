@@ -91,6 +91,7 @@ class RefundStatus:
     state: Literal["PROCESSING", "SUCCESS", "REFUNDCLOSE", "CHANGE"]
     refund_fen: int
     succeeded_at: datetime | None
+    out_trade_no: str | None = None  # the payment it gives back, when the platform says
 
 
 class PaymentGateway(Protocol):

@@ -129,7 +129,12 @@ class WeChatPayGateway:
             notify_url=self._refund_notify_url,
         )
         return RefundStatus(
-            request.out_refund_no, reply.get("refund_id"), "PROCESSING", request.refund_fen, None
+            request.out_refund_no,
+            reply.get("refund_id"),
+            "PROCESSING",
+            request.refund_fen,
+            None,
+            reply.get("out_trade_no"),
         )
 
     def query_refund(self, out_refund_no: str) -> RefundStatus:
@@ -145,6 +150,7 @@ class WeChatPayGateway:
                     datetime.strptime(done, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
                     if done
                     else None,
+                    reply.get("out_trade_no"),
                 )
         raise GatewayError(f"refund {out_refund_no} missing from the reply", "REFUNDNOTEXIST")
 
@@ -182,14 +188,20 @@ class WeChatPayGateway:
             data = self._pay.parse_refund_notify_result(body)
         except Exception as exc:  # wechatpy raises several kinds for a body it cannot decrypt
             raise InvalidNotification(f"refund notification rejected: {exc}") from exc
-        done = data.get("success_time")
-        return RefundStatus(
-            data["out_refund_no"],
-            data.get("refund_id"),
-            data["refund_status"],
-            int(data["refund_fee"]),
-            datetime.strptime(done, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING) if done else None,
-        )
+        try:
+            done = data.get("success_time")
+            return RefundStatus(
+                data["out_refund_no"],
+                data.get("refund_id"),
+                data["refund_status"],
+                int(data["refund_fee"]),
+                datetime.strptime(done, "%Y-%m-%d %H:%M:%S").replace(tzinfo=BEIJING)
+                if done
+                else None,
+                data.get("out_trade_no"),
+            )
+        except (KeyError, ValueError) as exc:
+            raise InvalidNotification(f"refund notification lacks a valid {exc}") from exc
 
     def acknowledgement(self, ok: bool, message: str = "OK") -> tuple[bytes, str]:
         """The exact reply WeChat recognises; anything else makes it send again."""

@@ -35,9 +35,18 @@ def payment_problem(body: dict[str, Any]) -> str | None:
     return None
 
 
-def reversal_problem(body: dict[str, Any]) -> str | None:
+def reversal_problem(body: dict[str, Any], ledger) -> str | None:
+    """A reversal must undo (part of) a payment the bureau holds, named by its ledger_ref."""
     if not isinstance(body.get("message_id"), str) or not body["message_id"]:
         return "message_id is required"
+    amount = body.get("amount_fen")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        return "amount_fen must be a positive integer (fen)"
+    original = ledger.payment_by_ref(body.get("ledger_ref"))
+    if original is None:
+        return "ledger_ref does not name a payment in the ledger"
+    if amount > original.body["amount_fen"]:
+        return "amount_fen exceeds the payment it reverses"
     return None
 
 
@@ -68,7 +77,7 @@ def receive(kind: str):
         return error(400, "invalid_body", "the body must be UTF-8 JSON")
     if not isinstance(body, dict):
         return error(400, "invalid_body", "the body must be a JSON object")
-    problem = payment_problem(body) if kind == PAYMENT else reversal_problem(body)
+    problem = payment_problem(body) if kind == PAYMENT else reversal_problem(body, ledger)
     if problem:
         return error(400, "invalid_body", problem)
     message, new = ledger.accept(kind, body)

@@ -139,6 +139,17 @@ class Ledger:
             self._save()
             return message, True
 
+    def payment_by_ref(self, ledger_ref: Any) -> Message | None:
+        with self.lock:
+            return next(
+                (
+                    m
+                    for m in self.messages.values()
+                    if m.kind == PAYMENT and m.ledger_ref == ledger_ref
+                ),
+                None,
+            )
+
     def find_ledger_ref(self, message_id: str) -> str | None:
         with self.lock:
             message = self.messages.get(message_id)

@@ -14,6 +14,7 @@ KNOWN_FAULTS = {
     "pay_systemerror",  # unifiedorder, orderquery, closeorder answer result_code FAIL SYSTEMERROR
     "pay_http_500",  # every WeChat Pay call answers HTTP 500
     "refund_systemerror",  # secapi/pay/refund answers SYSTEMERROR (retry with the same number)
+    "refund_notify_lost",  # refunds complete without a notification (refundquery finds them)
     "bill_creating",  # downloadbill answers return_code FAIL "Bill Creating"
 }
 

@@ -222,6 +222,13 @@ def trade_view(out_trade_no: str):
     )
 
 
+@blp.post("/refunds/notify")
+def notify_refund():
+    """Deliver a finished refund's notification again now (a duplicate)."""
+    _ledger().notify_refund(_text(_body(), "out_refund_no"))
+    return jsonify(status="queued")
+
+
 @blp.post("/refunds/settle")
 def settle_refund():
     """Complete a PROCESSING refund now instead of after the processing delay."""

@@ -85,6 +85,8 @@ class PayLedger:
         self.notifier = notifier
         self.clock = clock  # wall clock, epoch seconds
         self.refund_settle_s = refund_settle_s  # real seconds, already scaled
+        # The platform's fault switches (shared with /_control/faults).
+        self.faults: dict[str, bool] = {}
         self.store = store
         self.lock = threading.Lock()
         self._trades: dict[Key, Trade] = {}
@@ -328,22 +330,38 @@ class PayLedger:
         if mode != "missing":
             self._dispatch([delivery])
 
+    def notify_refund(self, out_refund_no: str) -> None:
+        """Send a finished refund's notification again (WeChat repeats them too)."""
+        with self.lock:
+            trade, refund = self._refund_anywhere(out_refund_no)
+            if refund.succeeded_at is None or not refund.notify_url:
+                raise PayError("REFUNDNOTEXIST", "退款未完成，没有可重发的通知")
+            key = self.merchants[trade.mch_id].key(trade.realm)
+            body = notices.refund(trade, refund, key)
+            delivery = Delivery(
+                refund.notify_url, body, self._recorder(trade.key, refund.out_refund_no)
+            )
+        self._dispatch([delivery])
+
+    def _refund_anywhere(self, out_refund_no: str) -> tuple[Trade, Refund]:
+        found = next(
+            (
+                (t, r)
+                for t in self._trades.values()
+                for r in t.refunds
+                if r.out_refund_no == out_refund_no
+            ),
+            None,
+        )
+        if found is None:
+            raise PayError("REFUNDNOTEXIST", "退款单不存在")
+        return found
+
     def settle_refund(self, out_refund_no: str) -> tuple[Trade, Refund]:
         """Complete a PROCESSING refund now (any merchant, any realm)."""
         deliveries: list[Delivery] = []
         with self.lock:
-            found = next(
-                (
-                    (t, r)
-                    for t in self._trades.values()
-                    for r in t.refunds
-                    if r.out_refund_no == out_refund_no
-                ),
-                None,
-            )
-            if found is None:
-                raise PayError("REFUNDNOTEXIST", "退款单不存在")
-            trade, refund = found
+            trade, refund = self._refund_anywhere(out_refund_no)
             if refund.status == PROCESSING:
                 deliveries = self._settle(trade, refund, self.clock())
                 self._save()
@@ -416,7 +434,7 @@ class PayLedger:
     def _settle(self, trade: Trade, refund: Refund, now: float) -> list[Delivery]:
         refund.status = SUCCESS
         refund.succeeded_at = now
-        if not refund.notify_url:
+        if not refund.notify_url or self.faults.get("refund_notify_lost"):
             return []
         key = self.merchants[trade.mch_id].key(trade.realm)
         body = notices.refund(trade, refund, key)

@@ -91,6 +91,7 @@ def create_app(
         refund_settle_s=refund_settle_seconds * time_scale,
         store=JsonStore(state_file, "trades") if state_file else None,
     )
+    state.pay.faults = state.faults
     app.extensions["fake_wechat"] = state
     app.register_blueprint(login.blp)
     app.register_blueprint(pay.blp)

@@ -282,6 +282,12 @@ def test_reversal_is_accepted_once_and_not_confirmed(fake, receiver):
     assert view["deliveries"] == 2
     assert view["confirmation"] is None
     assert send(fake.url, "/reversals", {"reason": "x"}).status_code == 400
+    unknown = send(fake.url, "/reversals", {**reversal, "message_id": "rev-x", "ledger_ref": "L0"})
+    assert "does not name a payment" in unknown.json()["message"]
+    too_much = send(
+        fake.url, "/reversals", {**reversal, "message_id": "rev-y", "amount_fen": 10**9}
+    )
+    assert "exceeds" in too_much.json()["message"]
     assert send(fake.url, "/reversals", reversal, secret="wrong").status_code == 401
     time.sleep(0.1)
     assert receiver.for_message(reversal["message_id"]) == []
@@ -349,9 +355,10 @@ def test_control_confirm_sends_again(fake, receiver):
     hits = wait_for(lambda: (h := receiver.for_message(body["message_id"])) and len(h) == 2 and h)
     assert hits[0]["raw"] == hits[1]["raw"]
     assert control(fake, "/confirm", {"message_id": "nope"}).status_code == 404
-    reversal = {"message_id": f"rev-{uuid.uuid4().hex}"}
-    send(fake.url, "/reversals", reversal)
-    assert control(fake, "/confirm", reversal).status_code == 409
+    ledger_ref = send(fake.url, "/payments", body).json()["ledger_ref"]
+    reversal = {"message_id": f"rev-{uuid.uuid4().hex}", "ledger_ref": ledger_ref, "amount_fen": 1}
+    assert send(fake.url, "/reversals", reversal).status_code == 200
+    assert control(fake, "/confirm", {"message_id": reversal["message_id"]}).status_code == 409
 
 
 # faults

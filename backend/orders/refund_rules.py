@@ -1,0 +1,97 @@
+"""What may be given back, and what a finished refund changes: pure rules, no database or web.
+
+A refund gives back part or all of one order item's payment. Money already given back or on its
+way back (a refund in progress) cannot be asked for again, so the sum of refunds never exceeds
+what was paid, and an item has at most one refund in progress at a time.
+
+When a refund succeeds:
+- for a credited order (paid), the bureau is told with a reversal message; once an item's whole
+  payment is back, its registration is unpaid again, so the person can pay anew (at the right
+  grade, say);
+- for a duplicate payment (refund_due), nothing was credited or told to the bureau, so only the
+  money moves;
+- once every item of an order is fully given back, the order is refunded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from backend.money import yuan_text
+from backend.orders.state import OrderStatus
+
+Reason = Literal["duplicate_payment", "wrong_grade", "other"]
+REASONS: tuple[Reason, ...] = ("duplicate_payment", "wrong_grade", "other")
+IN_PROGRESS = frozenset({"requested", "processing"})
+GIVEN_BACK = frozenset({"succeeded"}) | IN_PROGRESS  # counted against what is left to refund
+REFUNDABLE_ORDERS = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE})
+
+# WeChat's refund_status -> ours. CHANGE: the money could not reach the payer (closed card…);
+# it stays with the merchant and a person must arrange it, so here it counts as not given back.
+PLATFORM_STATES = {
+    "PROCESSING": "processing",
+    "SUCCESS": "succeeded",
+    "REFUNDCLOSE": "failed",
+    "CHANGE": "failed",
+}
+
+
+class RefundRefused(Exception):
+    """A request the rules do not allow; `status` is the HTTP status that says why."""
+
+    def __init__(self, message: str, status: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class PastRefund:
+    amount_fen: int
+    status: str  # requested | processing | succeeded | failed
+
+
+def refundable_fen(item_fen: int, past: Iterable[PastRefund]) -> int:
+    """What is left to give back: paid minus what succeeded or is on its way."""
+    return item_fen - sum(r.amount_fen for r in past if r.status in GIVEN_BACK)
+
+
+def check_request(
+    *, order_status: OrderStatus, item_fen: int, past: list[PastRefund], amount_fen: int | None
+) -> int:
+    """The amount to refund (all that is left when none is given), or RefundRefused."""
+    if order_status not in REFUNDABLE_ORDERS:
+        raise RefundRefused(f"该订单状态为 {order_status.value}，没有可退的款项。")
+    if any(r.status in IN_PROGRESS for r in past):
+        raise RefundRefused("该缴费项已有一笔退款正在处理，请等它完成后再试。")
+    left = refundable_fen(item_fen, past)
+    if left <= 0:
+        raise RefundRefused("该缴费项已全额退款。")
+    if amount_fen is None:
+        return left
+    if amount_fen <= 0:
+        raise RefundRefused("退款金额必须大于零。", 422)
+    if amount_fen > left:
+        raise RefundRefused(f"退款金额超过可退金额：最多可退 {yuan_text(left)} 元。", 422)
+    return amount_fen
+
+
+@dataclass(frozen=True)
+class RefundEffects:
+    reversal: bool  # tell the bureau the money went back
+    release_registration: bool  # the registration is unpaid again
+    order_refunded: bool  # the order's every item is fully given back
+
+
+def on_refund_succeeded(
+    *, order_status: OrderStatus, item_fen: int, item_refunded_fen: int, order_fully_refunded: bool
+) -> RefundEffects:
+    """`item_refunded_fen`, `order_fully_refunded`: counting this refund as succeeded."""
+    credited = order_status is OrderStatus.PAID
+    return RefundEffects(
+        reversal=credited,
+        release_registration=credited and item_refunded_fen >= item_fen,
+        order_refunded=order_fully_refunded and order_status in REFUNDABLE_ORDERS,
+    )
