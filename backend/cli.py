@@ -28,3 +28,6 @@ def register_commands(app: Flask) -> None:
     from backend.recon.settle_command import settle
 
     app.cli.add_command(settle)
+    from backend.recon.discrepancy_command import discrepancies_cli
+
+    app.cli.add_command(discrepancies_cli)

@@ -1,51 +1,66 @@
 """The files staff download (booking files, settlement files): CSV that Excel opens, and XLSX.
 
-Both carry a header row of Chinese column titles, one row per record and a closing total line
-(number of records; the fen total and the same total as yuan text). Money stays integer fen;
-yuan appear only as text with two decimals.
+Both carry a header row of Chinese column titles, one row per record and closing total lines:
+optional subtotals over parts of the records (e.g. payments, refunds), then the total of all of
+them. Each total line gives its title, its number of records, the fen total and the same total as
+yuan text. Money stays integer fen; yuan appear only as text with two decimals.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.money import yuan_text
 
-def yuan_text(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Subtotal:
+    """A total line over the records `includes` picks, written before the closing total line."""
+
+    title: str
+    includes: Callable[[Record], bool]
 
 
 @dataclass(frozen=True)
 class Table:
     columns: Sequence[tuple[str, str]]  # (record key, column title)
-    amount_key: str  # the fen column the total line adds up
+    amount_key: str  # the fen column the total lines add up
     widths: dict[str, int] = field(default_factory=dict)  # XLSX column widths by key
+    subtotals: Sequence[Subtotal] = ()
+    total_title: str = "合计"  # the closing line, over every record
 
-    def total_row(self, records: list[dict[str, Any]], empty: Any) -> list[Any]:
+    def total_rows(self, records: list[Record], empty: Any) -> list[list[Any]]:
+        parts = [(s.title, [r for r in records if s.includes(r)]) for s in self.subtotals]
+        parts.append((self.total_title, records))
+        return [self._total_line(title, part, empty) for title, part in parts]
+
+    def _total_line(self, title: str, records: list[Record], empty: Any) -> list[Any]:
         total = sum(r[self.amount_key] for r in records)
         keys = [key for key, _ in self.columns]
         row = [empty] * len(keys)
-        row[0], row[1] = "合计", f"{len(records)} 笔"
+        row[0], row[1] = title, f"{len(records)} 笔"
         at = keys.index(self.amount_key)
         row[at] = total
         if at + 1 < len(keys):
             row[at + 1] = yuan_text(total)
         return row
 
-    def csv(self, records: list[dict[str, Any]]) -> bytes:
+    def csv(self, records: list[Record]) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow([title for _, title in self.columns])
         for record in records:
             writer.writerow([record[key] for key, _ in self.columns])
-        writer.writerow(self.total_row(records, ""))
+        writer.writerows(self.total_rows(records, ""))
         return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 CSV correctly
 
-    def xlsx(self, records: list[dict[str, Any]], *, title: str) -> bytes:
+    def xlsx(self, records: list[Record], *, title: str) -> bytes:
         from openpyxl import Workbook  # imported on use: only XLSX downloads need it
         from openpyxl.utils import get_column_letter
 
@@ -57,7 +72,8 @@ class Table:
         sheet.append([t for _, t in self.columns])
         for record in records:
             sheet.append([record[key] for key, _ in self.columns])
-        sheet.append(self.total_row(records, None))
+        for row in self.total_rows(records, None):
+            sheet.append(row)
         out = io.BytesIO()
         book.save(out)
         return out.getvalue()

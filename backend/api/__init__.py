@@ -60,10 +60,12 @@ def init_api(app: Flask) -> None:
     api = Api(app)
 
     from backend.api import (
+        discrepancies,
         imports,
         ledger,
         orders,
         payments,
+        reconciliations,
         refunds,
         regions,
         resident,
@@ -83,6 +85,8 @@ def init_api(app: Flask) -> None:
         ledger,
         settlement,
         refunds,
+        reconciliations,
+        discrepancies,
         imports,
     ):
         for blp in module.BLUEPRINTS:

@@ -70,11 +70,14 @@ class OrderItemOut(Schema):
     tax_receipt_no = fields.String(
         allow_none=True, metadata={"description": "the e-tax receipt number, once confirmed"}
     )
+    refunded_fen = fields.Integer(metadata={"description": "given back so far (refunds done)"})
 
 
 class OrderOut(Schema):
     order_no = fields.String()
-    status = fields.String(metadata={"description": "created | paid | closed | refund_due"})
+    status = fields.String(
+        metadata={"description": "created | paid | closed | refund_due | refunded"}
+    )
     status_reason = fields.String(allow_none=True)
     trade_type = fields.String()
     total_fen = fields.Integer()

@@ -1,4 +1,5 @@
-"""Staff (recon): the daily settlement file of a county and scheme, CSV or XLSX."""
+"""Staff (recon): the daily settlement file of a county and scheme (payments and refunds), CSV or
+XLSX."""
 
 from __future__ import annotations
 
@@ -23,11 +24,17 @@ BLUEPRINTS = [blp]
 class Settlement(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(CountyDayQuery, location="query")
-    @blp.response(200, description="CSV (UTF-8 with BOM) or XLSX with a total line")
+    @blp.response(
+        200, description="CSV (UTF-8 with BOM) or XLSX with payments, refunds and net total lines"
+    )
     @blp.alt_response(404, description="the county is outside the caller's region")
     @staff_required("recon")
     def get(self, args):
-        """Every payment WeChat completed that day for one county and scheme, with totals."""
+        """Every payment and refund WeChat completed that day for one county and scheme.
+
+        The day is cut at midnight Beijing time on WeChat's success times. Refunds are negative;
+        the closing lines give the payments total, the refunds total and the net.
+        """
         county = county_in_scope(args)
         records = list(
             settlement.rows(db_session(), day=args["date"], county=county, scheme=args["scheme"])

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from backend.beijing import beijing_text, day_bounds
 from backend.masking import mask_id_number, mask_name
 from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
-from backend.spreadsheets import Table, yuan_text
+from backend.money import yuan_text
+from backend.spreadsheets import Table
 
 COLUMNS = (
     ("collection_no", "征集流水号"),

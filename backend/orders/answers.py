@@ -6,11 +6,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.masking import mask_name
-from backend.models import Enrollee, LedgerMessage, PaymentOrder, Registration
+from backend.models import Enrollee, LedgerMessage, PaymentOrder, Refund, Registration
 from backend.orders.state import OrderStatus
 
 
@@ -46,7 +46,20 @@ def order_answers(
         if item_ids
         else {}
     )
-    return [_answer(order, people, ledger, now=now, qr_url=qr_url(order)) for order in orders]
+    refunded = (
+        dict(
+            session.execute(
+                select(Refund.order_item_id, func.sum(Refund.amount_fen))
+                .where(Refund.order_item_id.in_(item_ids), Refund.status == "succeeded")
+                .group_by(Refund.order_item_id)
+            ).all()
+        )
+        if item_ids
+        else {}
+    )
+    return [
+        _answer(order, people, ledger, refunded, now=now, qr_url=qr_url(order)) for order in orders
+    ]
 
 
 def _ledger_state(row) -> str:
@@ -60,6 +73,7 @@ def _answer(
     order: PaymentOrder,
     people: dict[int, tuple[str, str]],
     ledger: dict[int, Any],
+    refunded: dict[int, int],
     *,
     now: datetime,
     qr_url: str | None,
@@ -92,6 +106,7 @@ def _answer(
                 "contribution_subsidy_fen": item.contribution_subsidy_fen,
                 "ledger_state": _ledger_state(ledger.get(item.id)),
                 "tax_receipt_no": ledger[item.id].tax_receipt_no if item.id in ledger else None,
+                "refunded_fen": refunded.get(item.id, 0),
             }
             for item in order.items
         ],

@@ -68,8 +68,9 @@ def _yuan(fen: int) -> str:
 @click.argument("day", required=False, type=click.DateTime(formats=["%Y-%m-%d"]))
 @with_appcontext
 def reconcile_command(day: datetime | None) -> None:
-    """Match DAY's stored bill (default yesterday, Beijing) against our payments; credit lost
-    payments WeChat confirms; list what is left for a person."""
+    """Match DAY's stored bill (default yesterday, Beijing) against our payments and refunds;
+    credit lost payments WeChat confirms, refund duplicate payments; list what is left for a
+    person. Safe to run again."""
     now = datetime.now(UTC)
     today = beijing_today(now)
     wanted = day.date() if day else today - timedelta(days=1)
@@ -77,18 +78,20 @@ def reconcile_command(day: datetime | None) -> None:
     with current_app.extensions["db_sessions"]() as session:
         try:
             report = reconcile_day(
-                session, gateway_from_config(cfg), day=wanted, today=today, now=now
+                session,
+                gateway_from_config(cfg),
+                day=wanted,
+                today=today,
+                now=now,
+                refund_check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
             )
         except NothingToReconcile as exc:
             raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"{wanted.isoformat()}: {report.matched} matched, {len(report.fixed)} lost payments "
-        f"credited, {len(report.open)} open"
-    )
-    for number in report.fixed:
-        click.echo(f"  credited  {number}")
-    for found in report.open:
-        held = " (held: may be in the next day's bill)" if found.held else ""
         click.echo(
-            f"  {found.kind:17} {found.order_no} ours={found.ours_fen} bill={found.bill_fen}{held}"
+            f"{wanted.isoformat()}: {report.matched} matched, {len(report.fixed)} fixed, "
+            f"{len(report.having('open'))} open, {len(report.having('held'))} held"
         )
+        for row in report.discrepancies:
+            fen = f"ours={row.ours_fen} bill={row.bill_fen}"
+            number = f"{row.order_no} {row.refund_no}".strip()
+            click.echo(f"  {row.status:8} {row.kind:17} {number} {fen}  {row.fix or ''}".rstrip())

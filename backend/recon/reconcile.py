@@ -1,30 +1,49 @@
-"""Reconciling one day: the stored bill against our payments, with the automatic fix for lost
-notifications (design.md section 9).
+"""Reconciling one day: the stored bill against our payments and refunds, the automatic fixes,
+and the discrepancies kept for people (design.md section 9).
 
-A payment the bill shows and we never credited is asked about at WeChat (orderquery) and, when
-WeChat confirms it, credited exactly as a notification would have been. Payments credited on the
-neighbouring day (a notification near midnight) are not discrepancies. Rerunning a day is safe:
-what was fixed is matched the next time.
+Automatic fixes:
+- missing_in_ours: WeChat took money we never credited (a lost notification). WeChat is asked
+  (orderquery) and what it confirms is credited exactly as a notification would have been.
+- duplicate_payment: a second payment for registrations another order paid. It is refunded.
+- missing_in_bill: held for HOLD_DAYS (a payment near midnight can land in the next day's bill;
+  when that bill is reconciled, the payment is marked billed there and this one clears).
+Everything else waits for a person (backend.recon.discrepancies: list, resolve with a reason).
+
+Each discrepancy is one row per (day, kind, order, refund). Rerunning a day is safe and shows the
+same result: fixed and resolved rows stay as they are, open and held ones are found again (or,
+when gone, cleared), and the fixes themselves are idempotent.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.models import PaymentOrder, WeChatBill
-from backend.orders import service
+from backend.models import (
+    OrderItem,
+    PaymentOrder,
+    ReconDiscrepancy,
+    Refund,
+    Registration,
+    WeChatBill,
+)
+from backend.orders import refunds, service
+from backend.orders.state import MONEY_TAKEN, OrderStatus
 from backend.payments.gateway import GatewayError, PaymentGateway
 from backend.recon.bill import parse
 from backend.recon.matching import Discrepancy, match
 from backend.recon.ours import day_payments, day_refunds
 
+log = logging.getLogger(__name__)
+
 ACTOR = "reconciliation"
-CREDITED = ("paid",)
+# Kept as they are when a day is run again: someone (or a fix) dealt with them.
+SETTLED = ("fixed", "resolved")
 
 
 class NothingToReconcile(ValueError):
@@ -35,58 +54,205 @@ class NothingToReconcile(ValueError):
 class ReconcileReport:
     day: date
     matched: int = 0
-    open: list[Discrepancy] = field(default_factory=list)
-    fixed: list[str] = field(default_factory=list)  # order numbers credited by the fix
+    discrepancies: list[ReconDiscrepancy] = field(default_factory=list)  # the day's, every status
+
+    def having(self, *statuses: str) -> list[ReconDiscrepancy]:
+        return [d for d in self.discrepancies if d.status in statuses]
+
+    @property
+    def open(self) -> list[ReconDiscrepancy]:
+        return self.having("open", "held")
+
+    @property
+    def fixed(self) -> list[ReconDiscrepancy]:
+        return self.having("fixed")
+
+
+@dataclass
+class _Verdict:
+    status: str  # open | held | fixed
+    fix: str | None = None
 
 
 def reconcile_day(
-    session: Session, gateway: PaymentGateway, *, day: date, today: date, now: datetime
+    session: Session,
+    gateway: PaymentGateway,
+    *,
+    day: date,
+    today: date,
+    now: datetime,
+    refund_check_after=refunds.CHECK_AFTER,
 ) -> ReconcileReport:
+    rows = _bill_rows(session, day)
+    outcome = match(
+        rows, day_payments(session, day), day=day, today=today, refunds=day_refunds(session, day)
+    )
+    session.rollback()  # nothing written so far; each fix below owns its transactions
+    report = ReconcileReport(day=day, matched=outcome.matched)
+    found: dict[tuple[str, str, str], tuple[Discrepancy, _Verdict]] = {}
+    for discrepancy in outcome.discrepancies:
+        if discrepancy.kind == "missing_in_ours" and _billed_here(session, discrepancy, day, now):
+            report.matched += 1  # credited on the neighbouring day
+            continue
+        verdict = _fix(session, gateway, discrepancy, now=now, check_after=refund_check_after)
+        key = (discrepancy.kind, discrepancy.order_no, discrepancy.refund_no)
+        found[key] = (discrepancy, verdict)
+    report.discrepancies = _record(session, day, found, now=now)
+    return report
+
+
+def _bill_rows(session: Session, day: date):
     bill = session.scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
-    if bill is None or bill.status == "invalid":
-        session.rollback()
+    session.rollback()
     if bill is None:
         raise NothingToReconcile(f"no bill stored for {day}: run flask pull-bill {day} first")
     if bill.status == "invalid":
         raise NothingToReconcile(f"the bill of {day} could not be read: {bill.error}")
-    rows = [] if bill.status == "empty" else parse(Path(bill.path or "").read_text("utf-8")).rows()
-    outcome = match(
-        rows, day_payments(session, day), day=day, today=today, refunds=day_refunds(session, day)
-    )
-    session.rollback()  # nothing written so far; the fixes below own their transactions
-    report = ReconcileReport(day=day, matched=outcome.matched)
-    for found in outcome.discrepancies:
-        if found.kind == "missing_in_ours" and _credited_elsewhere(session, found.order_no):
-            report.matched += 1  # credited on the neighbouring day
-            continue
-        if found.kind == "missing_in_ours" and _credit_lost_payment(session, gateway, found, now):
-            report.fixed.append(found.order_no)
-            continue
-        report.open.append(found)
-    return report
+    return [] if bill.status == "empty" else parse(Path(bill.path or "").read_text("utf-8")).rows()
 
 
-def _credited_elsewhere(session: Session, order_no: str) -> bool:
-    status = session.scalar(select(PaymentOrder.status).where(PaymentOrder.order_no == order_no))
-    session.rollback()
-    return status in CREDITED
+# -- the fixes ---------------------------------------------------------------------------------
+
+
+def _fix(
+    session: Session, gateway: PaymentGateway, found: Discrepancy, *, now: datetime, check_after
+) -> _Verdict:
+    if found.kind == "missing_in_bill":
+        return _Verdict("held" if found.held else "open")
+    if found.kind == "missing_in_ours":
+        return _credit_lost_payment(session, gateway, found, now=now, check_after=check_after)
+    if found.kind == "duplicate_payment":
+        return _refund_duplicate(session, gateway, found.order_no, now=now, check_after=check_after)
+    return _Verdict("open")
 
 
 def _credit_lost_payment(
-    session: Session, gateway: PaymentGateway, found: Discrepancy, now: datetime
-) -> bool:
-    """Ask WeChat; credit what it confirms. False leaves the discrepancy open for a person."""
+    session: Session, gateway: PaymentGateway, found: Discrepancy, *, now: datetime, check_after
+) -> _Verdict:
+    """Ask WeChat; credit what it confirms. Anything uncertain is left for a person."""
     try:
         trade = gateway.query(found.order_no)
-    except GatewayError:
-        return False
+    except GatewayError as exc:
+        return _Verdict("open", f"orderquery failed: {exc}"[:255])
     if not trade.paid:
-        return False
+        return _Verdict("open", f"WeChat says {trade.state}")
     try:
         decision = service.record_confirmed_trade(session, trade, actor=ACTOR, now=now)
     except GatewayError:
-        return False  # paid, WeChat says, but without the details to credit it: for a person
+        return _Verdict("open", "WeChat says paid, without the payment's details")
     except LookupError:
         session.rollback()
-        return False  # an out_trade_no we never issued: for a person to look at
-    return decision.credit
+        return _Verdict("open", "an out_trade_no we never issued")
+    if decision.target is OrderStatus.REFUND_DUE:  # a late duplicate: credited elsewhere
+        return _refund_duplicate(session, gateway, found.order_no, now=now, check_after=check_after)
+    if decision.credit:
+        return _Verdict("fixed", "credited after WeChat confirmed it (orderquery)")
+    return _Verdict("open", f"not credited: {decision.reason}")
+
+
+def _refund_duplicate(
+    session: Session, gateway: PaymentGateway, order_no: str, *, now: datetime, check_after
+) -> _Verdict:
+    refunds.refund_duplicate_payments(session, now=now, order_nos=[order_no])
+    asked = session.scalars(
+        select(Refund.refund_no)
+        .join(PaymentOrder, PaymentOrder.id == Refund.order_id)
+        .where(PaymentOrder.order_no == order_no, Refund.status != "failed")
+        .order_by(Refund.id)
+    ).all()
+    session.rollback()
+    if not asked:
+        return _Verdict("open", "duplicate payment: no refund could be asked")
+    for refund_no in asked:
+        try:
+            refunds.submit(session, gateway, refund_no, now=now, check_after=check_after)
+        except (GatewayError, LookupError):
+            session.rollback()  # the worker sends it again
+    return _Verdict("fixed", f"refunded as a duplicate payment: {', '.join(asked)}")
+
+
+def _billed_here(session: Session, found: Discrepancy, day: date, now: datetime) -> bool:
+    """A payment we credited on another day that WeChat billed on this one (near midnight):
+    note where it was billed, and clear that day's missing_in_bill."""
+    order = session.execute(
+        select(PaymentOrder.id, PaymentOrder.status, PaymentOrder.paid_fen).where(
+            PaymentOrder.order_no == found.order_no
+        )
+    ).first()
+    if order is None or OrderStatus(order.status) not in MONEY_TAKEN:
+        session.rollback()
+        return False
+    session.execute(update(PaymentOrder).where(PaymentOrder.id == order.id).values(billed_on=day))
+    session.execute(
+        update(ReconDiscrepancy)
+        .where(
+            ReconDiscrepancy.order_no == found.order_no,
+            ReconDiscrepancy.kind == "missing_in_bill",
+            ReconDiscrepancy.status.in_(("open", "held")),
+        )
+        .values(status="cleared", fix=f"in the bill of {day}", last_seen_at=now)
+    )
+    session.commit()
+    return True
+
+
+# -- keeping the result ------------------------------------------------------------------------
+
+
+def _record(
+    session: Session,
+    day: date,
+    found: dict[tuple[str, str, str], tuple[Discrepancy, _Verdict]],
+    *,
+    now: datetime,
+) -> list[ReconDiscrepancy]:
+    """Write this run's findings over the day's rows, in one transaction."""
+    stored = {
+        (row.kind, row.order_no, row.refund_no): row
+        for row in session.scalars(
+            select(ReconDiscrepancy).where(ReconDiscrepancy.bill_date == day).with_for_update()
+        )
+    }
+    counties = _counties(session, {order_no for _, order_no, _ in found})
+    for key, (discrepancy, verdict) in found.items():
+        row = stored.get(key)
+        if row is None:
+            row = ReconDiscrepancy(
+                bill_date=day,
+                kind=discrepancy.kind,
+                order_no=discrepancy.order_no,
+                refund_no=discrepancy.refund_no,
+                county=counties.get(discrepancy.order_no),
+                first_seen_at=now,
+                status=verdict.status,
+            )
+            session.add(row)
+            stored[key] = row
+        elif row.status in SETTLED and not (row.status == "fixed" and verdict.status == "open"):
+            row.last_seen_at = now  # dealt with; a fix that no longer holds reopens below
+            continue
+        row.transaction_id = discrepancy.transaction_id
+        row.ours_fen, row.bill_fen = discrepancy.ours_fen, discrepancy.bill_fen
+        row.status, row.fix, row.last_seen_at = verdict.status, verdict.fix, now
+    for key, row in stored.items():
+        if key not in found and row.status in ("open", "held"):
+            row.status, row.fix, row.last_seen_at = "cleared", "not found again", now
+    session.commit()
+    return sorted(stored.values(), key=lambda r: (r.kind, r.order_no, r.refund_no))
+
+
+def _counties(session: Session, order_nos: set[str]) -> dict[str, str]:
+    """The county of each order's (first) registration, for region-scoped staff."""
+    if not order_nos:
+        return {}
+    rows = session.execute(
+        select(PaymentOrder.order_no, Registration.village_code)
+        .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
+        .join(Registration, Registration.id == OrderItem.registration_id)
+        .where(PaymentOrder.order_no.in_(order_nos))
+        .order_by(OrderItem.id)
+    )
+    counties: dict[str, str] = {}
+    for order_no, village_code in rows:
+        counties.setdefault(order_no, village_code[:6])
+    return counties

@@ -1,4 +1,5 @@
-"""`flask settle DATE`: write the day's settlement files of every county and scheme."""
+"""`flask settle DATE`: write the day's settlement files (payments and refunds) of every county
+and scheme."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from sqlalchemy import select
 from backend.beijing import beijing_today
 from backend.config import PROJECT_DIR
 from backend.models import Region
+from backend.money import yuan_text
 from backend.recon import settlement
-from backend.spreadsheets import yuan_text
 
 
 def _yesterday() -> date:
@@ -51,9 +52,10 @@ def settle(day: datetime | None, out: Path | None) -> None:
                 stem = settlement.file_stem(wanted, county, scheme)
                 (folder / f"{stem}.csv").write_bytes(settlement.TABLE.csv(records))
                 (folder / f"{stem}.xlsx").write_bytes(settlement.TABLE.xlsx(records, title=stem))
-                total = sum(r["amount_fen"] for r in records)
+                paid, refunded, net = settlement.totals(records)
                 click.echo(
-                    f"{county[:6]} {scheme:8} {len(records):6} rows {yuan_text(total):>14} yuan"
+                    f"{county[:6]} {scheme:8} {len(records):6} rows  paid {yuan_text(paid):>14}"
+                    f"  refunded {yuan_text(refunded):>12}  net {yuan_text(net):>14} yuan"
                 )
                 written += 1
     click.echo(f"{written} county/scheme files (CSV and XLSX) in {folder}")

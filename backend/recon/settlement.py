@@ -1,14 +1,24 @@
-"""Daily settlement files: per county and scheme, every payment WeChat completed that day.
+"""Daily settlement files: per county and scheme, every money movement WeChat completed that day.
 
-The day is cut at midnight Beijing time on WeChat's payment-success time (time_end, our paid_at),
-as WeChat's own bill is. One row per paid registration (an order may pay several, in several
-counties and schemes). Refund rows join these files with the refund workflow.
+A day is cut at midnight Beijing time on WeChat's success times, as WeChat's own bill is: a payment
+belongs to the day of its payment-success time (time_end, our paid_at), a refund to the day of its
+refund-success time (our succeeded_at). One row per registration paid or refunded (an order may pay
+several, in several counties and schemes). The file follows the money WeChat moved, so it lists:
+
+- 支付: a payment credited to its registrations (the order is paid, or was refunded later: the
+  payment still happened that day; its refund shows on the refund's day);
+- 重复支付: a payment WeChat took for registrations another order had already paid. It was not
+  credited and is due back in full; its refund shows on the refund's day;
+- 退款: a refund that succeeded that day, as a negative amount.
+
+Below the rows, three total lines: 支付合计 (payments, duplicates included: WeChat took them),
+退款合计 (refunds, negative) and 净额 (the day's net money movement).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -16,17 +26,33 @@ from sqlalchemy.orm import Session
 
 from backend.beijing import beijing_text, day_bounds
 from backend.masking import mask_id_number, mask_name
-from backend.models import Enrollee, OrderItem, PaymentOrder, Registration
-from backend.spreadsheets import Table, yuan_text
+from backend.models import Enrollee, OrderItem, PaymentOrder, Refund, Registration
+from backend.money import yuan_text
+from backend.orders.state import MONEY_TAKEN
+from backend.spreadsheets import Subtotal, Table
 
-CREDITED = ("paid",)  # order statuses whose payment was credited to registrations
+PAYMENT = "支付"
+DUPLICATE_PAYMENT = "重复支付"
+REFUND = "退款"
+
+# Order statuses of a payment WeChat took: credited (paid, later perhaps refunded) or due back.
+TAKEN = tuple(sorted(MONEY_TAKEN))
+DUPLICATE = "duplicate_payment"  # PaymentOrder.status_reason of a payment not credited
+
+DUPLICATE_NOTE = "参保登记已由其他订单缴费，本笔未入账，应全额退款"
+REFUND_NOTES = {  # by Refund.reason
+    "duplicate_payment": "退还重复支付",
+    "wrong_grade": "缴费档次有误退款",
+    "other": "其他原因退款",
+}
 
 TABLE = Table(
     columns=(
         ("kind", "类型"),
-        ("paid_at", "支付完成时间"),
+        ("done_at", "支付或退款成功时间"),
         ("order_no", "商户订单号"),
         ("transaction_id", "微信支付订单号"),
+        ("refund_no", "商户退款单号"),
         ("collection_no", "征集流水号"),
         ("village_code", "参保地"),
         ("name_masked", "姓名"),
@@ -35,19 +61,41 @@ TABLE = Table(
         ("amount_yuan", "金额（元）"),
         ("period_year", "缴费年度"),
         ("grade_yuan", "缴费档次（元）"),
+        ("note", "备注"),
     ),
     amount_key="amount_fen",
     widths={
-        "paid_at": 20,
+        "kind": 10,
+        "done_at": 20,
         "order_no": 30,
         "transaction_id": 31,
+        "refund_no": 30,
         "collection_no": 20,
         "id_number_masked": 21,
+        "note": 40,
     },
+    subtotals=(
+        Subtotal("支付合计", lambda record: record["kind"] != REFUND),
+        Subtotal("退款合计", lambda record: record["kind"] == REFUND),
+    ),
+    total_title="净额",
 )
 
 
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
+    """The day's payment and refund rows of a county (6 digits) and scheme, in time order."""
+    records = [*_payments(session, day, county, scheme), *_refunds(session, day, county, scheme)]
+    records.sort(key=lambda pair: pair[0])
+    for _, record in records:
+        yield record
+
+
+SortKey = tuple[datetime, str, str, int]
+
+
+def _payments(
+    session: Session, day: date, county: str, scheme: str
+) -> Iterator[tuple[SortKey, dict[str, Any]]]:
     start, end = day_bounds(day)
     query = (
         select(OrderItem, PaymentOrder, Registration, Enrollee)
@@ -55,29 +103,79 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         .join(Registration, Registration.id == OrderItem.registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
-            PaymentOrder.status.in_(CREDITED),
+            PaymentOrder.status.in_(TAKEN),
             PaymentOrder.paid_at >= start,
             PaymentOrder.paid_at < end,
             OrderItem.scheme == scheme,
             Registration.village_code.startswith(county[:6], autoescape=True),
         )
-        .order_by(PaymentOrder.paid_at, PaymentOrder.order_no, OrderItem.id)
     )
     for item, order, registration, person in session.execute(query):
-        yield {
-            "kind": "支付",
-            "paid_at": beijing_text(order.paid_at),
-            "order_no": order.order_no,
-            "transaction_id": order.transaction_id,
-            "collection_no": registration.collection_no,
-            "village_code": registration.village_code,
-            "name_masked": mask_name(person.name),
-            "id_number_masked": mask_id_number(person.id_number),
-            "amount_fen": item.amount_fen,
-            "amount_yuan": yuan_text(item.amount_fen),
-            "period_year": item.period_year,
-            "grade_yuan": item.grade_yuan,
-        }
+        kind = DUPLICATE_PAYMENT if order.status_reason == DUPLICATE else PAYMENT
+        record = _record(kind, order.paid_at, order, item, registration, person, item.amount_fen)
+        if kind == DUPLICATE_PAYMENT:
+            record["note"] = DUPLICATE_NOTE
+        yield (order.paid_at, order.order_no, "", item.id), record
+
+
+def _refunds(
+    session: Session, day: date, county: str, scheme: str
+) -> Iterator[tuple[SortKey, dict[str, Any]]]:
+    start, end = day_bounds(day)
+    query = (
+        select(Refund, OrderItem, PaymentOrder, Registration, Enrollee)
+        .join(OrderItem, OrderItem.id == Refund.order_item_id)
+        .join(PaymentOrder, PaymentOrder.id == Refund.order_id)
+        .join(Registration, Registration.id == OrderItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .where(
+            Refund.status == "succeeded",
+            Refund.succeeded_at >= start,
+            Refund.succeeded_at < end,
+            OrderItem.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+    )
+    for refund, item, order, registration, person in session.execute(query):
+        at = refund.succeeded_at  # set on every succeeded refund
+        record = _record(REFUND, at, order, item, registration, person, -refund.amount_fen)
+        record["refund_no"] = refund.refund_no
+        record["note"] = REFUND_NOTES.get(refund.reason, "")
+        yield (at, order.order_no, refund.refund_no, item.id), record
+
+
+def _record(
+    kind: str,
+    at: datetime,
+    order: PaymentOrder,
+    item: OrderItem,
+    registration: Registration,
+    person: Enrollee,
+    amount_fen: int,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "done_at": beijing_text(at),
+        "order_no": order.order_no,
+        "transaction_id": order.transaction_id,
+        "refund_no": "",
+        "collection_no": registration.collection_no,
+        "village_code": registration.village_code,
+        "name_masked": mask_name(person.name),
+        "id_number_masked": mask_id_number(person.id_number),
+        "amount_fen": amount_fen,
+        "amount_yuan": yuan_text(amount_fen),
+        "period_year": item.period_year,
+        "grade_yuan": item.grade_yuan,
+        "note": "",
+    }
+
+
+def totals(records: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(payments, refunds, net) in fen; refunds as a positive number."""
+    paid = sum(r["amount_fen"] for r in records if r["kind"] != REFUND)
+    refunded = -sum(r["amount_fen"] for r in records if r["kind"] == REFUND)
+    return paid, refunded, paid - refunded
 
 
 def file_stem(day: date, county: str, scheme: str) -> str:

@@ -55,7 +55,7 @@ def test_a_lost_notification_is_found_in_the_bill_and_credited_once(
     assert pulled.status == "ok"
 
     report = reconcile_day(session, gateway, day=today, today=tomorrow, now=now)
-    assert report.fixed.count(lost["order_no"]) == 1
+    assert [d.order_no for d in report.fixed].count(lost["order_no"]) == 1
     ours = {lost["order_no"], fine["order_no"]}
     assert not [d for d in report.open if d.order_no in ours]
     assert status_of(session, lost["order_no"]) == "paid"
@@ -67,7 +67,10 @@ def test_a_lost_notification_is_found_in_the_bill_and_credited_once(
         )
 
     again = reconcile_day(session, gateway, day=today, today=tomorrow, now=now)
-    assert lost["order_no"] not in again.fixed  # rerunning the day changes nothing more
+    # Rerunning the day changes nothing more and shows the same result.
+    assert [(d.kind, d.order_no, d.status) for d in again.discrepancies] == [
+        (d.kind, d.order_no, d.status) for d in report.discrepancies
+    ]
     assert not [d for d in again.open if d.order_no in ours]
 
 
@@ -84,3 +87,27 @@ def test_a_day_without_a_stored_bill_says_to_pull_it_first(session, app):
     result = app.test_cli_runner().invoke(args=["reconcile", "2020-01-06"])
     assert result.exit_code == 1
     assert "flask pull-bill 2020-01-06 first" in result.output
+
+
+def test_staff_run_a_day_over_http_and_see_where_it_stands(
+    session, app, http, live_server, staff_token, tmp_path
+):
+    app.config["APP_CONFIG"].BILL_DIR = str(tmp_path)
+    recon = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
+    today = beijing_today(datetime.now(UTC))
+    url = live_server + "/api/staff/v1/reconciliations"
+
+    too_early = http.post(url, json={"date": today.isoformat()}, headers=recon)
+    assert too_early.status_code == 409
+    assert "还不能下载" in too_early.json()["message"]
+
+    quiet_day = (today - timedelta(days=400)).isoformat()  # nothing was paid then
+    ran = http.post(url, json={"date": quiet_day}, headers=recon)
+    assert ran.status_code == 200, ran.text
+    assert ran.json()["bill"]["status"] == "empty"
+    assert (ran.json()["matched"], ran.json()["discrepancies"]) == (0, {})
+    stands = http.get(f"{url}/{quiet_day}", headers=recon).json()
+    assert stands["bill"]["status"] == "empty" and stands["matched"] is None
+
+    viewer = {"Authorization": f"Bearer {staff_token('viewer', '410700')}"}
+    assert http.post(url, json={"date": quiet_day}, headers=viewer).status_code == 403

@@ -149,6 +149,7 @@ def test_a_full_refund_frees_the_registration_and_reverses_the_bureau_entry(
     assert registration_status(session, kept_id) in ("paid", "treasury_entered")
     viewed = get_order(http, server.url, auth, created["order_no"]).json()
     assert viewed["status"] == "paid"  # the other person's payment stands
+    assert [i["refunded_fen"] for i in viewed["items"]] == [0, 25000]
 
     assert "ledger: delivered 1" in run_worker(refund_app)  # the reversal
     accepted = {m["message_id"]: m for m in http.get(f"{bureau.url}/_control/messages").json()}

@@ -1,0 +1,138 @@
+"""Staff (recon): run the reconciliation of a day against WeChat's bill (pulling the bill first
+when it is not stored yet) and see where the day stands."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields
+from sqlalchemy import func, select
+
+from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.beijing import beijing_today
+from backend.models import ReconDiscrepancy, WeChatBill
+from backend.payments.gateway import GatewayError
+from backend.recon.discrepancies import visible
+from backend.recon.pull import BillNotReady, pull_bill
+from backend.recon.reconcile import NothingToReconcile, reconcile_day
+from backend.web import db_session, payment_gateway
+
+blp = Blueprint(
+    "reconciliations",
+    __name__,
+    url_prefix="/api/staff/v1/reconciliations",
+    description="Staff: reconciliation against WeChat Pay's daily bill",
+)
+BLUEPRINTS = [blp]
+
+
+class RunIn(Schema):
+    date = fields.Date(required=True, metadata={"description": "the Beijing day of the bill"})
+    pull = fields.Boolean(
+        load_default=False,
+        metadata={"description": "download the bill again even when one is stored"},
+    )
+
+
+class BillOut(Schema):
+    status = fields.String(metadata={"description": "ok | empty | invalid"})
+    row_count = fields.Integer()
+    payment_count = fields.Integer()
+    refund_count = fields.Integer()
+    settlement_fen = fields.Integer()
+    refund_fen = fields.Integer()
+    sha256 = fields.String(allow_none=True)
+
+
+class DayOut(Schema):
+    date = fields.Date()
+    matched = fields.Integer(
+        allow_none=True, metadata={"description": "bill rows that matched (when just run)"}
+    )
+    bill = fields.Nested(BillOut, allow_none=True)
+    discrepancies = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "in your region, by status: open, held, fixed, resolved, cleared"},
+    )
+
+
+def _counts(day) -> dict[str, int]:
+    rows = db_session().execute(
+        select(ReconDiscrepancy.status, func.count())
+        .where(ReconDiscrepancy.bill_date == day, visible(current_staff().scope_prefix))
+        .group_by(ReconDiscrepancy.status)
+    )
+    return {status: count for status, count in rows}
+
+
+def _bill(day) -> WeChatBill | None:
+    return db_session().scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
+
+
+@blp.route("")
+class Reconciliations(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(RunIn)
+    @blp.response(200, DayOut)
+    @blp.alt_response(409, description="the bill is not ready, or could not be read")
+    @blp.alt_response(503, description="WeChat Pay could not be reached")
+    @staff_required("recon")
+    def post(self, body):
+        """Reconcile a day: pull its bill when needed, match it, apply the automatic fixes.
+
+        Safe to run again: the result is the same. The discrepancies themselves are listed at
+        /api/staff/v1/discrepancies.
+        """
+        cfg = current_app.config["APP_CONFIG"]
+        session, gateway, day = db_session(), payment_gateway(), body["date"]
+        now = datetime.now(UTC)
+        try:
+            if body["pull"] or _bill(day) is None:
+                pull_bill(
+                    session,
+                    gateway,
+                    day,
+                    bill_dir=Path(cfg.BILL_DIR),
+                    now=now,
+                    actor=f"staff:{current_staff().name}",
+                )
+            report = reconcile_day(
+                session,
+                gateway,
+                day=day,
+                today=beijing_today(now),
+                now=now,
+                refund_check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
+            )
+        except BillNotReady as exc:
+            abort(409, message=f"{day} 的对账单还不能下载：{exc}")
+        except NothingToReconcile as exc:
+            abort(409, message=f"{day} 的对账单无法使用：{exc}")
+        except GatewayError as exc:
+            abort(503, message=f"暂时无法连接微信支付，请稍后再试（{exc}）。")
+        return {
+            "date": day,
+            "matched": report.matched,
+            "bill": _bill(day),
+            "discrepancies": _counts(day),
+        }
+
+
+@blp.route("/<date>")
+class OneDay(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, DayOut)
+    @blp.alt_response(404, description="not a date")
+    @staff_required("recon")
+    def get(self, date: str):
+        """Where a day stands: its stored bill and its discrepancies by status (no new run)."""
+        try:
+            day = datetime.strptime(date, "%Y-%m-%d").date()
+        except ValueError:
+            abort(404, message="日期格式应为 YYYY-MM-DD。")
+        return {"date": day, "matched": None, "bill": _bill(day), "discrepancies": _counts(day)}
