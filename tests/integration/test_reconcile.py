@@ -1,16 +1,18 @@
-"""Reconciling a day: the bill finds a payment whose notification was lost, and it is credited."""
+"""Reconciling a day: lost notifications credited, payments missing from the bill held then flagged
+or cleared by the next day's bill, reruns that show the same result, and the staff endpoint."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.beijing import beijing_today
+from backend.beijing import BEIJING, beijing_today
 from backend.models import LedgerMessage, PaymentOrder
 from backend.payments import gateway_from_config
+from backend.recon import discrepancies
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
 from tests.integration.test_orders import wait_until
@@ -111,3 +113,73 @@ def test_staff_run_a_day_over_http_and_see_where_it_stands(
 
     viewer = {"Authorization": f"Bearer {staff_token('viewer', '410700')}"}
     assert http.post(url, json={"date": quiet_day}, headers=viewer).status_code == 403
+
+
+def paid_order_no(session, http, live_server, fake_wechat, seq):
+    _, registrations = add_person(session, birth=age_on_2019(45), seq=seq)
+    auth = sign_in(http, live_server, fake_wechat, f"held-{seq}")
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    pay(http, fake_wechat, created["order_no"])
+    wait_until(lambda: status_of(session, created["order_no"]) == "paid")
+    return created["order_no"]
+
+
+def move_paid_at(session, order_no, moment):
+    with Session(bind=session.get_bind()) as fresh:
+        fresh.execute(
+            update(PaymentOrder).where(PaymentOrder.order_no == order_no).values(paid_at=moment)
+        )
+        fresh.commit()
+
+
+def kinds(report, order_no):
+    return [(d.kind, d.status) for d in report.discrepancies if d.order_no == order_no]
+
+
+def test_a_payment_missing_from_the_bill_is_held_two_days_then_waits_for_a_person(
+    session, app, http, live_server, fake_wechat, tmp_path
+):
+    order_no = paid_order_no(session, http, live_server, fake_wechat, "061")
+    now = datetime.now(UTC)
+    day = beijing_today(now) - timedelta(days=30)  # a quiet day: WeChat's bill is empty
+    move_paid_at(session, order_no, datetime.combine(day, datetime.min.time(), BEIJING))
+    gateway = gateway_from_config(app.config["APP_CONFIG"])
+    assert pull_bill(session, gateway, day, bill_dir=tmp_path, now=now, actor="t").status == "empty"
+
+    def run(days_later):
+        return reconcile_day(
+            session, gateway, day=day, today=day + timedelta(days=days_later), now=now
+        )
+
+    assert kinds(run(1), order_no) == [("missing_in_bill", "held")]
+    assert kinds(run(2), order_no) == [("missing_in_bill", "held")]
+    flagged = run(3)
+    assert kinds(flagged, order_no) == [("missing_in_bill", "open")]
+
+    [row] = [d for d in flagged.discrepancies if d.order_no == order_no]
+    discrepancies.resolve(
+        session, row.id, reason="微信确认已入账，账单漏记", actor="对账员", now=now, scope_prefix=""
+    )
+    assert kinds(run(4), order_no) == [("missing_in_bill", "resolved")]  # a person's word stands
+
+
+def test_a_payment_near_midnight_billed_the_next_day_clears_on_its_own(
+    session, app, http, live_server, fake_wechat, tmp_path
+):
+    order_no = paid_order_no(session, http, live_server, fake_wechat, "062")
+    now = datetime.now(UTC)
+    today = beijing_today(now)
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+    # Credited here at 23:59:59 yesterday, billed by WeChat today (its time_end is today).
+    late_evening = datetime.combine(today, datetime.min.time(), BEIJING) - timedelta(seconds=1)
+    move_paid_at(session, order_no, late_evening)
+    gateway = gateway_from_config(app.config["APP_CONFIG"])
+    for day in (yesterday, today):
+        pull_bill(session, gateway, day, bill_dir=tmp_path, now=now, actor="t", today=tomorrow)
+
+    first = reconcile_day(session, gateway, day=yesterday, today=today, now=now)
+    assert kinds(first, order_no) == [("missing_in_bill", "held")]
+    second = reconcile_day(session, gateway, day=today, today=tomorrow, now=now)
+    assert kinds(second, order_no) == []  # matched: it is ours, credited the day before
+    again = reconcile_day(session, gateway, day=yesterday, today=tomorrow, now=now)
+    assert kinds(again, order_no) == [("missing_in_bill", "cleared")]
