@@ -1,5 +1,6 @@
 """Control endpoints for WeChat Pay: the payer's side (pay, scan, cancel, wx.requestPayment) and
-the operator's (replay a notification, inspect a trade, settle a refund). JSON in and out.
+the operator's (replay a notification, inspect a trade, settle a refund, replay its notification).
+JSON in and out.
 
 Notification options, accepted wherever a payment happens:
 `"notify": "once" | "missing" | "twice" | "late"` (default once) and `"delay_seconds"` (late only,

@@ -18,7 +18,8 @@ Control, JSON (control.py, pay_control.py, login.py)
     GET  /_control/health
     POST /_control/reset                   forget codes, faults, trades
     POST /_control/faults                  {"login_busy", "pay_systemerror", "pay_http_500",
-                                            "refund_systemerror", "bill_creating": bool}
+                                            "refund_systemerror", "refund_notify_lost",
+                                            "bill_creating": bool}
     POST /_control/login                   {"user"} -> {"code", "openid"} (wx.login)
     POST /_control/pay                     {"out_trade_no", "notify"?, "delay_seconds"?, "force"?,
                                             "openid"?} -> {"transaction_id", "trade_state"}
@@ -28,6 +29,7 @@ Control, JSON (control.py, pay_control.py, login.py)
     POST /_control/notify                  {"out_trade_no"}: send the notification again
     GET  /_control/trades/<out_trade_no>   the trade, its notification attempts and refunds
     POST /_control/refunds/settle          {"out_refund_no"}: finish a refund now
+    POST /_control/refunds/notify          {"out_refund_no"}: send a finished refund's notification again
 
 Payment notifications go to the order's notify_url from background threads and are retried on
 WeChat's schedule (15s, 15s, 30s, 3m … 6h) multiplied by `time_scale` until acknowledged.
