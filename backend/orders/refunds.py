@@ -394,7 +394,7 @@ class RefundRound:
 def refund_duplicate_payments(
     session: Session, *, now: datetime, order_nos: list[str] | None = None
 ) -> list[str]:
-    """Ask a refund for every item of every duplicate payment (refund_due) that has none yet.
+    """Ask a refund for every item of every duplicate payment (refund_due) never asked before.
 
     `order_nos` limits it to some orders (reconciliation); None takes them all.
     """
@@ -404,9 +404,9 @@ def refund_duplicate_payments(
         .join(Registration, Registration.id == OrderItem.registration_id)
         .where(
             PaymentOrder.status == OrderStatus.REFUND_DUE.value,
-            ~select(Refund.id)
-            .where(Refund.order_item_id == OrderItem.id, Refund.status != "failed")
-            .exists(),
+            # Asked once only: a refund WeChat refused or closed waits for a person, rather
+            # than being asked again every round.
+            ~select(Refund.id).where(Refund.order_item_id == OrderItem.id).exists(),
         )
     )
     if order_nos is not None:
