@@ -73,7 +73,7 @@ cat <<MSG
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
   Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages)
-  Worker                 checks unpaid orders and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
+  Worker                 checks unpaid orders, follows refunds and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
   Rate limits counted in $LIMITS_AT

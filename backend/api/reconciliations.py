@@ -109,8 +109,10 @@ class Reconciliations(MethodView):
                 now=now,
                 refund_check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
             )
-        except BillNotReady as exc:
-            abort(409, message=f"{day} 的对账单还不能下载：{exc}")
+        except BillNotReady:
+            abort(
+                409, message=f"{day} 的对账单还不能下载：微信在次日（北京时间）生成前一天的对账单。"
+            )
         except NothingToReconcile as exc:
             abort(409, message=f"{day} 的对账单无法使用：{exc}")
         except GatewayError as exc:
