@@ -36,8 +36,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# `make bench` runs every benchmark; `make bench BENCH=recon` (or several names) only those.
 bench: $(STAMP)
-	@bench/run.sh
+	@bench/run.sh $(BENCH)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis .ruff_cache

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
-# All benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server). Results: bench/results/
-# (<stamp>.md for the whole run; the orders and ledger benchmarks also keep their last results in
-# orders.json and ledger.json).
+# Benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server): `bench/run.sh` runs
+# all of them, `bench/run.sh recon ledger` only those named. Results: bench/results/ (<stamp>.md
+# for the whole run; the orders, ledger and recon benchmarks also keep their last results in
+# orders.json, ledger.json and recon.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+all=(lookup import orders ledger recon)
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  names=("${all[@]}")
+fi
+for name in "${names[@]}"; do
+  if [[ ! " ${all[*]} " == *" $name "* ]]; then
+    echo "unknown benchmark: $name (one of: ${all[*]})" >&2
+    exit 2
+  fi
+done
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 {
   echo "# benchmarks $stamp ($(nproc) cores)"
-  echo "## lookup"
-  .venv/bin/python -m bench.lookup_bench
-  echo "## import"
-  .venv/bin/python -m bench.import_bench
-  echo "## orders"
-  .venv/bin/python -m bench.orders_bench
-  echo "## ledger"
-  .venv/bin/python -m bench.ledger_bench
+  for name in "${names[@]}"; do
+    echo "## $name"
+    .venv/bin/python -m "bench.${name}_bench"
+  done
 } | tee "bench/results/$stamp.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db import Base
@@ -28,8 +28,9 @@ class WeChatBill(Base):
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     payment_count: Mapped[int] = mapped_column(Integer, default=0)
     refund_count: Mapped[int] = mapped_column(Integer, default=0)
-    settlement_fen: Mapped[int] = mapped_column(Integer, default=0)
-    refund_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # A day's totals outgrow 32 bits (21 million yuan) in a busy collection season.
+    settlement_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     # Why the bill could not be read, with its line ("line 7: ..."); kept with the file.
     error: Mapped[str | None] = mapped_column(String(255), default=None)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)

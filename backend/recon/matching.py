@@ -1,8 +1,10 @@
 """Matching a day's bill against our records (design.md section 9). Pure: plain data in and out.
 
-Our side is keyed by out_trade_no (our order_no); the bill is streamed once and each row is popped
-from our side as it matches, so memory holds our day's payments, never the whole bill. What is left
-on our side afterwards is missing from the bill.
+Our side is keyed by out_trade_no (our order_no). Each bill row takes the payment of its
+out_trade_no from our side (a second row of the same number finds it taken); what is left on our
+side afterwards is missing from the bill. Both sides are tables (polars) and the matching is a
+join, so a day of a million payments is matched in well under a second; plain rows and mappings
+are turned into tables first.
 
 Kinds:
 - missing_in_ours: WeChat took a payment we have not credited (usually a lost notification).
@@ -12,19 +14,43 @@ Kinds:
 - status_mismatch: a refund on one side only (or of another amount), matched by out_refund_no:
   a day's bill carries the refunds that succeeded that day, whatever day the payment was.
 - duplicate_payment: a second successful payment for registrations another order already paid.
+
+Discrepancies come in this order: those of bill rows in bill order, then our refunds the bill
+lacks, then our payments the bill lacks, each in our order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal, Protocol
+
+import polars as pl
 
 Kind = Literal[
     "missing_in_ours", "missing_in_bill", "amount_mismatch", "status_mismatch", "duplicate_payment"
 ]
 HOLD_DAYS = 2
+CREDITED = ("paid", "refunded")
+
+# What matching reads of a bill as a table (backend.recon.bill's frame() has these and more).
+BILL_SCHEMA: dict[str, pl.DataType] = {
+    "out_trade_no": pl.String(),
+    "transaction_id": pl.String(),
+    "settlement_fen": pl.Int64(),
+    "refund_fen": pl.Int64(),
+    "out_refund_no": pl.String(),
+    "is_refund": pl.Boolean(),
+}
+# Our payments as a table: OurPayment's fields, one row per order_no.
+PAYMENT_SCHEMA: dict[str, pl.DataType] = {
+    "order_no": pl.String(),
+    "transaction_id": pl.String(),
+    "paid_fen": pl.Int64(),
+    "status": pl.String(),
+    "paid_on": pl.Date(),
+}
 
 
 class BillLine(Protocol):
@@ -40,6 +66,13 @@ class BillLine(Protocol):
     def is_refund(self) -> bool: ...
 
 
+class BillTable(Protocol):
+    """A bill that can hand over all its rows as one table with BILL_SCHEMA's columns, in bill
+    order (what backend.recon.bill's `rows()` returns)."""
+
+    def frame(self) -> pl.DataFrame: ...
+
+
 @dataclass(frozen=True)
 class OurPayment:
     order_no: str
@@ -47,6 +80,32 @@ class OurPayment:
     paid_fen: int | None  # None: we never credited it (created, closed)
     status: str  # our order status: created, paid, closed, refund_due, refunded
     paid_on: date | None = None  # the Beijing date we credited it
+
+
+class OurPayments(Mapping[str, OurPayment]):
+    """Our payments as a table (PAYMENT_SCHEMA), read as a mapping by order_no when asked.
+
+    A day can hold a million payments: matching joins the table itself; a lookup by order_no
+    indexes it on first use.
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame.select(
+            pl.col(name).cast(dtype) for name, dtype in PAYMENT_SCHEMA.items()
+        )
+        self._index: dict[str, int] | None = None
+
+    def __getitem__(self, order_no: str) -> OurPayment:
+        if self._index is None:
+            numbers = self.frame.get_column("order_no").to_list()
+            self._index = {number: i for i, number in enumerate(numbers)}
+        return OurPayment(*self.frame.row(self._index[order_no]))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frame.get_column("order_no").to_list())
+
+    def __len__(self) -> int:
+        return self.frame.height
 
 
 @dataclass(frozen=True)
@@ -78,11 +137,8 @@ class Outcome:
         return [d for d in self.discrepancies if d.kind == kind]
 
 
-CREDITED = ("paid", "refunded")
-
-
 def match(
-    bill: Iterable[BillLine],
+    bill: Iterable[BillLine] | BillTable | pl.DataFrame,
     ours: Mapping[str, OurPayment],
     *,
     day: date,
@@ -91,89 +147,163 @@ def match(
 ) -> Outcome:
     """Classify every bill row, every credited payment of ours and every refund of ours for `day`.
 
-    `ours`: the payments we credited (or marked for refund) on the day, keyed by order_no, plus
-    any order the bill may name that we have not credited. `refunds`: our refunds that
-    succeeded on the day, keyed by refund_no.
+    `bill`: the day's rows (BillLine), or a table of them (a DataFrame with BILL_SCHEMA's
+    columns, or what has `frame()` giving one). `ours`: the payments we credited (or marked for
+    refund) on the day, keyed by order_no, plus any order the bill may name that we have not
+    credited (OurPayments is matched as the table it is). `refunds`: our refunds that succeeded
+    on the day, keyed by refund_no.
     """
+    rows = _bill_frame(bill).with_row_index("position")
     outcome = Outcome()
-    waiting = dict(ours)
-    refunds_waiting = dict(refunds or {})
-    for row in bill:
-        if row.is_refund:
-            refund = refunds_waiting.pop(row.out_refund_no or "", None)
-            if refund is None or refund.amount_fen != row.refund_fen:
-                outcome.discrepancies.append(
-                    Discrepancy(
-                        "status_mismatch",
-                        row.out_trade_no,
-                        row.transaction_id,
-                        refund.amount_fen if refund else None,
-                        row.refund_fen,
-                        refund_no=row.out_refund_no or "",
-                    )
-                )
-            else:
-                outcome.matched += 1
-            continue
-        payment = waiting.pop(row.out_trade_no, None)
-        found = _payment(row, payment)
-        outcome.discrepancies.extend(found)
-        outcome.matched += not found
-    for refund in refunds_waiting.values():  # given back here, never seen by WeChat's bill
-        payment = ours.get(refund.order_no)
+
+    # Each row takes the entry of its number, once: a repeated number finds it taken.
+    payments, payments_left = _take(
+        rows.filter(~pl.col("is_refund")), "out_trade_no", _payments_frame(ours)
+    )
+    bill_refunds, refunds_left = _take(
+        rows.filter(pl.col("is_refund")).with_columns(pl.col("out_refund_no").fill_null("")),
+        "out_refund_no",
+        _refunds_frame(refunds or {}),
+    )
+    taken, paid, amount = pl.col("taken"), pl.col("paid_fen"), pl.col("amount_fen")
+    payment_kind = (
+        pl.when(~taken | paid.is_null())
+        .then(pl.lit("missing_in_ours"))
+        .when(pl.col("status") == "refund_due")
+        .then(pl.lit("duplicate_payment"))
+        .when(paid != pl.col("settlement_fen"))
+        .then(pl.lit("amount_mismatch"))
+    )
+    refund_kind = pl.when(~taken | (amount != pl.col("refund_fen"))).then(pl.lit("status_mismatch"))
+    in_bill = pl.concat(
+        [
+            payments.select(
+                "position",
+                kind=payment_kind,
+                ours_fen=pl.when(taken).then(paid),
+                bill_fen=pl.col("settlement_fen"),
+                refund_no=pl.lit(""),
+                order_no=pl.col("out_trade_no"),
+                transaction_id=pl.col("transaction_id"),
+            ),
+            bill_refunds.select(
+                "position",
+                kind=refund_kind,
+                ours_fen=pl.when(taken).then(amount),
+                bill_fen=pl.col("refund_fen"),
+                refund_no=pl.col("out_refund_no"),
+                order_no=pl.col("out_trade_no"),
+                transaction_id=pl.col("transaction_id"),
+            ),
+        ]
+    )
+    outcome.matched = in_bill.get_column("kind").null_count()
+    found = in_bill.filter(pl.col("kind").is_not_null()).sort("position")
+    for kind, ours_fen, bill_fen, refund_no, order_no, transaction_id in found.select(
+        "kind", "ours_fen", "bill_fen", "refund_no", "order_no", "transaction_id"
+    ).iter_rows():
+        outcome.discrepancies.append(
+            Discrepancy(kind, order_no, transaction_id, ours_fen, bill_fen, refund_no=refund_no)
+        )
+
+    # Given back here, never seen by WeChat's bill.
+    transaction_ids = _transaction_ids(ours, refunds_left.get_column("order_no"))
+    for refund_no, order_no, amount_fen in refunds_left.select(
+        "refund_no", "order_no", "amount_fen"
+    ).iter_rows():
         outcome.discrepancies.append(
             Discrepancy(
                 "status_mismatch",
-                refund.order_no,
-                payment.transaction_id if payment else None,
-                refund.amount_fen,
+                order_no,
+                transaction_ids.get(order_no),
+                amount_fen,
                 None,
-                refund_no=refund.refund_no,
+                refund_no=refund_no,
             )
         )
-    for payment in waiting.values():
-        if payment.paid_fen is None or payment.status not in CREDITED:
-            continue
-        held = (today - day).days <= HOLD_DAYS
+
+    held = (today - day).days <= HOLD_DAYS
+    missing = payments_left.filter(paid.is_not_null() & pl.col("status").is_in(CREDITED))
+    for order_no, transaction_id, paid_fen in missing.select(
+        "order_no", "transaction_id", "paid_fen"
+    ).iter_rows():
         outcome.discrepancies.append(
-            Discrepancy(
-                "missing_in_bill",
-                payment.order_no,
-                payment.transaction_id,
-                payment.paid_fen,
-                None,
-                held=held,
-            )
+            Discrepancy("missing_in_bill", order_no, transaction_id, paid_fen, None, held=held)
         )
     return outcome
 
 
-def _payment(row: BillLine, payment: OurPayment | None) -> list[Discrepancy]:
-    if payment is None or payment.paid_fen is None:
-        # Money WeChat took and we never credited: the fix is to ask WeChat and credit it.
-        return [
-            Discrepancy(
-                "missing_in_ours", row.out_trade_no, row.transaction_id, None, row.settlement_fen
-            )
-        ]
-    if payment.status == "refund_due":
-        return [
-            Discrepancy(
-                "duplicate_payment",
+def _take(rows: pl.DataFrame, key: str, entries: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`rows` with the columns of the entry (by `entries`' `key`) each takes, null where it
+    takes none, and `taken`; and the entries no row took, in their order."""
+    entries = entries.with_row_index("entry")
+    # In no particular order: the few discrepancies are put in bill order afterwards.
+    joined = rows.join(entries.rename({"key": key}), on=key, how="left", suffix="_ours")
+    took = joined.get_column("entry").drop_nulls()
+    used = pl.repeat(False, entries.height, dtype=pl.Boolean, eager=True).scatter(took, True)
+    if used.sum() < took.len():  # a number in more than one row: the first takes the entry
+        joined = joined.sort("position").with_columns(
+            taken=pl.col("entry").is_not_null() & pl.col(key).is_first_distinct()
+        )
+    else:
+        joined = joined.with_columns(taken=pl.col("entry").is_not_null())
+    return joined, entries.filter(~used).drop("entry", "key")
+
+
+def _transaction_ids(ours: Mapping[str, OurPayment], order_nos: pl.Series) -> dict[str, str | None]:
+    """Our transaction_id of each of a few order numbers we have."""
+    if isinstance(ours, OurPayments):  # one pass over the table, not an index of it
+        found = ours.frame.filter(pl.col("order_no").is_in(order_nos.implode()))
+        return dict(found.select("order_no", "transaction_id").iter_rows())
+    return {number: ours[number].transaction_id for number in order_nos if number in ours}
+
+
+def _bill_frame(bill: Iterable[BillLine] | BillTable | pl.DataFrame) -> pl.DataFrame:
+    if not isinstance(bill, pl.DataFrame):
+        frame = getattr(bill, "frame", None)
+        if callable(frame):
+            bill = frame()
+    if isinstance(bill, pl.DataFrame):
+        return bill.select(pl.col(name).cast(dtype) for name, dtype in BILL_SCHEMA.items())
+    return pl.DataFrame(
+        [
+            (
                 row.out_trade_no,
                 row.transaction_id,
-                payment.paid_fen,
                 row.settlement_fen,
+                row.refund_fen,
+                row.out_refund_no,
+                row.is_refund,
             )
-        ]
-    if payment.paid_fen != row.settlement_fen:
-        return [
-            Discrepancy(
-                "amount_mismatch",
-                row.out_trade_no,
-                row.transaction_id,
-                payment.paid_fen,
-                row.settlement_fen,
-            )
-        ]
-    return []
+            for row in bill
+        ],
+        schema=BILL_SCHEMA,
+        orient="row",
+    )
+
+
+def _payments_frame(ours: Mapping[str, OurPayment]) -> pl.DataFrame:
+    """Our payments with `key`: what the bill's out_trade_no is looked up by."""
+    if isinstance(ours, OurPayments):
+        return ours.frame.with_columns(key=pl.col("order_no"))
+    return pl.DataFrame(
+        [
+            (key, p.order_no, p.transaction_id, p.paid_fen, p.status, p.paid_on)
+            for key, p in ours.items()
+        ],
+        schema={"key": pl.String(), **PAYMENT_SCHEMA},
+        orient="row",
+    )
+
+
+def _refunds_frame(refunds: Mapping[str, OurRefund]) -> pl.DataFrame:
+    return pl.DataFrame(
+        [(key, r.refund_no, r.order_no, r.amount_fen) for key, r in refunds.items()],
+        schema={
+            "key": pl.String(),
+            "refund_no": pl.String(),
+            "order_no": pl.String(),
+            "amount_fen": pl.Int64(),
+        },
+        orient="row",
+    )

@@ -20,7 +20,7 @@ from backend import audit
 from backend.beijing import beijing_today
 from backend.models import WeChatBill
 from backend.payments.gateway import PaymentGateway
-from backend.recon.bill import BillError, parse
+from backend.recon.bill import BillError, parse_file
 
 
 class BillNotReady(ValueError):
@@ -73,7 +73,7 @@ def pull_bill(
         _write_atomically(path, data)
         record.sha256 = hashlib.sha256(data).hexdigest()
         record.path = str(path)
-        _count(record, text)
+        _count(record, path)
 
     record.hash_changed = None if first else record.sha256 != previous
     audit.record(
@@ -101,28 +101,23 @@ def _reset(record: WeChatBill, now: datetime) -> None:
     record.settlement_fen = record.refund_fen = 0
 
 
-def _count(record: WeChatBill, text: str) -> None:
-    """Stream through every row; the parser checks the totals line once the rows are read."""
-    bill = parse(text)
-    payments = refunds = settled = refunded = 0
+def _count(record: WeChatBill, path: Path) -> None:
+    """Read the stored file as a table; the parser checks the totals line against the rows."""
+    bill = parse_file(path)
     try:
-        for row in bill.rows():
-            if row.is_refund:
-                refunds += 1
-                refunded += row.refund_fen
-            else:
-                payments += 1
-                settled += row.settlement_fen
+        frame = bill.frame()
         if bill.summary is None:
             raise BillError(1, "the bill is blank")
     except BillError as exc:
         record.status = "invalid"
         record.error = str(exc)[:255]
         return
+    refunds = int(frame.get_column("is_refund").sum())
     record.status = "ok"
-    record.row_count = payments + refunds
-    record.payment_count, record.refund_count = payments, refunds
-    record.settlement_fen, record.refund_fen = settled, refunded
+    record.row_count = frame.height
+    record.payment_count, record.refund_count = frame.height - refunds, refunds
+    record.settlement_fen = bill.summary.settlement_fen
+    record.refund_fen = bill.summary.refund_fen
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -35,7 +34,7 @@ from backend.models import (
 from backend.orders import refunds, service
 from backend.orders.state import MONEY_TAKEN, OrderStatus
 from backend.payments.gateway import GatewayError, PaymentGateway
-from backend.recon.bill import parse
+from backend.recon.bill import parse_file
 from backend.recon.matching import Discrepancy, match
 from backend.recon.ours import day_payments, day_refunds
 
@@ -108,7 +107,7 @@ def _bill_rows(session: Session, day: date):
         raise NothingToReconcile(f"no bill stored for {day}: run flask pull-bill {day} first")
     if bill.status == "invalid":
         raise NothingToReconcile(f"the bill of {day} could not be read: {bill.error}")
-    return [] if bill.status == "empty" else parse(Path(bill.path or "").read_text("utf-8")).rows()
+    return [] if bill.status == "empty" else parse_file(bill.path or "").rows()
 
 
 # -- the fixes ---------------------------------------------------------------------------------

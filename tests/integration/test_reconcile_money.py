@@ -33,16 +33,16 @@ STAFF_REFUNDS = "/api/staff/v1/refunds"
 
 @pytest.fixture
 def recon_app(app_config, with_regions):
-    # Orders expire within a second (to make duplicate payments); silent refunds are asked
-    # about at once.
-    return create_app(
-        {
-            **app_config,
-            "ORDER_TTL_SECONDS": 1,
-            "ORDER_CHECK_AFTER_SECONDS": 0,
-            "REFUND_CHECK_AFTER_SECONDS": 0,
-        }
-    )
+    # Silent refunds are asked about at once.
+    return create_app({**app_config, "REFUND_CHECK_AFTER_SECONDS": 0})
+
+
+@pytest.fixture
+def expiring(app_config, with_regions):
+    """A second server on the same database whose orders expire within a second: the first,
+    unpaid order of a duplicate payment."""
+    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
+        yield running
 
 
 @pytest.fixture
@@ -71,8 +71,9 @@ class Played:
 class Payer:
     """Plays stories through the resident API, the fake platform and the staff refund API."""
 
-    def __init__(self, session, http, server, wx, app, recon_headers, tag: str) -> None:
+    def __init__(self, session, http, server, wx, app, recon_headers, tag: str, expiring) -> None:
         self.session, self.http, self.server, self.wx, self.app = session, http, server, wx, app
+        self.expiring = expiring
         self.recon = recon_headers
         self.auth = sign_in(http, server.url, wx, f"money-{tag}")
         self.tag = tag
@@ -90,7 +91,9 @@ class Payer:
         first_orders = {}
         for story, registration in people:
             if story == "duplicate":
-                first_orders[registration.ref] = self._order(registration.ref, played)
+                first_orders[registration.ref] = self._order(
+                    registration.ref, played, self.expiring
+                )
         if first_orders:
             time.sleep(1.1)
             self._worker()  # closes them (expired, unpaid at WeChat)
@@ -122,8 +125,8 @@ class Payer:
                 played.refunds.append(answer.json()["refund_no"])
         return played
 
-    def _order(self, ref: str, played: Played) -> str:
-        answer = order(self.http, self.server.url, self.auth, [ref])
+    def _order(self, ref: str, played: Played, server=None) -> str:
+        answer = order(self.http, (server or self.server).url, self.auth, [ref])
         assert answer.status_code == 201, answer.text
         played.orders.add(answer.json()["order_no"])
         return answer.json()["order_no"]
@@ -233,12 +236,11 @@ def credited_twice(session, registrations: list[int]) -> list[int]:
 
 
 def test_reconciliation_finds_and_fixes_exactly_what_happened(
-    session, http, server, fake_wechat, recon_app, staff_token, tmp_path
+    session, http, server, expiring, fake_wechat, recon_app, staff_token, tmp_path
 ):
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
-    played = Payer(session, http, server, fake_wechat, recon_app, recon, "story").play(
-        ["paid", "lost", "refunded", "duplicate"]
-    )
+    payer = Payer(session, http, server, fake_wechat, recon_app, recon, "story", expiring)
+    played = payer.play(["paid", "lost", "refunded", "duplicate"])
     wait_until(lambda: refunds_settled(session, played.orders))
 
     report = reconcile_today(session, recon_app, tmp_path)
@@ -271,11 +273,12 @@ def test_reconciliation_finds_and_fixes_exactly_what_happened(
 )
 @given(stories=st.lists(st.sampled_from(STORIES), min_size=1, max_size=5))
 def test_money_is_conserved_whatever_happens(
-    session, http, server, fake_wechat, recon_app, staff_token, tmp_path_factory, stories
+    session, http, server, expiring, fake_wechat, recon_app, staff_token, tmp_path_factory, stories
 ):
     tag = f"p{time.monotonic_ns()}"
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700', name=tag)}"}
-    played = Payer(session, http, server, fake_wechat, recon_app, recon, tag).play(stories)
+    payer = Payer(session, http, server, fake_wechat, recon_app, recon, tag, expiring)
+    played = payer.play(stories)
     wait_until(lambda: refunds_settled(session, played.orders))
     reconcile_today(session, recon_app, tmp_path_factory.mktemp("bills"))
     wait_until(lambda: refunds_settled(session, played.orders))

@@ -24,17 +24,18 @@ URL = "/api/staff/v1/refunds"
 
 @pytest.fixture
 def refund_app(app_config, with_regions):
-    # Ask WeChat about a silent refund at once, retry the bureau without waiting, and let orders
-    # expire within a second (for duplicate payments).
+    # Ask WeChat about a silent refund at once and retry the bureau without waiting.
     return create_app(
-        {
-            **app_config,
-            "REFUND_CHECK_AFTER_SECONDS": 0,
-            "LEDGER_RETRY_SCHEDULE": (0, 0, 0),
-            "ORDER_TTL_SECONDS": 1,
-            "ORDER_CHECK_AFTER_SECONDS": 0,
-        }
+        {**app_config, "REFUND_CHECK_AFTER_SECONDS": 0, "LEDGER_RETRY_SCHEDULE": (0, 0, 0)}
     )
+
+
+@pytest.fixture
+def expiring(app_config, with_regions):
+    """A second server on the same database whose orders expire within a second: the first,
+    unpaid order of a duplicate payment."""
+    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
+        yield running
 
 
 @pytest.fixture
@@ -278,12 +279,12 @@ def test_a_forged_refund_notification_changes_nothing(session, http, server, rec
 
 
 def test_a_duplicate_payment_is_refunded_automatically(
-    session, http, server, fake_wechat, refund_app, recon
+    session, http, server, expiring, fake_wechat, refund_app, recon
 ):
     auth = sign_in(http, server.url, fake_wechat, "pays-twice")
     _, registrations = add_person(session, birth=age_on_2019(40), seq="041")
     registration_id, ref = registrations[1].id, registrations[1].ref
-    first = order(http, server.url, auth, [ref]).json()
+    first = order(http, expiring.url, auth, [ref]).json()
     time.sleep(1.1)
     run_worker(refund_app)  # the first order expires and closes
     second = order(http, server.url, auth, [ref]).json()

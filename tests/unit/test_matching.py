@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
+import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.recon.matching import OurPayment, OurRefund, match
+from backend.recon.matching import (
+    PAYMENT_SCHEMA,
+    Discrepancy,
+    OurPayment,
+    OurPayments,
+    OurRefund,
+    Outcome,
+    match,
+)
 
 DAY = date(2019, 11, 5)
 
@@ -132,3 +141,153 @@ def test_a_refund_of_an_earlier_days_payment_matches_by_refund_number():
         bill, {}, day=DAY, today=DAY, refunds={"SI9R1": OurRefund("SI9R1", "SI9", 3000)}
     )
     assert (outcome.matched, outcome.discrepancies) == (1, [])
+
+
+# The rules of matching, one bill row at a time, as plain Python: what the table join must give,
+# discrepancy for discrepancy and in the same order.
+def one_at_a_time(bill, ours, *, day, today, refunds):
+    outcome = Outcome()
+    waiting, refunds_waiting = dict(ours), dict(refunds)
+    for row in bill:
+        if row.is_refund:
+            refund = refunds_waiting.pop(row.out_refund_no or "", None)
+            if refund is None or refund.amount_fen != row.refund_fen:
+                outcome.discrepancies.append(
+                    Discrepancy(
+                        "status_mismatch",
+                        row.out_trade_no,
+                        row.transaction_id,
+                        refund.amount_fen if refund else None,
+                        row.refund_fen,
+                        refund_no=row.out_refund_no or "",
+                    )
+                )
+            else:
+                outcome.matched += 1
+            continue
+        payment = waiting.pop(row.out_trade_no, None)
+        if payment is None or payment.paid_fen is None:
+            kind, ours_fen = "missing_in_ours", None
+        elif payment.status == "refund_due":
+            kind, ours_fen = "duplicate_payment", payment.paid_fen
+        elif payment.paid_fen != row.settlement_fen:
+            kind, ours_fen = "amount_mismatch", payment.paid_fen
+        else:
+            outcome.matched += 1
+            continue
+        outcome.discrepancies.append(
+            Discrepancy(kind, row.out_trade_no, row.transaction_id, ours_fen, row.settlement_fen)
+        )
+    for refund in refunds_waiting.values():
+        payment = ours.get(refund.order_no)
+        outcome.discrepancies.append(
+            Discrepancy(
+                "status_mismatch",
+                refund.order_no,
+                payment.transaction_id if payment else None,
+                refund.amount_fen,
+                None,
+                refund_no=refund.refund_no,
+            )
+        )
+    for payment in waiting.values():
+        if payment.paid_fen is not None and payment.status in ("paid", "refunded"):
+            held = (today - day).days <= 2
+            outcome.discrepancies.append(
+                Discrepancy(
+                    "missing_in_bill",
+                    payment.order_no,
+                    payment.transaction_id,
+                    payment.paid_fen,
+                    None,
+                    held=held,
+                )
+            )
+    return outcome
+
+
+# Few numbers, so that rows repeat a number, refunds name orders we have or not, and so on.
+numbers = st.sampled_from(["SI1", "SI2", "SI3", "SI4", "SI5"])
+refund_numbers = st.one_of(st.none(), st.sampled_from(["R1", "R2", "R3"]))
+fen = st.sampled_from([0, 1, 2500, 25000])
+
+
+@dataclass(frozen=True)
+class Line:
+    """A bill row that may be a refund without a refund number (as a BillRow can be)."""
+
+    out_trade_no: str
+    transaction_id: str
+    settlement_fen: int
+    refund_fen: int
+    out_refund_no: str | None
+    is_refund: bool
+
+
+bill_rows = st.lists(
+    st.builds(
+        Line, numbers, st.sampled_from(["T1", "T2", ""]), fen, fen, refund_numbers, st.booleans()
+    ),
+    max_size=12,
+)
+our_side = st.dictionaries(
+    numbers,
+    st.builds(
+        OurPayment,
+        numbers,
+        st.one_of(st.none(), st.sampled_from(["T1", "T2"])),
+        st.one_of(st.none(), fen),
+        st.sampled_from(["created", "paid", "closed", "refund_due", "refunded"]),
+        st.just(DAY),
+    ),
+    max_size=5,
+)
+our_refunds = st.dictionaries(
+    st.sampled_from(["R1", "R2", "R3", ""]),
+    st.builds(OurRefund, st.sampled_from(["R1", "R2", "R3"]), numbers, fen),
+    max_size=4,
+)
+
+
+@given(bill_rows, our_side, our_refunds, st.integers(min_value=0, max_value=4))
+def test_the_join_gives_what_the_rules_give_row_by_row(bill, ours, refunds, days_late):
+    today = DAY + timedelta(days=days_late)
+    expected = one_at_a_time(bill, ours, day=DAY, today=today, refunds=refunds)
+    assert match(bill, ours, day=DAY, today=today, refunds=refunds) == expected
+    # The same as tables: the bill as a DataFrame, ours as OurPayments (what ours.py gives).
+    table = pl.DataFrame(
+        [
+            (r.out_trade_no, r.transaction_id, r.settlement_fen, r.refund_fen, r.out_refund_no)
+            for r in bill
+        ],
+        schema=["out_trade_no", "transaction_id", "settlement_fen", "refund_fen", "out_refund_no"],
+        orient="row",
+    ).with_columns(is_refund=pl.Series([r.is_refund for r in bill], dtype=pl.Boolean))
+    as_tables = match(table, as_table(ours), day=DAY, today=today, refunds=refunds)
+    if all(key == payment.order_no for key, payment in ours.items()):  # a table has one name
+        assert as_tables == expected
+
+
+def as_table(ours):
+    return OurPayments(
+        pl.DataFrame(
+            [tuple(getattr(p, f) for f in PAYMENT_SCHEMA) for p in ours.values()],
+            schema=PAYMENT_SCHEMA,
+            orient="row",
+        )
+    )
+
+
+def test_our_payments_as_a_table_read_as_a_mapping():
+    ours = {
+        "SI1": OurPayment("SI1", "T1", 25000, "paid", DAY),
+        "SI2": OurPayment("SI2", None, 100, "refund_due", DAY),
+    }
+    table = as_table(ours)
+    assert dict(table) == ours
+    assert (len(table), list(table), "SI3" in table, table.get("SI3")) == (
+        2,
+        ["SI1", "SI2"],
+        False,
+        None,
+    )
