@@ -12,7 +12,8 @@ Kinds:
   midnight can land in the next day's bill), then flagged.
 - amount_mismatch: both sides have it, with different amounts.
 - status_mismatch: a refund on one side only (or of another amount), matched by out_refund_no:
-  a day's bill carries the refunds that succeeded that day, whatever day the payment was.
+  a day's bill carries the refunds that succeeded that day, whatever day the payment was; or a
+  payment of our order under another transaction_id than the one we recorded.
 - duplicate_payment: a second successful payment for registrations another order already paid.
 
 Discrepancies come in this order: those of bill rows in bill order, then our refunds the bill
@@ -171,6 +172,8 @@ def match(
         .then(pl.lit("missing_in_ours"))
         .when(pl.col("status") == "refund_due")
         .then(pl.lit("duplicate_payment"))
+        .when(pl.col("transaction_id_ours") != pl.col("transaction_id"))
+        .then(pl.lit("status_mismatch"))  # our order, another WeChat trade: for a person
         .when(paid != pl.col("settlement_fen"))
         .then(pl.lit("amount_mismatch"))
     )

@@ -170,6 +170,8 @@ def one_at_a_time(bill, ours, *, day, today, refunds):
             kind, ours_fen = "missing_in_ours", None
         elif payment.status == "refund_due":
             kind, ours_fen = "duplicate_payment", payment.paid_fen
+        elif payment.transaction_id not in (None, row.transaction_id):
+            kind, ours_fen = "status_mismatch", payment.paid_fen
         elif payment.paid_fen != row.settlement_fen:
             kind, ours_fen = "amount_mismatch", payment.paid_fen
         else:
@@ -291,3 +293,10 @@ def test_our_payments_as_a_table_read_as_a_mapping():
         False,
         None,
     )
+
+
+def test_our_order_paid_under_another_wechat_transaction_is_flagged():
+    ours = {"SI1": OurPayment("SI1", "T1", 25000, "paid")}
+    outcome = match([Row("SI1", "T9", 25000)], ours, day=DAY, today=DAY)
+    [found] = outcome.discrepancies
+    assert (found.kind, found.transaction_id, outcome.matched) == ("status_mismatch", "T9", 0)
