@@ -50,7 +50,7 @@ def list_command(
                 f"{d.order_no}{refund}\tours={d.ours_fen} bill={d.bill_fen}"
                 f"{_after(d.fix, d.resolution, d.resolved_by)}"
             )
-        click.echo(f"{len(page.items)} of {page.total}")
+        click.echo(f"{len(page.items)} of {page.total} discrepancies shown")
 
 
 def _after(fix: str | None, resolution: str | None, resolved_by: str | None) -> str:

@@ -276,7 +276,7 @@ def test_flask_discrepancies_lists_and_resolves(rows, session, app):
         str(rows["far"]),
         str(rows["stranger"]),
     ]
-    assert lines[-1] == "3 of 3"
+    assert lines[-1] == "3 of 3 discrepancies shown"
 
     done = runner.invoke(
         args=[
