@@ -8,7 +8,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	&& $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 \
 	&& { echo $$p; break; }; done)
 
-.PHONY: run test lint format migrate bench clean install
+.PHONY: run test lint format migrate bench clean install system
 
 install: $(STAMP)
 
@@ -19,13 +19,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# The CJK font of the posters and Chromium for the browser tests (Debian packages, when missing).
+system:
+	@scripts/system-packages.sh
+
 migrate: $(STAMP)
 	$(BIN)/alembic upgrade head
 
-run: migrate
+run: migrate system
 	@scripts/run.sh
 
-test: $(STAMP)
+test: $(STAMP) system
 	@scripts/test.sh
 
 lint: $(STAMP)

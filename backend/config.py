@@ -20,6 +20,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | ORDER_TTL_SECONDS | 1800 | how long an order waits for payment before it expires |
 | ORDER_LIMIT_PER_OPENID | 20 per minute | orders one WeChat user may create |
 | ORDER_CHECK_AFTER_SECONDS | 300 | an unpaid order this old is asked about at WeChat (a notification may be lost), then again at this interval |
+| MINIPROGRAM_URL | http://127.0.0.1:8003/ | the mini-program's start page (the mock under `make run`); `/q/{village_code}` leads there with `?village=` |
 | REFUND_CHECK_AFTER_SECONDS | 300 | a refund WeChat accepted but has not reported finished is asked about (refundquery) after this long, then again at this interval |
 | WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
 | SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
@@ -106,6 +107,9 @@ class Config:
     )
     ORDER_CHECK_AFTER_SECONDS: int = field(
         default_factory=lambda: int(_env("ORDER_CHECK_AFTER_SECONDS", "300"))
+    )
+    MINIPROGRAM_URL: str = field(
+        default_factory=lambda: _env("MINIPROGRAM_URL", "http://127.0.0.1:8003/")
     )
     REFUND_CHECK_AFTER_SECONDS: int = field(
         default_factory=lambda: int(_env("REFUND_CHECK_AFTER_SECONDS", "300"))

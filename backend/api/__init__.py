@@ -15,7 +15,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.api import health
+from backend.api import health, village_links
 from backend.rate_limits import TooManyRequests
 from backend.web import limiter
 
@@ -75,6 +75,7 @@ def init_api(app: Flask) -> None:
     )
 
     app.register_blueprint(health.blp)
+    app.register_blueprint(village_links.blp)
     for module in (
         resident,
         orders,
