@@ -31,3 +31,6 @@ def register_commands(app: Flask) -> None:
     from backend.recon.discrepancy_command import discrepancies_cli
 
     app.cli.add_command(discrepancies_cli)
+    from backend.posters.cli import posters
+
+    app.cli.add_command(posters)

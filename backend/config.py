@@ -21,6 +21,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | ORDER_LIMIT_PER_OPENID | 20 per minute | orders one WeChat user may create |
 | ORDER_CHECK_AFTER_SECONDS | 300 | an unpaid order this old is asked about at WeChat (a notification may be lost), then again at this interval |
 | MINIPROGRAM_URL | http://127.0.0.1:8003/ | the mini-program's start page (the mock under `make run`); `/q/{village_code}` leads there with `?village=` |
+| POSTER_FONT | /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf | TrueType font of the Chinese text on village QR posters (Debian fonts-droid-fallback) |
+| POSTER_LATIN_FONT | /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf | TrueType font of the digits and Latin letters on the posters, which POSTER_FONT lacks (Debian fonts-dejavu-core) |
 | REFUND_CHECK_AFTER_SECONDS | 300 | a refund WeChat accepted but has not reported finished is asked about (refundquery) after this long, then again at this interval |
 | WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
 | SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
@@ -46,6 +48,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT_DIR / "var" / "app.db"
 DEFAULT_BILL_DIR = PROJECT_DIR / "var" / "bills"
+DEFAULT_POSTER_FONT = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+DEFAULT_POSTER_LATIN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DEV_SECRET = "dev-only-secret-change-me"
 
 WECHAT_BASE_URLS = {
@@ -110,6 +114,10 @@ class Config:
     )
     MINIPROGRAM_URL: str = field(
         default_factory=lambda: _env("MINIPROGRAM_URL", "http://127.0.0.1:8003/")
+    )
+    POSTER_FONT: str = field(default_factory=lambda: _env("POSTER_FONT", DEFAULT_POSTER_FONT))
+    POSTER_LATIN_FONT: str = field(
+        default_factory=lambda: _env("POSTER_LATIN_FONT", DEFAULT_POSTER_LATIN_FONT)
     )
     REFUND_CHECK_AFTER_SECONDS: int = field(
         default_factory=lambda: int(_env("REFUND_CHECK_AFTER_SECONDS", "300"))

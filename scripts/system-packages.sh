@@ -2,11 +2,12 @@
 # The few things the project needs from the operating system rather than from PyPI, installed when
 # missing (Debian/Ubuntu, as root or with sudo):
 #   fonts-droid-fallback  a CJK font (one plain TrueType file) the village posters embed
+#   fonts-dejavu-core     DejaVu Sans, for the digits and Latin letters the CJK font lacks
 #   chromium              the browser the mini-program mock's browser tests drive (headless)
 # Anything that cannot be installed is reported, not fatal: the posters then say the font is
 # missing, and the browser tests say they were skipped.
 set -uo pipefail
-PACKAGES=(fonts-droid-fallback chromium)
+PACKAGES=(fonts-droid-fallback fonts-dejavu-core chromium)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

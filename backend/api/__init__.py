@@ -65,6 +65,7 @@ def init_api(app: Flask) -> None:
         ledger,
         orders,
         payments,
+        posters,
         reconciliations,
         refunds,
         regions,
@@ -89,6 +90,7 @@ def init_api(app: Flask) -> None:
         reconciliations,
         discrepancies,
         imports,
+        posters,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

@@ -415,3 +415,28 @@ class PolicyBook:
             if window is not None:
                 return window
         raise PolicyNotFound(f"no policy for collection year {collection_year} in {region_code}")
+
+    def collection_years(self, region_code: str) -> tuple[int, ...]:
+        """The collection years some policy file covers for a region, ascending."""
+        county, city = _region6(region_code)
+        return tuple(sorted({year for region, year in self._windows if region in (county, city)}))
+
+    def collection(
+        self, region_code: str, collection_year: int
+    ) -> tuple[tuple[date, date], tuple[SchemePolicy, ...]]:
+        """One collection year in a region: its window and its scheme policies, in SCHEMES order.
+
+        The county file, where there is one, already holds the city's values merged under it.
+        """
+        county, city = _region6(region_code)
+        for region in (county, city):
+            window = self._windows.get((region, collection_year)) if region else None
+            if window is not None:
+                found = [
+                    policy
+                    for (where, _, _), policy in self._policies.items()
+                    if where == region and policy.collection_year == collection_year
+                ]
+                found.sort(key=lambda p: (SCHEMES.index(p.scheme), p.period_year))
+                return window, tuple(found)
+        raise PolicyNotFound(f"no policy for collection year {collection_year} in {region_code}")

@@ -118,6 +118,25 @@ def test_other_counties_keep_the_city_policy(tmp_path):
     assert book.scheme_policy("410700", "medical", 2020) == medical
 
 
+def test_a_collection_year_lists_its_schemes_county_first(tmp_path):
+    write(tmp_path, "2019/410700.toml", CITY)
+    write(tmp_path, "2019/410721.toml", COUNTY)
+    write(tmp_path, "2020/410700.toml", CITY.replace("2020", "2021").replace("2019", "2020"))
+    book = PolicyBook.load(tmp_path)
+    assert book.collection_years("410721100201") == (2019, 2020)
+    window, policies = book.collection("410721100201", 2019)
+    assert window == (date(2019, 9, 1), date(2019, 12, 31))
+    assert [(p.scheme, p.period_year, p.region) for p in policies] == [
+        ("pension", 2019, "410721"),
+        ("medical", 2020, "410721"),
+    ]
+    assert policies[1].share_fen == 28000  # the county's own share
+    _, city = book.collection("410724100201", 2019)
+    assert [p.region for p in city] == ["410700", "410700"]
+    with pytest.raises(PolicyNotFound):
+        book.collection("410721100201", 2018)
+
+
 def test_county_override_may_change_the_collection_window(tmp_path):
     write(tmp_path, "2019/410700.toml", CITY)
     write(tmp_path, "2019/410721.toml", "[calendar]\nwindow_start = 2019-10-01\n")
