@@ -13,6 +13,9 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 FAKE_TAX_PORT="${FAKE_TAX_PORT:-8002}"
 export FAKE_TAX_PORT
 export TAX_LEDGER_URL="${TAX_LEDGER_URL:-http://127.0.0.1:$FAKE_TAX_PORT}"
+# The mini-program mock (the resident's phone); a village's QR link /q/<code> leads to it.
+MINIPROGRAM_PORT="${MINIPROGRAM_PORT:-8003}"
+export MINIPROGRAM_URL="${MINIPROGRAM_URL:-http://127.0.0.1:$MINIPROGRAM_PORT/}"
 mkdir -p var/log
 # A secret of this installation's own for resident session tokens, made once.
 if [ -z "${SECRET_KEY:-}" ]; then
@@ -55,6 +58,10 @@ pids+=($!)
 WORKER_INTERVAL_SECONDS="${WORKER_INTERVAL_SECONDS:-15}" "$BIN/flask" --app backend worker \
   >>var/log/worker.log 2>&1 &
 pids+=($!)
+# The mini-program mock: its pages, with the resident API and the WeChat stand-ins on its own origin.
+"$BIN/python" miniprogram-mock/server.py --host 127.0.0.1 --port "$MINIPROGRAM_PORT" \
+  --api-url "http://127.0.0.1:$PORT" --wechat-url "$FAKE_WECHAT_URL" >>var/log/miniprogram.log 2>&1 &
+pids+=($!)
 "$BIN/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile var/log/access.log \
   --error-logfile - 'backend:create_app()' &
 pids+=($!)
@@ -73,6 +80,7 @@ cat <<MSG
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
   Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages)
+  Mini-program (phone)   ${MINIPROGRAM_URL}   (a village's QR link: http://127.0.0.1:$PORT/q/<village code>)
   Worker                 checks unpaid orders, follows refunds and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt

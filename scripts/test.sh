@@ -11,6 +11,12 @@ PG_URL="${TEST_DATABASE_URL:-$PG_DEFAULT}"
 PG_REQUIRED=""
 if [ -n "${TEST_DATABASE_URL:-}" ] || [ "${CI:-}" = "true" ]; then PG_REQUIRED=1; fi
 
+# The browser tests need Chromium (scripts/system-packages.sh installs it); without it they skip, so say so.
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then
+  echo "NOTICE: Chromium not found at ${CHROMIUM_PATH:-/usr/bin/chromium}: the browser tests (tests/browser) will be SKIPPED."
+  echo "        Install it with scripts/system-packages.sh (make test runs it) or apt-get install chromium."
+fi
+
 echo "== tests on SQLite =="
 env -u TEST_DATABASE_URL "$BIN/pytest" "$@"
 sqlite_rc=$?

@@ -258,6 +258,8 @@ def _print_showcase(sessions: sessionmaker[Session], *, seed: int, size: int) ->
             f"  household {household.household_no} ({len(members)} people,"
             f" {_place_name(place, household.village_code)}): pay for all in one order"
         )
+        base = current_app.config["APP_CONFIG"].PUBLIC_BASE_URL.rstrip("/")
+        click.echo(f"    their village's QR code link: {base}/q/{household.village_code}")
         for member in members:
             click.echo(
                 f"    {_pad(RELATION[member.relation], 14)} {member.id_number}  "
