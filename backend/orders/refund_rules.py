@@ -27,6 +27,7 @@ REASONS: tuple[Reason, ...] = ("duplicate_payment", "wrong_grade", "other")
 IN_PROGRESS = frozenset({"requested", "processing"})
 GIVEN_BACK = frozenset({"succeeded"}) | IN_PROGRESS  # counted against what is left to refund
 REFUNDABLE_ORDERS = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE})
+ONE_AT_A_TIME = "该缴费项已有一笔退款正在处理，请等它完成后再试。"
 
 # WeChat's refund_status -> ours. CHANGE: the money could not reach the payer (closed card…);
 # it stays with the merchant and a person must arrange it, so here it counts as not given back.
@@ -65,7 +66,7 @@ def check_request(
     if order_status not in REFUNDABLE_ORDERS:
         raise RefundRefused(f"该订单状态为 {order_status.value}，没有可退的款项。")
     if any(r.status in IN_PROGRESS for r in past):
-        raise RefundRefused("该缴费项已有一笔退款正在处理，请等它完成后再试。")
+        raise RefundRefused(ONE_AT_A_TIME)
     left = refundable_fen(item_fen, past)
     if left <= 0:
         raise RefundRefused("该缴费项已全额退款。")

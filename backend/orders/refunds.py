@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from backend import audit
 from backend.models import LedgerMessage, OrderItem, PaymentOrder, Refund, Registration
 from backend.orders.refund_rules import (
+    ONE_AT_A_TIME,
     PLATFORM_STATES,
     PastRefund,
     RefundRefused,
@@ -134,7 +135,7 @@ def request_refund(
             earlier = _by_key(session, actor, ask.idempotency_key)
             if earlier is not None:
                 return _replay(session, earlier, ask), True
-        raise RefundRefused("该缴费项已有一笔退款正在处理，请等它完成后再试。") from None
+        raise RefundRefused(ONE_AT_A_TIME) from None
     audit.record(
         session,
         actor=actor,
@@ -274,16 +275,16 @@ def record_result(session: Session, result: RefundStatus, *, actor: str, now: da
     if state is None:
         session.rollback()
         raise RefundNoticeRejected(f"refund {refund.refund_no}: unknown state {result.state}")
-    if refund.status in ("succeeded", "failed") or state == "processing":
-        if refund.status in ("requested", "processing") and state == "processing":
-            refund.status = "processing"  # accepted, though our submit never heard so
-            refund.refund_id = refund.refund_id or result.refund_id
-            refund.next_check_at = now + CHECK_AFTER
-            refund.updated_at = now
-            session.commit()
-        else:
-            session.rollback()
-        return refund.status if state != "processing" else "processing"
+    if refund.status in ("succeeded", "failed"):
+        session.rollback()
+        return refund.status
+    if state == "processing":
+        refund.status = "processing"  # accepted, though our submit may never have heard so
+        refund.refund_id = refund.refund_id or result.refund_id
+        refund.next_check_at = now + CHECK_AFTER
+        refund.updated_at = now
+        session.commit()
+        return "processing"
     refund.refund_id = refund.refund_id or result.refund_id
     refund.updated_at = now
     if state == "failed":

@@ -14,17 +14,18 @@ from sqlalchemy.orm import Session
 
 from backend.beijing import day_bounds
 from backend.models import PaymentOrder, Refund
+from backend.orders.state import MONEY_TAKEN
 from backend.recon.matching import PAYMENT_SCHEMA, OurPayments, OurRefund
 
-MONEY_TAKEN = ("paid", "refund_due", "refunded")
+TAKEN = tuple(sorted(status.value for status in MONEY_TAKEN))
 
 # The same rows as day_payments' select, for COPY (psycopg binds the values client-side).
-_COPY_PAYMENTS = """
+_COPY_PAYMENTS = f"""
 COPY (
     SELECT order_no, transaction_id, paid_fen, status
     FROM payment_order
     WHERE paid_at >= %(start)s AND paid_at < %(end)s
-      AND status IN ('paid', 'refund_due', 'refunded')
+      AND status IN ({", ".join(f"'{status}'" for status in TAKEN)})
       AND (billed_on IS NULL OR billed_on = %(day)s)
 ) TO STDOUT WITH (FORMAT csv, NULL '\\N')
 """
@@ -45,7 +46,7 @@ def day_payments(session: Session, day: date) -> OurPayments:
         ).where(
             PaymentOrder.paid_at >= start,
             PaymentOrder.paid_at < end,
-            PaymentOrder.status.in_(MONEY_TAKEN),
+            PaymentOrder.status.in_(TAKEN),
             (PaymentOrder.billed_on.is_(None)) | (PaymentOrder.billed_on == day),
         )
         frame = pl.DataFrame(
