@@ -115,6 +115,14 @@ def serve(app) -> ServerThread:
 
 
 @pytest.fixture
+def expiring(app_config, with_regions):
+    """A second server on the same database whose orders expire within a second: the first,
+    unpaid order of a duplicate payment."""
+    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
+        yield running
+
+
+@pytest.fixture
 def http():
     with requests.Session() as session:
         yield session

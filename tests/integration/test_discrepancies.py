@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from backend.models import AuditEntry, ReconDiscrepancy
+from tests.support.running import fresh
 
 URL = "/api/staff/v1/discrepancies"
 DAY = date(2019, 11, 5)
@@ -81,11 +81,6 @@ def listed(http, live_server, headers, **query):
     answer = http.get(live_server + URL, params=query, headers=headers)
     assert answer.status_code == 200, answer.text
     return [row["order_no"] for row in answer.json()], answer
-
-
-def read(session, query):
-    with Session(bind=session.get_bind()) as fresh:
-        return query(fresh)
 
 
 def test_city_staff_list_every_discrepancy_newest_day_first_and_filter_them(
@@ -175,7 +170,7 @@ def test_resolving_records_who_why_and_when_and_audits_it_once(
     assert datetime.fromisoformat(done["resolved_at"]) <= datetime.now(UTC)
     assert http.get(f"{live_server}{URL}/{rows['open']}", headers=clerk).json() == done
 
-    entries = read(
+    entries = fresh(
         session,
         lambda s: s.scalars(
             select(AuditEntry).where(AuditEntry.action == "discrepancy.resolved")
@@ -195,7 +190,7 @@ def test_resolving_records_who_why_and_when_and_audits_it_once(
     assert again.json()["message"].startswith("该差异已由 王会计 于 ")
     assert "不能重复处理" in again.json()["message"]
     assert (
-        read(session, lambda s: s.get(ReconDiscrepancy, rows["open"]).resolution) == reason.strip()
+        fresh(session, lambda s: s.get(ReconDiscrepancy, rows["open"]).resolution) == reason.strip()
     )
     assert listed(http, live_server, clerk, status="resolved")[0] == ["P0001"]
 
@@ -222,7 +217,7 @@ def test_only_open_discrepancies_with_a_reason_can_be_resolved(
         fixed.json()["message"]
         == "该差异已由系统自动处理（已向微信支付查询确认并入账），无需人工处理。"
     )
-    statuses = read(
+    statuses = fresh(
         session,
         lambda s: {
             r.order_no: (r.status, r.resolved_by) for r in s.scalars(select(ReconDiscrepancy))
@@ -232,7 +227,7 @@ def test_only_open_discrepancies_with_a_reason_can_be_resolved(
 
     # A payment that is not ours: resolved by city staff, audited under the city.
     assert resolve("stranger", {"reason": "非本系统订单，已报商户平台核查"}).status_code == 200
-    region = read(
+    region = fresh(
         session,
         lambda s: s.scalar(select(AuditEntry.region_code).where(AuditEntry.target == "X0005")),
     )
@@ -291,7 +286,7 @@ def test_flask_discrepancies_lists_and_resolves(rows, session, app):
     )
     assert done.exit_code == 0, done.output
     assert "resolved by 李四" in done.output
-    found = read(session, lambda s: s.get(ReconDiscrepancy, rows["far"]))
+    found = fresh(session, lambda s: s.get(ReconDiscrepancy, rows["far"]))
     assert (found.status, found.resolved_by, found.resolution) == ("resolved", "李四", "金额已核实")
 
     again = runner.invoke(

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ from flask import Flask, request
 
 from backend.config import Config
 from fakes.tax.server import create_app as create_fake_tax
+from tests.support import running
 from tests.support.servers import ServerThread
 
 SECRET = Config().TAX_LEDGER_SECRET
@@ -40,14 +42,7 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def wait_for(predicate, timeout: float = 5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting")
+wait_for = partial(running.wait_until, timeout=5.0, every=0.01)
 
 
 class Receiver:

@@ -14,6 +14,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 import pytest
 import requests
@@ -26,6 +27,7 @@ from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 from backend.config import Config
 from fakes.wechat.server import create_app as create_fake_wechat
 from fakes.wechat.state import PlatformState
+from tests.support import running
 from tests.support.servers import ServerThread
 
 SCALE = 0.01  # WeChat's 15 s first retry becomes 0.15 s
@@ -157,14 +159,7 @@ def trade_view(server, no: str) -> dict:
     return requests.get(f"{server.url}/_control/trades/{no}", timeout=5).json()
 
 
-def wait_until(predicate, timeout: float = 3.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    return predicate()
+wait_until = partial(running.wait_until, timeout=3.0, every=0.01)
 
 
 def refused(call) -> WeChatPayException:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import openpyxl
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from backend import create_app
 from backend.ledger.outbox import claim_due
@@ -19,9 +18,9 @@ from backend.ledger.signing import sign
 from backend.models import AuditEntry, LedgerAttempt, LedgerMessage, Registration
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
-from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
+from tests.support.running import fresh, run_worker, wait_until
 from tests.support.servers import ServerThread
 
 CONFIRM = "/api/tax/v1/treasury-entries"
@@ -54,17 +53,6 @@ def session(ledger_app):
         yield session
 
 
-def read(session, query):
-    with Session(bind=session.get_bind()) as fresh:
-        return query(fresh)
-
-
-def run_worker(app) -> str:
-    result = app.test_cli_runner().invoke(args=["worker", "--once"])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def paid_household(session, http, server, wx, people=2):
     registrations = []
     for n in range(people):
@@ -80,7 +68,7 @@ def paid_household(session, http, server, wx, people=2):
 
 
 def messages(session):
-    return read(
+    return fresh(
         session,
         lambda s: {
             m.message_id: (m.status, m.attempts, m.ledger_ref, m.tax_receipt_no)
@@ -109,7 +97,7 @@ def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
 
     items = wait_until(entered)
     assert all(len(i["tax_receipt_no"]) >= 10 for i in items)
-    statuses = read(session, lambda s: [s.get(Registration, r.id).status for r in registrations])
+    statuses = fresh(session, lambda s: [s.get(Registration, r.id).status for r in registrations])
     assert statuses == ["treasury_entered"] * 4
 
     assert "ledger: delivered 0" in run_worker(ledger_app)  # nothing left, nothing resent
@@ -148,7 +136,7 @@ def test_a_bureau_that_is_down_gets_everything_once_it_is_back(
     assert "delivered 2" in run_worker(ledger_app)
 
     assert {status for status, *_ in messages(session).values()} == {"delivered"}
-    attempts = read(
+    attempts = fresh(
         session,
         lambda s: s.scalars(select(LedgerAttempt.outcome).order_by(LedgerAttempt.id)).all(),
     )
@@ -249,7 +237,7 @@ def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
     second = signed_post(http, url, {**genuine, "tax_receipt_no": "33041900000000000002"})
     assert second.status_code == 409
     assert messages(session)[message_id][3] == "33041900000000000001"
-    entered = read(
+    entered = fresh(
         session,
         lambda s: s.scalar(
             select(func.count())
@@ -291,7 +279,7 @@ def test_a_confirmation_sent_twice_is_recorded_once(
         return len(attempts) >= 4 and attempts
 
     assert {a["status"] for a in wait_until(both_answered)} == {200}
-    entries = read(
+    entries = fresh(
         session,
         lambda s: s.scalar(
             select(func.count())

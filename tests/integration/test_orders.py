@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 import pytest
 import requests
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
 from backend import create_app
@@ -17,6 +16,7 @@ from backend.models import AuditEntry, PaymentOrder, Registration
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, lookup, order, pay, pay_jsapi, sign_in
+from tests.support.running import fresh, run_worker, wait_until
 
 NOTIFY = "/api/payments/wechat/notify"
 
@@ -30,23 +30,6 @@ def session(app, with_regions):
 @pytest.fixture
 def auth(http, live_server, fake_wechat):
     return sign_in(http, live_server, fake_wechat, "payer")
-
-
-def wait_until(condition, timeout=10.0, every=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError("condition not met in time")
-
-
-def fresh(session, query):
-    """Read what the app committed, in a short session of its own: the test's session keeps its
-    objects loaded and holds no transaction (on SQLite, no lock) while the app works."""
-    with Session(bind=session.get_bind()) as reader:
-        return query(reader)
 
 
 def statuses(session, registrations):
@@ -93,12 +76,6 @@ def signed_notification(app, **fields) -> bytes:
     }
     data = {k: str(v) for k, v in data.items()}
     return dict_to_xml(data, calculate_signature(data, cfg.WECHAT_API_KEY)).encode()
-
-
-def run_worker(app) -> str:
-    result = app.test_cli_runner().invoke(args=["worker", "--once"])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 # -- the journey ----------------------------------------------------------------------------

@@ -15,9 +15,9 @@ from backend.payments import gateway_from_config
 from backend.recon import discrepancies
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
-from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
+from tests.support.running import wait_until
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from backend.payments import gateway_from_config
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import reconcile_day
 from tests.conftest import serve
-from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
+from tests.support.running import wait_until
 
 STORIES = ("paid", "lost", "duplicate", "refunded")
 _people = itertools.count(100)  # ID number serials, unique across hypothesis examples
@@ -35,14 +35,6 @@ STAFF_REFUNDS = "/api/staff/v1/refunds"
 def recon_app(app_config, with_regions):
     # Silent refunds are asked about at once.
     return create_app({**app_config, "REFUND_CHECK_AFTER_SECONDS": 0})
-
-
-@pytest.fixture
-def expiring(app_config, with_regions):
-    """A second server on the same database whose orders expire within a second: the first,
-    unpaid order of a duplicate payment."""
-    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
-        yield running
 
 
 @pytest.fixture

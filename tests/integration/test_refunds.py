@@ -8,15 +8,14 @@ import uuid
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from backend import create_app
 from backend.models import AuditEntry, LedgerMessage, PaymentOrder, Refund, Registration
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
-from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, pay_jsapi, sign_in
+from tests.support.running import fresh, run_worker, wait_until
 from tests.support.servers import ServerThread
 
 URL = "/api/staff/v1/refunds"
@@ -28,14 +27,6 @@ def refund_app(app_config, with_regions):
     return create_app(
         {**app_config, "REFUND_CHECK_AFTER_SECONDS": 0, "LEDGER_RETRY_SCHEDULE": (0, 0, 0)}
     )
-
-
-@pytest.fixture
-def expiring(app_config, with_regions):
-    """A second server on the same database whose orders expire within a second: the first,
-    unpaid order of a duplicate payment."""
-    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
-        yield running
 
 
 @pytest.fixture
@@ -73,17 +64,6 @@ def faults(http, fake_wechat):
 
     yield switch
     switch(refund_systemerror=False, refund_notify_lost=False)
-
-
-def read(session, query):
-    with Session(bind=session.get_bind()) as fresh:
-        return query(fresh)
-
-
-def run_worker(app) -> str:
-    result = app.test_cli_runner().invoke(args=["worker", "--once"])
-    assert result.exit_code == 0, result.output
-    return result.output
 
 
 def paid_order(session, http, server, wx, *, people=1, seq=1, payer="refund-payer"):
@@ -124,7 +104,7 @@ def wechat_refunds(http, wx, order_no):
 
 
 def registration_status(session, registration_id):
-    return read(session, lambda s: s.get(Registration, registration_id).status)
+    return fresh(session, lambda s: s.get(Registration, registration_id).status)
 
 
 def test_a_full_refund_frees_the_registration_and_reverses_the_bureau_entry(
@@ -196,7 +176,7 @@ def test_partial_refunds_never_exceed_what_was_paid_and_one_runs_at_a_time(
     time.sleep(0.2)
     run_worker(refund_app)
     assert (
-        read(
+        fresh(
             session,
             lambda s: s.scalar(
                 select(PaymentOrder.status).where(PaymentOrder.order_no == order_no)
@@ -252,12 +232,12 @@ def test_a_repeated_notification_finishes_a_refund_once(
         return len([a for a in attempts if a.get("acknowledged")]) >= 4
 
     wait_until(acknowledged)
-    audits = read(
+    audits = fresh(
         session,
         lambda s: s.scalars(select(AuditEntry.action).where(AuditEntry.target == refund_no)).all(),
     )
     assert audits.count("refund.succeeded") == 1
-    reversals = read(
+    reversals = fresh(
         session,
         lambda s: s.scalars(
             select(LedgerMessage).where(
@@ -311,7 +291,7 @@ def test_a_duplicate_payment_is_refunded_automatically(
     assert get_order(http, server.url, auth, first["order_no"]).json()["status"] == "refunded"
     assert registration_status(session, registration_id) == "paid"  # by the second order
     assert "duplicates 0" in run_worker(refund_app)  # asked once only
-    no_reversal = read(
+    no_reversal = fresh(
         session,
         lambda s: s.scalar(select(LedgerMessage.id).where(LedgerMessage.kind == "reversal")),
     )
@@ -331,5 +311,5 @@ def test_refunds_are_for_reconciliation_staff_of_the_region(
     assert ask(http, server, unknown, "NOPE", ref).status_code == 404
     bad = ask(http, server, unknown, created["order_no"], ref, reason="because")
     assert bad.status_code == 422
-    refunds = read(session, lambda s: s.scalars(select(Refund)).all())
+    refunds = fresh(session, lambda s: s.scalars(select(Refund)).all())
     assert refunds == []  # nothing half-applied

@@ -11,10 +11,10 @@ import pytest
 
 from backend.beijing import BEIJING
 from backend.models import OrderItem, PaymentOrder, Refund
-from tests.integration.test_orders import wait_until
 from tests.support.builders import add_person, age_on_2019
 from tests.support.regions import OTHER_VILLAGE
 from tests.support.resident import get_order, order, pay, sign_in
+from tests.support.running import wait_until
 
 URL = "/api/staff/v1/settlement"
 
