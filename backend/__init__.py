@@ -9,9 +9,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import DEV_SECRET, Config
-from backend.db import make_engine, make_session_factory
-from backend.db_read import Reader, make_read_engine
-from backend.masking import MaskingFilter
+from backend.infra.database import make_engine, make_session_factory
+from backend.infra.statements import Reader, make_read_engine
+from backend.values.masking import MaskingFilter
 
 
 def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
@@ -40,7 +40,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["db_sessions"] = make_session_factory(engine)
     app.extensions["db_reader"] = Reader(make_read_engine(engine))
 
-    from backend import web
+    from backend.infra import web
 
     web.init_app(app)
 

@@ -9,7 +9,7 @@ def register_commands(app: Flask) -> None:
     from backend.auth.cli import staff_cli
 
     app.cli.add_command(staff_cli)
-    from backend.seed.command import seed_demo
+    from backend.seed.cli import seed_demo
 
     app.cli.add_command(seed_demo)
     from backend.imports.cli import import_cli

@@ -423,9 +423,9 @@ def child_stages() -> dict:
     """reconcile_day's stages 1-3 one by one (each its own bill and our side, freed after)."""
     from backend import create_app
     from backend.models import WeChatBill
-    from backend.recon.bill import parse, parse_file
+    from backend.payments.wechat.bill import parse, parse_file
     from backend.recon.matching import match
-    from backend.recon.ours import day_payments, day_refunds
+    from backend.recon.our_records import day_payments, day_refunds
 
     app = create_app()
     stages = {}

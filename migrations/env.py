@@ -6,7 +6,7 @@ from alembic import context
 
 import backend.models  # noqa: F401  (registers every table on the metadata)
 from backend.config import Config
-from backend.db import Base, make_engine
+from backend.infra.database import Base, make_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):

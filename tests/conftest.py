@@ -14,7 +14,7 @@ import requests
 
 from backend import create_app
 from backend.auth.staff import create_staff
-from backend.db import make_engine, make_session_factory
+from backend.infra.database import make_engine, make_session_factory
 from tests.support import database
 from tests.support.regions import load_regions
 from tests.support.servers import ServerThread

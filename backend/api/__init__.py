@@ -16,8 +16,8 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.api import health, village_links
-from backend.rate_limits import TooManyRequests
-from backend.web import limiter
+from backend.infra.rate_limits import TooManyRequests
+from backend.infra.web import limiter
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from flask_smorest import abort
 
 from backend.auth import resident_tokens
 from backend.auth.staff import StaffIdentity, authenticate
-from backend.web import db_session
+from backend.infra.web import db_session
 
 RESIDENT_SECURITY = [{"residentToken": []}]
 STAFF_SECURITY = [{"staffToken": []}]

@@ -9,9 +9,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.infra.web import db_session
 from backend.models.discrepancies import KINDS, STATUSES
 from backend.recon import discrepancies
-from backend.web import db_session
 
 blp = Blueprint(
     "discrepancies",

@@ -9,7 +9,7 @@ from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from backend.api.auth import current_staff
-from backend.spreadsheets import Table
+from backend.infra.spreadsheets import Table
 
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",

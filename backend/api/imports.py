@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.imports import ImportFailed, run_import
-from backend.web import db_session, policy_book
+from backend.infra.web import db_session, policy_book
 
 blp = Blueprint(
     "imports",

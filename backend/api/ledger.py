@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
+from backend.infra.web import db_session
 from backend.ledger import export, operations
 from backend.models import LedgerMessage
 from backend.models.ledger import MESSAGE_STATUSES
-from backend.web import db_session
 
 blp = Blueprint(
     "ledger", __name__, url_prefix="/api/staff/v1/ledger", description="Staff: tax ledger outbox"

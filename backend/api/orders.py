@@ -20,10 +20,10 @@ from backend.api.auth import (
 )
 from backend.api.resident import _openid_or_address
 from backend.auth.staff import StaffIdentity
+from backend.infra.web import db_session, limiter, payment_gateway, policy_book
 from backend.models import PaymentOrder, Registration
 from backend.orders import service
 from backend.orders.answers import order_answers
-from backend.web import db_session, limiter, payment_gateway, policy_book
 
 blp = Blueprint("orders", __name__, url_prefix="/api/mp/v1", description="Resident orders")
 BLUEPRINTS = [blp]

@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from flask import request
 from flask_smorest import Blueprint
 
-from backend.orders import refunds, service
+from backend.infra.web import db_session, limiter, payment_gateway
+from backend.orders import service
 from backend.payments.gateway import InvalidNotification
-from backend.web import db_session, limiter, payment_gateway
+from backend.refunds import service as refunds
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from backend import regions
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.infra.web import db_session, policy_book
 from backend.posters import service
 from backend.posters.fonts import FontMissing
-from backend.web import db_session, policy_book
+from backend.values import region_codes as regions
 
 blp = Blueprint(
     "posters", __name__, url_prefix="/api/staff/v1/posters", description="Staff: village QR posters"

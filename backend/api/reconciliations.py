@@ -13,13 +13,13 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.beijing import beijing_today
+from backend.infra.web import db_session, payment_gateway
 from backend.models import ReconDiscrepancy, WeChatBill
 from backend.payments.gateway import GatewayError
 from backend.recon.discrepancies import visible
 from backend.recon.pull import BillNotReady, pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
-from backend.web import db_session, payment_gateway
+from backend.values.beijing import beijing_today
 
 blp = Blueprint(
     "reconciliations",

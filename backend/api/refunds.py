@@ -12,12 +12,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.infra.web import db_session, payment_gateway
 from backend.models import OrderItem, PaymentOrder, Refund, Registration
 from backend.models.refunds import REFUND_REASONS, REFUND_STATUSES
-from backend.orders import refunds
-from backend.orders.refund_rules import RefundRefused
 from backend.payments.gateway import GatewayError
-from backend.web import db_session, payment_gateway
+from backend.refunds import service as refunds
+from backend.refunds.rules import RefundRefused
 
 blp = Blueprint(
     "refunds", __name__, url_prefix="/api/staff/v1/refunds", description="Staff: refunds"

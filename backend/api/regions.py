@@ -8,9 +8,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from backend import regions
+from backend.infra.web import db_session
 from backend.models import Region
-from backend.web import db_session
+from backend.values import region_codes as regions
 
 blp = Blueprint(
     "regions", __name__, url_prefix="/api/mp/v1/regions", description="Administrative regions"

@@ -8,12 +8,12 @@ from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from backend import lookup as lookup_service
 from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
-from backend.id_numbers import InvalidIdNumber
-from backend.web import limiter, policy_book, rate_limited, reader
-from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
+from backend.enrollees import lookup as lookup_service
+from backend.infra.web import limiter, policy_book, rate_limited, reader
+from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
+from backend.values.id_numbers import InvalidIdNumber
 
 blp = Blueprint(
     "resident", __name__, url_prefix="/api/mp/v1", description="Resident (mini-program) API"

@@ -8,8 +8,8 @@ from flask_smorest import Blueprint
 
 from backend.api.auth import STAFF_SECURITY, staff_required
 from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
+from backend.infra.web import db_session
 from backend.recon import settlement
-from backend.web import db_session
 
 blp = Blueprint(
     "settlement",

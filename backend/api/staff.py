@@ -7,12 +7,12 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from backend import regions
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.masking import mask_id_number, mask_name
+from backend.infra.web import db_session
 from backend.models import AuditEntry, Enrollee, Registration
 from backend.models.registrations import SCHEMES, STATUSES
-from backend.web import db_session
+from backend.values import region_codes as regions
+from backend.values.masking import mask_id_number, mask_name
 
 blp = Blueprint(
     "staff", __name__, url_prefix="/api/staff/v1", description="Staff: accounts and data"

@@ -10,9 +10,9 @@ from flask import current_app, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 
+from backend.infra.web import db_session, limiter
 from backend.ledger import confirmations
 from backend.ledger.signing import verify
-from backend.web import db_session, limiter
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, redirect
 from sqlalchemy import select
 
+from backend.infra.web import db_session
 from backend.models import Region
-from backend.web import db_session
 
 blp = Blueprint("village_links", __name__)
 

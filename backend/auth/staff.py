@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit, regions
+from backend.infra import audit
 from backend.models import Region, StaffUser
 from backend.models.staff import ROLES
+from backend.values import region_codes as regions
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"view"}),

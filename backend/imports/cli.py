@@ -22,11 +22,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from backend import regions
 from backend.imports.rows import Rejection
 from backend.imports.service import BATCH_SIZE, ImportFailed, ImportReport, Progress, run_import
+from backend.infra.web import policy_book
 from backend.models import Region
-from backend.web import policy_book
+from backend.values import region_codes as regions
 
 REPORT_COLUMNS = ("line", "code", "id_number_masked", "reason")
 ACTOR = "cli"

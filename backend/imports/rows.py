@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from backend import id_numbers, regions
 from backend.imports.readers import FileProblem
-from backend.masking import mask_id_number, mask_text
+from backend.values import id_numbers
+from backend.values import region_codes as regions
+from backend.values.masking import mask_id_number, mask_text
 
 KINDS = ("registrations", "groups", "students")
 SCHEMES = ("pension", "medical")

@@ -42,7 +42,6 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import audit, regions
 from backend.fees import PolicyBook, PolicyNotFound
 from backend.imports import dialect
 from backend.imports.readers import FileProblem, open_source
@@ -56,9 +55,11 @@ from backend.imports.rows import (
     Rejection,
     RowParser,
 )
-from backend.masking import mask_id_number
+from backend.infra import audit
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
+from backend.values import region_codes as regions
+from backend.values.masking import mask_id_number
 
 log = logging.getLogger(__name__)
 

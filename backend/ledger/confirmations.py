@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend.infra import audit
 from backend.models import LedgerMessage, OrderItem, Registration
 
 log = logging.getLogger(__name__)

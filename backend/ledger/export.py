@@ -13,11 +13,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.beijing import beijing_text, day_bounds
-from backend.masking import mask_id_number, mask_name
+from backend.infra.spreadsheets import Table
 from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
-from backend.money import yuan_text
-from backend.spreadsheets import Table
+from backend.values.beijing import beijing_text, day_bounds
+from backend.values.masking import mask_id_number, mask_name
+from backend.values.money import yuan_text
 
 COLUMNS = (
     ("collection_no", "征集流水号"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend.infra import audit
 from backend.models import LedgerAttempt, LedgerMessage
 
 

@@ -1,6 +1,6 @@
 """SQLAlchemy 2.0 typed models, one module per aggregate. Importing this package registers them all."""
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models.audit import AuditEntry
 from backend.models.bills import WeChatBill
 from backend.models.discrepancies import ReconDiscrepancy

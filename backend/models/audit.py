@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models._types import UTCDateTime, utcnow
 
 

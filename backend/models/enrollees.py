@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models._types import UTCDateTime, utcnow
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models._types import UTCDateTime, utcnow
 
 ORDER_STATUSES = ("created", "paid", "closed", "refund_due", "refunded")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models._types import UTCDateTime, utcnow
 
 REFUND_STATUSES = ("requested", "processing", "succeeded", "failed")

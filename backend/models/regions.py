@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.infra.database import Base
 
 LEVELS = ("city", "county", "township", "village")
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.db import Base
+from backend.infra.database import Base
 from backend.models._types import UTCDateTime, utcnow
 
 SCHEMES = ("pension", "medical")

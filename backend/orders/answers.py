@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.masking import mask_name
 from backend.models import Enrollee, LedgerMessage, PaymentOrder, Refund, Registration
-from backend.orders.state import OrderStatus
+from backend.states.orders import OrderStatus
+from backend.values.masking import mask_name
 
 
 def order_answers(

@@ -16,8 +16,8 @@ from flask.cli import with_appcontext
 from backend.ledger.client import TaxLedgerClient
 from backend.ledger.outbox import deliver_due
 from backend.orders.poller import check_open_orders
-from backend.orders.refunds import check_refunds
 from backend.payments import gateway_from_config
+from backend.refunds.service import check_refunds
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from backend.models import PaymentOrder
 from backend.orders import service
-from backend.orders.state import OrderStatus
 from backend.payments.gateway import GatewayError, PaymentGateway, TradeStatus
+from backend.states.orders import OrderStatus
 
 log = logging.getLogger(__name__)
 

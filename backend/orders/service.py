@@ -20,9 +20,9 @@ from sqlalchemy import String, bindparam, cast, func, insert, literal, or_, sele
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit
-from backend.db_read import execute_compiled
 from backend.fees import PolicyBook
+from backend.infra import audit
+from backend.infra.statements import execute_compiled
 from backend.models import (
     AuditEntry,
     Enrollee,
@@ -33,8 +33,8 @@ from backend.models import (
     SpecialGroupMembership,
 )
 from backend.orders.pricing import PricedItem, PricingError, price_item
-from backend.orders.state import OrderStatus, PaymentDecision, on_payment
 from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest, TradeStatus
+from backend.states.orders import OrderStatus, PaymentDecision, on_payment
 
 log = logging.getLogger(__name__)
 

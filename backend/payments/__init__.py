@@ -12,7 +12,7 @@ REFUND_NOTIFY_PATH = "/api/payments/wechat/refund-notify"
 
 def gateway_from_config(cfg: Config) -> PaymentGateway:
     """The WeChat Pay adapter for WECHAT_MODE: fake, sandbox and live differ only in URL and keys."""
-    from backend.payments.wechat import WeChatPayGateway
+    from backend.payments.wechat.gateway import WeChatPayGateway
 
     pay_base, _ = cfg.wechat_base_urls()
     public = cfg.PUBLIC_BASE_URL.rstrip("/")

@@ -15,9 +15,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.config import PROJECT_DIR
+from backend.infra.web import policy_book
 from backend.posters import service
 from backend.posters.fonts import FontMissing
-from backend.web import policy_book
 
 
 @click.command("posters")

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import regions
 from backend.config import Config
 from backend.fees import PolicyBook, PolicyNotFound
 from backend.models import Region
 from backend.posters import content, fonts, layout, pdf
 from backend.posters.fonts import Typeface
 from backend.posters.png import Painter
+from backend.values import region_codes as regions
 
 LEVELS = ("county", "township", "village")
 

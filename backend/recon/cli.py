@@ -11,12 +11,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from backend.beijing import beijing_today
 from backend.models import WeChatBill
 from backend.payments import gateway_from_config
 from backend.payments.gateway import GatewayError
 from backend.recon.pull import BillNotReady, pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
+from backend.values.beijing import beijing_today
 
 
 @click.command("pull-bill")

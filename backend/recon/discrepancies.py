@@ -21,9 +21,9 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from backend import audit
-from backend.beijing import beijing_text
+from backend.infra import audit
 from backend.models import ReconDiscrepancy
+from backend.values.beijing import beijing_text
 
 REASON_MAX = 255
 CITY_DIGITS = 4

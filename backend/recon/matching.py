@@ -35,7 +35,7 @@ Kind = Literal[
 HOLD_DAYS = 2
 CREDITED = ("paid", "refunded")
 
-# What matching reads of a bill as a table (backend.recon.bill's frame() has these and more).
+# What matching reads of a bill as a table (backend.payments.wechat.bill's frame() has these and more).
 BILL_SCHEMA: dict[str, pl.DataType] = {
     "out_trade_no": pl.String(),
     "transaction_id": pl.String(),
@@ -55,7 +55,7 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
 
 
 class BillLine(Protocol):
-    """What matching needs of a bill row (backend.recon.bill.BillRow has it)."""
+    """What matching needs of a bill row (backend.payments.wechat.bill.BillRow has it)."""
 
     out_trade_no: str
     transaction_id: str
@@ -69,7 +69,7 @@ class BillLine(Protocol):
 
 class BillTable(Protocol):
     """A bill that can hand over all its rows as one table with BILL_SCHEMA's columns, in bill
-    order (what backend.recon.bill's `rows()` returns)."""
+    order (what backend.payments.wechat.bill's `rows()` returns)."""
 
     def frame(self) -> pl.DataFrame: ...
 

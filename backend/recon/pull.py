@@ -16,11 +16,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend import audit
-from backend.beijing import beijing_today
+from backend.infra import audit
 from backend.models import WeChatBill
 from backend.payments.gateway import PaymentGateway
-from backend.recon.bill import BillError, parse_file
+from backend.payments.wechat.bill import BillError, parse_file
+from backend.values.beijing import beijing_today
 
 
 class BillNotReady(ValueError):

@@ -31,12 +31,13 @@ from backend.models import (
     Registration,
     WeChatBill,
 )
-from backend.orders import refunds, service
-from backend.orders.state import MONEY_TAKEN, OrderStatus
+from backend.orders import service
 from backend.payments.gateway import GatewayError, PaymentGateway
-from backend.recon.bill import parse_file
+from backend.payments.wechat.bill import parse_file
 from backend.recon.matching import Discrepancy, match
-from backend.recon.ours import day_payments, day_refunds
+from backend.recon.our_records import day_payments, day_refunds
+from backend.refunds import service as refunds
+from backend.states.orders import MONEY_TAKEN, OrderStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from backend.beijing import beijing_today
 from backend.config import PROJECT_DIR
 from backend.models import Region
-from backend.money import yuan_text
 from backend.recon import settlement
+from backend.values.beijing import beijing_today
+from backend.values.money import yuan_text
 
 
 def _yesterday() -> date:

@@ -24,12 +24,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.beijing import beijing_text, day_bounds
-from backend.masking import mask_id_number, mask_name
+from backend.infra.spreadsheets import Subtotal, Table
 from backend.models import Enrollee, OrderItem, PaymentOrder, Refund, Registration
-from backend.money import yuan_text
-from backend.orders.state import MONEY_TAKEN
-from backend.spreadsheets import Subtotal, Table
+from backend.states.orders import MONEY_TAKEN
+from backend.values.beijing import beijing_text, day_bounds
+from backend.values.masking import mask_id_number, mask_name
+from backend.values.money import yuan_text
 
 PAYMENT = "支付"
 DUPLICATE_PAYMENT = "重复支付"

@@ -15,7 +15,6 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.id_numbers import birth_date
 from backend.models import (
     Enrollee,
     LedgerAttempt,
@@ -25,6 +24,7 @@ from backend.models import (
     Registration,
 )
 from backend.models.registrations import new_ref
+from backend.values.id_numbers import birth_date
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.support.people import make_id_number
 from tests.support.regions import VILLAGE

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from backend.db import Base, make_engine
+from backend.infra.database import Base, make_engine
 from tests.support import database
 
 

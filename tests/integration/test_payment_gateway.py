@@ -9,7 +9,6 @@ import pytest
 import requests
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
-from backend.beijing import BEIJING
 from backend.config import Config
 from backend.payments.gateway import (
     GatewayError,
@@ -17,8 +16,9 @@ from backend.payments.gateway import (
     PaymentRequest,
     RefundRequest,
 )
-from backend.payments.wechat import WeChatPayGateway
-from backend.recon.bill import parse
+from backend.payments.wechat.bill import parse
+from backend.payments.wechat.gateway import WeChatPayGateway
+from backend.values.beijing import BEIJING
 from fakes.wechat.server import create_app as create_fake_wechat
 from tests.support.servers import ServerThread
 

@@ -15,11 +15,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from backend.beijing import beijing_today
 from backend.models import AuditEntry, WeChatBill
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentRequest, RefundRequest
 from backend.recon.pull import BillNotReady, pull_bill
+from backend.values.beijing import beijing_today
 
 A_QUIET_DAY = date(2020, 1, 6)  # nobody paid anything at the fake then
 

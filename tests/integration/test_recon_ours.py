@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from backend.models import PaymentOrder
 from backend.recon.matching import OurPayment
-from backend.recon.ours import day_payments
+from backend.recon.our_records import day_payments
 
 DAY = date(2024, 3, 1)
 MIDNIGHT = datetime(2024, 2, 29, 16, 0, tzinfo=UTC)  # DAY begins, Beijing time

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from backend.beijing import BEIJING, beijing_today
 from backend.models import LedgerMessage, PaymentOrder
 from backend.payments import gateway_from_config
 from backend.recon import discrepancies
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
+from backend.values.beijing import BEIJING, beijing_today
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import wait_until

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import create_app
-from backend.beijing import beijing_today
 from backend.models import OrderItem, PaymentOrder, ReconDiscrepancy, Refund
 from backend.payments import gateway_from_config
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import reconcile_day
+from backend.values.beijing import beijing_today
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import openpyxl
 import pytest
 
-from backend.beijing import BEIJING
 from backend.models import OrderItem, PaymentOrder, Refund
+from backend.values.beijing import BEIJING
 from tests.support.builders import add_person, age_on_2019
 from tests.support.regions import OTHER_VILLAGE
 from tests.support.resident import get_order, order, pay, sign_in

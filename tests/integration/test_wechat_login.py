@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from backend.config import Config
-from backend.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
+from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 from fakes.wechat.server import create_app as create_fake_wechat
 from tests.support.servers import ServerThread
 

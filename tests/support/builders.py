@@ -6,9 +6,9 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from backend.id_numbers import birth_date
 from backend.models import Enrollee, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
+from backend.values.id_numbers import birth_date
 from tests.support.people import make_id_number
 from tests.support.regions import VILLAGE
 

@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, make_url, text
 
-from backend.db import Base
+from backend.infra.database import Base
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from backend.id_numbers import InvalidIdNumber, birth_date, validate
+from backend.values.id_numbers import InvalidIdNumber, birth_date, validate
 from tests.support.people import make_id_number
 
 

@@ -1,6 +1,6 @@
 import logging
 
-from backend.masking import MaskingFilter, mask_id_number, mask_name, mask_text
+from backend.values.masking import MaskingFilter, mask_id_number, mask_name, mask_text
 
 
 def test_id_numbers_keep_the_county_and_the_last_four():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.orders.state import (
+from backend.states.orders import (
     MONEY_TAKEN,
     OrderStatus,
     can_move,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from limits.storage import MemoryStorage
 
-from backend.rate_limits import RateLimits, TooManyRequests
+from backend.infra.rate_limits import RateLimits, TooManyRequests
 
 
 class FlakyStorage(MemoryStorage):

@@ -6,13 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.orders.refund_rules import (
+from backend.refunds.rules import (
     PastRefund,
     RefundRefused,
     check_request,
     on_refund_succeeded,
 )
-from backend.orders.state import OrderStatus
+from backend.states.orders import OrderStatus
 
 PAID = OrderStatus.PAID
 

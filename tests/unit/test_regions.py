@@ -1,6 +1,6 @@
 import pytest
 
-from backend import regions
+from backend.values import region_codes as regions
 
 
 @pytest.mark.parametrize(

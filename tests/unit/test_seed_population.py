@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from backend import id_numbers
 from backend.seed import population, regions
 from backend.seed.population import (
     MEDICAL_YEAR,
@@ -19,6 +18,7 @@ from backend.seed.population import (
     people,
     showcase,
 )
+from backend.values import id_numbers
 
 SIZE = 3000
 

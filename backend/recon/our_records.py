@@ -12,10 +12,10 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.beijing import day_bounds
 from backend.models import PaymentOrder, Refund
-from backend.orders.state import MONEY_TAKEN
 from backend.recon.matching import PAYMENT_SCHEMA, OurPayments, OurRefund
+from backend.states.orders import MONEY_TAKEN
+from backend.values.beijing import day_bounds
 
 TAKEN = tuple(sorted(status.value for status in MONEY_TAKEN))
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from backend.money import yuan_text
-from backend.orders.state import OrderStatus
+from backend.states.orders import OrderStatus
+from backend.values.money import yuan_text
 
 Reason = Literal["duplicate_payment", "wrong_grade", "other"]
 REASONS: tuple[Reason, ...] = ("duplicate_payment", "wrong_grade", "other")

@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import String, bindparam, cast, func, select
 from sqlalchemy.orm import aliased
 
-from backend import id_numbers
-from backend.db_read import Reader
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, Quote, pension_options, quote
-from backend.masking import mask_id_number, mask_name
+from backend.infra.statements import Reader
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
+from backend.values import id_numbers
+from backend.values.masking import mask_id_number, mask_name
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ _NOBODY = "\u0000" * 4
 
 # One statement, built once: constructing a select costs more CPU than PostgreSQL spends
 # answering it, and the lookup is the busiest endpoint. A row per registration (one row with
-# empty registration columns when there is none), run through backend.db_read (compiled once
+# empty registration columns when there is none), run through backend.infra.statements (compiled once
 # per dialect, one autocommit round trip), no ORM identity map.
 _village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
 _FIND = (

@@ -5,7 +5,7 @@ transaction round trips (BEGIN, COMMIT, the pool's pre-ping) cost several times 
 spends answering the query. A single SELECT needs no transaction to be consistent, so on
 PostgreSQL these reads use their own engine in autocommit: one round trip per query, and psycopg
 keeps its server-side prepared statement for the life of the connection. SQLite connections are
-already in autocommit (see backend.db), so reads there share the main engine.
+already in autocommit (see backend.infra.database), so reads there share the main engine.
 
 The statements stay SQLAlchemy constructs; they are compiled for the engine's dialect, with the
 column types' bind and result processors applied (dates on SQLite, JSON, for example). The few hot
@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Executable, Select, exc
 from sqlalchemy.engine.interfaces import Dialect
 
-from backend.db import make_engine
+from backend.infra.database import make_engine
 
 
 def make_read_engine(main: Engine) -> Engine:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
-from backend.beijing import BEIJING
+from backend.values.beijing import BEIJING
 
 # Our name -> the header names it may have (current first, legacy after).
 COLUMNS = {

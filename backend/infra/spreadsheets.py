@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backend.money import yuan_text
+from backend.values.money import yuan_text
 
 Record = dict[str, Any]
 

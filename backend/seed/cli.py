@@ -22,11 +22,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend import audit
-from backend import regions as region_codes
 from backend.auth.staff import create_staff
 from backend.config import PROJECT_DIR
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, SchemePolicy, quote
+from backend.infra import audit
+from backend.infra.web import policy_book
 from backend.models import Enrollee, Registration, StaffUser
 from backend.seed import loader
 from backend.seed.population import (
@@ -38,7 +38,7 @@ from backend.seed.population import (
     showcase,
 )
 from backend.seed.regions import CITY_CODE, RegionRow, region_tree
-from backend.web import policy_book
+from backend.values import region_codes
 
 DEFAULT_SIZE = 2000
 DEFAULT_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"

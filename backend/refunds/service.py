@@ -18,9 +18,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend import audit
+from backend.infra import audit
 from backend.models import LedgerMessage, OrderItem, PaymentOrder, Refund, Registration
-from backend.orders.refund_rules import (
+from backend.payments.gateway import GatewayError, PaymentGateway, RefundRequest, RefundStatus
+from backend.refunds.rules import (
     ONE_AT_A_TIME,
     PLATFORM_STATES,
     PastRefund,
@@ -28,8 +29,7 @@ from backend.orders.refund_rules import (
     check_request,
     on_refund_succeeded,
 )
-from backend.orders.state import OrderStatus
-from backend.payments.gateway import GatewayError, PaymentGateway, RefundRequest, RefundStatus
+from backend.states.orders import OrderStatus
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,11 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from sqlalchemy.orm import Session
 
-from backend.db_read import Reader
 from backend.fees import PolicyBook
+from backend.infra.rate_limits import RateLimits
+from backend.infra.statements import Reader
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
-from backend.rate_limits import RateLimits
 
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 

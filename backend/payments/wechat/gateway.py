@@ -20,7 +20,6 @@ from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 from wechatpy.pay import WeChatPay
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
-from backend.beijing import BEIJING
 from backend.payments.gateway import (
     PAID_STATES,
     GatewayError,
@@ -32,6 +31,7 @@ from backend.payments.gateway import (
     RefundStatus,
     TradeStatus,
 )
+from backend.values.beijing import BEIJING
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""WeChat platform services other than payments (mini-program login)."""
