@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend.config import DEV_SECRET, Config
+from backend.infra.clock import CLOCK_OPTION, clock_from_settings
 from backend.infra.database import make_engine, make_session_factory
 from backend.infra.statements import Reader, make_read_engine
 from backend.values.masking import MaskingFilter
@@ -35,7 +36,12 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if cfg.PROXY_FIX_X_FOR:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.PROXY_FIX_X_FOR)  # type: ignore[method-assign]
 
-    engine = make_engine(cfg.DATABASE_URL)
+    clock = cfg.CLOCK or clock_from_settings(
+        cfg.APP_CLOCK_START, cfg.APP_CLOCK_ANCHOR, live=cfg.WECHAT_MODE == "live"
+    )
+    app.extensions["clock"] = clock
+    # Rows written without an explicit time take it from this engine's clock (column defaults).
+    engine = make_engine(cfg.DATABASE_URL).execution_options(**{CLOCK_OPTION: clock})
     app.extensions["db_engine"] = engine
     app.extensions["db_sessions"] = make_session_factory(engine)
     app.extensions["db_reader"] = Reader(make_read_engine(engine))

@@ -34,6 +34,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | BILL_DIR | var/bills in the project folder | where `flask pull-bill` stores WeChat's daily bills (YYYYMMDD-ALL.txt) |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
+| APP_CLOCK_START | (unset: the system clock) | an ISO instant (2019-11-20T09:00:00+08:00) the business clock reads at APP_CLOCK_ANCHOR and runs on from at real speed, so a demo or a test stands inside a collection season; the fakes take the same pair; refused with WECHAT_MODE=live |
+| APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
 | MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
@@ -44,6 +46,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from backend.infra.clock import Clock
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT_DIR / "var" / "app.db"
@@ -156,7 +160,15 @@ class Config:
     MAX_CONTENT_LENGTH: int = field(
         default_factory=lambda: int(_env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))
     )
+    APP_CLOCK_START: str | None = field(
+        default_factory=lambda: os.environ.get("APP_CLOCK_START") or None
+    )
+    APP_CLOCK_ANCHOR: str | None = field(
+        default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
+    )
     TESTING: bool = False
+    # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
+    CLOCK: Clock | None = None
 
     def wechat_base_urls(self) -> tuple[str, str]:
         """(pay API base, open-platform API base) for the configured WECHAT_MODE."""

@@ -17,6 +17,19 @@ export TAX_LEDGER_URL="${TAX_LEDGER_URL:-http://127.0.0.1:$FAKE_TAX_PORT}"
 MINIPROGRAM_PORT="${MINIPROGRAM_PORT:-8003}"
 export MINIPROGRAM_URL="${MINIPROGRAM_URL:-http://127.0.0.1:$MINIPROGRAM_PORT/}"
 mkdir -p var/log
+# The demo stands inside the 2019 collection season, the one the demo policy describes: the API,
+# the worker and both fakes share one business clock that starts at APP_CLOCK_START now and runs
+# at real speed (APP_CLOCK_ANCHOR makes them agree to the second). APP_CLOCK_START= (empty) runs
+# everything on the real clock instead.
+if [ -z "${APP_CLOCK_START+set}" ]; then
+  export APP_CLOCK_START="2019-11-20T09:00:00+08:00"
+fi
+if [ -n "$APP_CLOCK_START" ]; then
+  export APP_CLOCK_ANCHOR="${APP_CLOCK_ANCHOR:-$(date +%s)}"
+  CLOCK_NOTE="business clock from $APP_CLOCK_START (set APP_CLOCK_START= for the real clock)"
+else
+  CLOCK_NOTE="the real clock"
+fi
 # A secret of this installation's own for resident session tokens, made once.
 if [ -z "${SECRET_KEY:-}" ]; then
   [ -s var/secret-key ] || (umask 077; "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' > var/secret-key)
@@ -85,6 +98,7 @@ cat <<MSG
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
   Rate limits counted in $LIMITS_AT
+  Time                   $CLOCK_NOTE
 
   Press Ctrl-C to stop.
 MSG

@@ -3,23 +3,34 @@ the app, and real HTTP servers for the app and the fakes.
 
 The database is migrated once per run with Alembic (so every run also proves the migrations) and
 emptied before each test that asks for it.
+
+Every test stands inside the 2019 collection season, on one business clock shared by the app,
+the fake WeChat platform, the fake bureaus and the worker: each test starts it at SEASON, and a
+test that waits for time (an order's expiry, a lease, the next day's bill) moves it forward
+(`clock.advance(...)`) instead of sleeping.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import datetime
 
 import pytest
 import requests
 
 from backend import create_app
 from backend.auth.staff import create_staff
+from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.database import make_engine, make_session_factory
+from backend.infra.uow import UnitOfWork
+from backend.values.beijing import BEIJING
 from tests.support import database
 from tests.support.regions import load_regions
 from tests.support.servers import ServerThread
 
 TEST_SECRET = "test-secret-key"
+# Inside the 2019 collection window (2019-09-01 to 2019-12-31) and after the pension target date.
+SEASON = datetime(2019, 11, 20, 9, 0, tzinfo=BEIJING)
 
 
 def pytest_report_header(config):
@@ -41,9 +52,21 @@ def database_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def engine(database_url):
+def shared_clock():
+    return ShiftedClock(SEASON)
+
+
+@pytest.fixture
+def clock(shared_clock):
+    """The business clock, at SEASON when the test starts; move it with clock.advance()."""
+    shared_clock.set(SEASON)
+    return shared_clock
+
+
+@pytest.fixture(scope="session")
+def engine(database_url, shared_clock):
     engine = make_engine(database_url)
-    yield engine
+    yield engine.execution_options(**{CLOCK_OPTION: shared_clock})
     engine.dispose()
 
 
@@ -68,21 +91,22 @@ def regions_db(db):
 
 
 @pytest.fixture(scope="session")
-def fake_wechat():
-    """The fake WeChat platform as a real HTTP server."""
+def fake_wechat(shared_clock):
+    """The fake WeChat platform as a real HTTP server, on the tests' business clock."""
     from fakes.wechat.server import create_app as create_fake_wechat
 
     # WeChat's retry schedule (15 s, 15 s, 30 s, ...) runs a hundred times faster in tests.
-    fake = create_fake_wechat(time_scale=0.01)
+    fake = create_fake_wechat(time_scale=0.01, wall_clock=shared_clock.timestamp)
     with ServerThread(fake) as server:
         yield server
     fake.extensions["fake_wechat"].close()
 
 
 @pytest.fixture
-def app_config(database_url, fake_wechat):
+def app_config(database_url, fake_wechat, clock):
     return {
         "TESTING": True,
+        "CLOCK": clock,
         "DATABASE_URL": database_url,
         "SECRET_KEY": TEST_SECRET,
         "FAKE_WECHAT_URL": fake_wechat.url + "/",
@@ -100,6 +124,12 @@ def app(app_config, clean_db):
 
 
 @pytest.fixture
+def uow(app):
+    """A unit of work on the app's database and clock, for calling services directly."""
+    return UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+
+
+@pytest.fixture
 def live_server(app):
     """The app behind a real HTTP server; yields its base URL (where WeChat's callbacks go too)."""
     with serve(app) as server:
@@ -112,14 +142,6 @@ def serve(app) -> ServerThread:
     app.config["APP_CONFIG"].PUBLIC_BASE_URL = server.url
     app.extensions.pop("payment_gateway", None)
     return server
-
-
-@pytest.fixture
-def expiring(app_config, with_regions):
-    """A second server on the same database whose orders expire within a second: the first,
-    unpaid order of a duplicate payment."""
-    with serve(create_app({**app_config, "ORDER_TTL_SECONDS": 1})) as running:
-        yield running
 
 
 @pytest.fixture

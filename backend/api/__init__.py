@@ -1,13 +1,14 @@
 """HTTP API: flask-smorest blueprints, one per resource; views parse, call a service, serialize.
 
 One error envelope everywhere (flask-smorest's): `{"code": 422, "status": "...", "message": "...",
-"errors": {...}}`.
+"errors": {...}}`. This is the one place domain errors become HTTP statuses (DOMAIN_STATUS):
+services and the core raise backend.errors' kinds and never name a status.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+from http import HTTPStatus
 
 from flask import Flask, jsonify
 from flask_limiter.errors import RateLimitExceeded
@@ -16,10 +17,20 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.api import health, village_links
+from backend.errors import Conflict, DomainError, NotFound, Refused, Unavailable
+from backend.infra.clock import wall_seconds
 from backend.infra.rate_limits import TooManyRequests
 from backend.infra.web import limiter
 
 log = logging.getLogger(__name__)
+
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Refused: 422,
+    Unavailable: 503,
+}
+RETRY_AFTER_SECONDS = 30  # what a 503 tells the client to wait
 
 API_SPEC = {
     "API_TITLE": "Resident contribution collection",
@@ -99,12 +110,16 @@ def init_api(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many_requests(exc: RateLimitExceeded):
         limit = limiter.current_limit
-        retry_after = max(1, int(limit.reset_at - time.time())) if limit is not None else None
+        retry_after = max(1, int(limit.reset_at - wall_seconds())) if limit is not None else None
         return _too_many_requests(exc.description, retry_after)
 
     @app.errorhandler(TooManyRequests)
     def too_many_lookups(exc: TooManyRequests):
         return _too_many_requests(exc.limit, exc.retry_after)
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):
+        return domain_error_response(exc)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError):
@@ -127,6 +142,25 @@ def init_api(app: Flask) -> None:
             "message": "internal error; it has been logged",
         }
         return jsonify(body), 500
+
+
+def domain_error_status(exc: DomainError) -> int:
+    return next((status for kind, status in DOMAIN_STATUS.items() if isinstance(exc, kind)), 422)
+
+
+def domain_error_response(exc: DomainError):
+    """The envelope for a domain error: its message, its reason code, the field it concerns."""
+    status = domain_error_status(exc)
+    body: dict = {"code": status, "status": HTTPStatus(status).phrase, "message": exc.message}
+    if exc.reason:
+        body["reason"] = exc.reason
+    if exc.field:
+        body["errors"] = {"json": {exc.field: [exc.message]}}
+    response = jsonify(body)
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _too_many_requests(limit: str, retry_after: int | None):

@@ -10,7 +10,7 @@ from flask_smorest import abort
 
 from backend.auth import resident_tokens
 from backend.auth.staff import StaffIdentity, authenticate
-from backend.infra.web import db_session
+from backend.infra.web import clock, unit_of_work
 
 RESIDENT_SECURITY = [{"residentToken": []}]
 STAFF_SECURITY = [{"staffToken": []}]
@@ -36,7 +36,9 @@ def current_openid() -> str:
         )
     cfg = current_app.config["APP_CONFIG"]
     try:
-        g.openid = resident_tokens.verify(cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE)
+        g.openid = resident_tokens.verify(
+            cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE, now=clock().now()
+        )
     except resident_tokens.InvalidToken as exc:
         abort(401, message=str(exc))
     return g.openid
@@ -48,9 +50,11 @@ def resident_or_staff() -> str | StaffIdentity:
     if token is not None:
         cfg = current_app.config["APP_CONFIG"]
         try:
-            return resident_tokens.verify(cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE)
+            return resident_tokens.verify(
+                cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE, now=clock().now()
+            )
         except resident_tokens.InvalidToken:
-            staff = authenticate(db_session(), token)
+            staff = _staff(token)
             if staff is not None:
                 return staff
     abort(401, message="请先登录（居民令牌或工作人员令牌）。")
@@ -65,6 +69,11 @@ def resident_required(view: Callable) -> Callable:
     return wrapper
 
 
+def _staff(token: str) -> StaffIdentity | None:
+    with unit_of_work() as session:
+        return authenticate(session, token)
+
+
 def current_staff() -> StaffIdentity:
     return g.staff
 
@@ -76,7 +85,7 @@ def staff_required(permission: str) -> Callable[[Callable], Callable]:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
             token = _bearer()
-            staff = authenticate(db_session(), token) if token else None
+            staff = _staff(token) if token else None
             if staff is None:
                 abort(
                     401, message="a valid staff token is required (Authorization: Bearer <token>)"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import db_session
+from backend.api.pagination import window
+from backend.infra.web import clock, unit_of_work
 from backend.models.discrepancies import KINDS, STATUSES
 from backend.recon import discrepancies
 
@@ -110,16 +109,18 @@ class Discrepancies(MethodView):
         County staff see their county's; city staff also those of payments that are not ours
         (no county).
         """
-        page = discrepancies.list_discrepancies(
-            db_session(),
-            scope_prefix=current_staff().scope_prefix,
-            bill_date=args["date"],
-            status=args["status"],
-            kind=args["kind"],
-            county=args["county"],
-            offset=pagination_parameters.first_item,
-            limit=pagination_parameters.page_size,
-        )
+        offset, limit = window(pagination_parameters)
+        with unit_of_work() as session:
+            page = discrepancies.list_discrepancies(
+                session,
+                scope_prefix=current_staff().scope_prefix,
+                bill_date=args["date"],
+                status=args["status"],
+                kind=args["kind"],
+                county=args["county"],
+                offset=offset,
+                limit=limit,
+            )
         pagination_parameters.item_count = page.total
         return page.items
 
@@ -132,12 +133,10 @@ class Discrepancy(MethodView):
     @staff_required("recon")
     def get(self, discrepancy_id):
         """One discrepancy."""
-        try:
+        with unit_of_work() as session:
             return discrepancies.get(
-                db_session(), discrepancy_id, scope_prefix=current_staff().scope_prefix
+                session, discrepancy_id, scope_prefix=current_staff().scope_prefix
             )
-        except discrepancies.NotFound as exc:
-            abort(404, message=str(exc))
 
 
 @blp.route("/<int:discrepancy_id>/resolve")
@@ -155,18 +154,11 @@ class Resolve(MethodView):
         cleared ones need nothing.
         """
         staff = current_staff()
-        try:
-            return discrepancies.resolve(
-                db_session(),
-                discrepancy_id,
-                reason=body["reason"],
-                actor=staff.name,
-                now=datetime.now(UTC),
-                scope_prefix=staff.scope_prefix,
-            )
-        except discrepancies.NotFound as exc:
-            abort(404, message=str(exc))
-        except discrepancies.NotResolvable as exc:
-            abort(409, message=str(exc))
-        except discrepancies.InvalidReason as exc:
-            abort(422, message=str(exc), errors={"json": {"reason": [str(exc)]}})
+        return discrepancies.resolve(
+            unit_of_work(),
+            discrepancy_id,
+            reason=body["reason"],
+            actor=staff.name,
+            now=clock().now(),
+            scope_prefix=staff.scope_prefix,
+        )

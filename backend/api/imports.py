@@ -17,7 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.imports import ImportFailed, run_import
-from backend.infra.web import db_session, policy_book
+from backend.infra.web import clock, policy_book, unit_of_work
 
 blp = Blueprint(
     "imports",
@@ -82,18 +82,16 @@ class Import(MethodView):
         """
         staff = current_staff()
         upload = files["file"]
-        # End the request session's transaction: on SQLite it would hold the write lock the
-        # import's own transaction needs.
-        db_session().close()
         try:
             report = run_import(
-                current_app.extensions["db_sessions"],
+                unit_of_work(),
                 kind,
                 upload.stream,
                 file_name=upload.filename or "upload",
                 actor=staff.name,
                 scope_code=staff.region_code,
                 policies=policy_book(),
+                now=clock().now(),
             )
         except ImportFailed as failure:
             abort(

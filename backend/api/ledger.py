@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
-from backend.infra.web import db_session
+from backend.api.pagination import page_of
+from backend.infra.web import clock, unit_of_work
 from backend.ledger import export, operations
 from backend.models import LedgerMessage
 from backend.models.ledger import MESSAGE_STATUSES
@@ -72,7 +71,8 @@ class Summary(MethodView):
     @staff_required("admin")
     def get(self):
         """How many messages are pending, delivered and dead."""
-        return operations.counts_by_status(db_session())
+        with unit_of_work() as session:
+            return operations.counts_by_status(session)
 
 
 @blp.route("/messages")
@@ -84,19 +84,12 @@ class Messages(MethodView):
     @staff_required("admin")
     def get(self, args, pagination_parameters):
         """Outbox messages, oldest first, with every delivery attempt."""
-        session = db_session()
         query = select(LedgerMessage)
         if args["status"]:
             query = query.where(LedgerMessage.status == args["status"])
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(query.subquery())
-        )
-        messages = session.scalars(
-            query.order_by(LedgerMessage.id)
-            .limit(pagination_parameters.page_size)
-            .offset(pagination_parameters.first_item)
-        ).all()
-        attempts = operations.attempts_of(session, [m.id for m in messages])
+        with unit_of_work() as session:
+            messages = page_of(session, query.order_by(LedgerMessage.id), pagination_parameters)
+            attempts = operations.attempts_of(session, [m.id for m in messages])
         return [
             {
                 **{c: getattr(m, c) for c in MessageOut().fields if c != "attempt_log"},
@@ -115,11 +108,13 @@ class Resend(MethodView):
     @staff_required("admin")
     def post(self, body):
         """Put dead letters back in line for the worker (attempts start over)."""
+        staff = current_staff()
         resent = operations.resend_dead(
-            db_session(),
-            actor=f"staff:{current_staff().name}",
-            now=datetime.now(UTC),
+            unit_of_work(),
+            actor=f"staff:{staff.name}",
+            now=clock().now(),
             message_id=body["message_id"],
+            region_code=staff.region_code,
         )
         if body["message_id"] and not resent:
             abort(404, message=f"no dead letter {body['message_id']}")
@@ -136,8 +131,9 @@ class TreasuryEntries(MethodView):
     def get(self, args):
         """A day's treasury-confirmed registrations of one county and scheme: what agencies book."""
         county = county_in_scope(args)
-        records = list(
-            export.rows(db_session(), day=args["date"], county=county, scheme=args["scheme"])
-        )
+        with unit_of_work() as session:
+            records = list(
+                export.rows(session, day=args["date"], county=county, scheme=args["scheme"])
+            )
         name = f"treasury-{county}-{args['scheme']}-{args['date']:%Y%m%d}"
         return spreadsheet(export.TABLE, records, name, args["format"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import qrcode
-from flask import current_app, request, send_file, url_for
+from flask import current_app, jsonify, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
@@ -18,12 +19,21 @@ from backend.api.auth import (
     current_openid,
     resident_or_staff,
 )
-from backend.api.resident import _openid_or_address
+from backend.api.resident import openid_or_address
 from backend.auth.staff import StaffIdentity
-from backend.infra.web import db_session, limiter, payment_gateway, policy_book
-from backend.models import PaymentOrder, Registration
-from backend.orders import service
-from backend.orders.answers import order_answers
+from backend.infra.web import (
+    clock,
+    limiter,
+    payment_gateway,
+    policy_book,
+    reader,
+    unit_of_work,
+)
+from backend.models import PaymentOrder
+from backend.orders.channels import TRADE_TYPES
+from backend.orders.creation import MAX_ITEMS, ItemRequest, OrderRequest, create_order
+from backend.orders.views import OrderView, order_views
+from backend.values.masking import mask_name
 
 blp = Blueprint("orders", __name__, url_prefix="/api/mp/v1", description="Resident orders")
 BLUEPRINTS = [blp]
@@ -41,9 +51,9 @@ class ItemIn(Schema):
 
 class OrderIn(Schema):
     items = fields.List(
-        fields.Nested(ItemIn), required=True, validate=validate.Length(1, service.MAX_ITEMS)
+        fields.Nested(ItemIn), required=True, validate=validate.Length(1, MAX_ITEMS)
     )
-    trade_type = fields.String(required=True, validate=validate.OneOf(("JSAPI", "NATIVE")))
+    trade_type = fields.String(required=True, validate=validate.OneOf(TRADE_TYPES))
 
 
 class IdempotencyHeader(Schema):
@@ -95,38 +105,64 @@ class OrderOut(Schema):
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def order_answer(order: OrderView, now: datetime) -> dict[str, Any]:
+    """OrderOut's shape, built directly (a test loads every answer back through OrderOut):
+    names masked, times in ISO 8601, the means to pay only while the order is payable."""
+    pay: dict[str, Any] | None = None
+    if order.payable(now):
+        if order.trade_type == "JSAPI" and order.pay_params:
+            pay = dict(order.pay_params)
+        elif order.trade_type == "NATIVE" and order.code_url:
+            qr_png_url = url_for("orders.qrcode_png", order_no=order.order_no)
+            pay = {"code_url": order.code_url, "qr_png_url": qr_png_url}
+    return {
+        "order_no": order.order_no,
+        "status": order.status,
+        "status_reason": order.status_reason,
+        "trade_type": order.trade_type,
+        "total_fen": order.total_fen,
+        "created_at": order.created_at.isoformat(),
+        "expires_at": order.expires_at.isoformat(),
+        "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "transaction_id": order.transaction_id,
+        "items": [
+            {
+                "registration_ref": item.registration_ref,
+                "name_masked": mask_name(item.holder_name),
+                "scheme": item.scheme,
+                "period_year": item.period_year,
+                "grade_yuan": item.grade_yuan,
+                "amount_fen": item.amount_fen,
+                "gov_paid_fen": item.gov_paid_fen,
+                "contribution_subsidy_fen": item.contribution_subsidy_fen,
+                "ledger_state": item.ledger_state,
+                "tax_receipt_no": item.tax_receipt_no,
+                "refunded_fen": item.refunded_fen,
+            }
+            for item in order.items
+        ],
+        "pay": pay,
+    }
 
 
-def _qr_url(order: PaymentOrder) -> str | None:
-    if order.trade_type != "NATIVE":
-        return None
-    return url_for("orders.qrcode_png", order_no=order.order_no)
-
-
-def _answer(order: PaymentOrder) -> dict:
-    return order_answers(db_session(), [order], now=_now(), qr_url=_qr_url)[0]
-
-
-def order_reader(order_no: str) -> PaymentOrder:
+def readable_order(order_no: str) -> OrderView:
     """The order, if the caller may read it: its payer, or staff whose region it touches.
 
     Anyone else gets the same 404 as for a number that does not exist.
     """
-    order = db_session().scalar(select(PaymentOrder).where(PaymentOrder.order_no == order_no))
     viewer = resident_or_staff()
-    if order is not None:
+    with unit_of_work() as session:
+        found = order_views(session, PaymentOrder.order_no == order_no)
+    if found:
+        order = found[0]
         if isinstance(viewer, str) and viewer == order.openid:
             return order
-        if isinstance(viewer, StaffIdentity) and viewer.may("view"):
-            villages = db_session().scalars(
-                select(Registration.village_code).where(
-                    Registration.id.in_([i.registration_id for i in order.items])
-                )
-            )
-            if any(viewer.sees(code) for code in villages):
-                return order
+        if (
+            isinstance(viewer, StaffIdentity)
+            and viewer.may("view")
+            and any(viewer.sees(item.village_code) for item in order.items)
+        ):
+            return order
     abort(404, message="没有找到这笔订单。")
 
 
@@ -137,71 +173,75 @@ class OrdersView(MethodView):
     @blp.arguments(OrderIn)
     @blp.response(201, OrderOut)
     @blp.alt_response(409, description="a registration is already paid or in another open order")
-    @blp.alt_response(422, description="bad items, or the key was used for another request")
-    @blp.alt_response(503, description="WeChat Pay could not be reached")
-    @limiter.limit(
-        lambda: current_app.config["ORDER_LIMIT_PER_OPENID"], key_func=_openid_or_address
+    @blp.alt_response(
+        422, description="bad items, outside the collection window, or the key was reused"
     )
+    @blp.alt_response(503, description="WeChat Pay could not be reached")
+    @limiter.limit(lambda: current_app.config["ORDER_LIMIT_PER_OPENID"], key_func=openid_or_address)
     def post(self, headers, body):
         """Create an order for one or more registrations (a household at once).
 
         The server prices every item; the same Idempotency-Key and body return the same order.
+        Registrations are paid inside their policy's collection window only.
         """
         openid = current_openid()
         cfg = current_app.config["APP_CONFIG"]
         trade_type = body["trade_type"]
-        try:
-            order, created = service.create_order(
-                db_session(),
-                payment_gateway(),
-                policy_book(),
+        now = clock().now()
+        order, replayed = create_order(
+            unit_of_work(),
+            reader(),
+            payment_gateway(),
+            policy_book(),
+            OrderRequest(
                 openid=openid,
                 idempotency_key=headers["idempotency_key"],
-                items=[
-                    service.ItemRequest(i["registration_ref"], i["grade_yuan"])
-                    for i in body["items"]
-                ],
+                items=tuple(
+                    ItemRequest(i["registration_ref"], i["grade_yuan"]) for i in body["items"]
+                ),
                 trade_type=trade_type,
                 client_ip=(request.remote_addr or "127.0.0.1")
                 if trade_type == "JSAPI"
                 else cfg.SERVER_IP,
-                now=_now(),
-                ttl=timedelta(seconds=cfg.ORDER_TTL_SECONDS),
-            )
-        except service.OrderError as exc:
-            errors = {"json": {exc.field: [str(exc)]}} if exc.field else None
-            abort(exc.status, message=str(exc), **({"errors": errors} if errors else {}))
-        return _answer(order), 201, {"Idempotent-Replayed": "false" if created else "true"}
+            ),
+            now=now,
+            ttl=timedelta(seconds=cfg.ORDER_TTL_SECONDS),
+            check_after=timedelta(seconds=cfg.ORDER_CHECK_AFTER_SECONDS),
+        )
+        response = jsonify(order_answer(order, now))
+        response.status_code = 201
+        response.headers["Idempotent-Replayed"] = "true" if replayed else "false"
+        return response
 
     @blp.doc(security=RESIDENT_SECURITY)
     @blp.response(200, OrderOut(many=True))
     @blp.paginate()
     def get(self, pagination_parameters):
         """My orders, newest first."""
-        openid = current_openid()
-        session = db_session()
-        mine = PaymentOrder.openid == openid
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(PaymentOrder).where(mine)
-        )
-        orders = session.scalars(
-            select(PaymentOrder)
-            .where(mine)
-            .order_by(PaymentOrder.created_at.desc(), PaymentOrder.id.desc())
-            .limit(pagination_parameters.page_size)
-            .offset(pagination_parameters.first_item)
-        ).all()
-        return order_answers(session, list(orders), now=_now(), qr_url=_qr_url)
+        mine = PaymentOrder.openid == current_openid()
+        with unit_of_work() as session:
+            pagination_parameters.item_count = session.scalar(
+                select(func.count()).select_from(PaymentOrder).where(mine)
+            )
+            orders = order_views(
+                session,
+                mine,
+                newest_first=True,
+                offset=pagination_parameters.first_item,
+                limit=pagination_parameters.page_size,
+            )
+        now = clock().now()
+        return jsonify([order_answer(order, now) for order in orders])
 
 
 @blp.route("/orders/<order_no>")
-class OrderView(MethodView):
+class OneOrder(MethodView):
     @blp.doc(security=RESIDENT_SECURITY + STAFF_SECURITY)
     @blp.response(200, OrderOut)
     @blp.alt_response(404, description="no such order among the caller's")
     def get(self, order_no):
         """One order with its items. Only its payer, or staff whose region it touches, may read it."""
-        return _answer(order_reader(order_no))
+        return jsonify(order_answer(readable_order(order_no), clock().now()))
 
 
 @blp.route("/orders/<order_no>/qrcode.png")
@@ -209,8 +249,8 @@ class OrderView(MethodView):
 @blp.response(200, description="PNG of the NATIVE code_url, for a payer to scan")
 @blp.alt_response(404, description="no payable NATIVE order of the caller's")
 def qrcode_png(order_no):
-    order = order_reader(order_no)
-    if order.trade_type != "NATIVE" or not order.code_url or order.status != "created":
+    order = readable_order(order_no)
+    if order.trade_type != "NATIVE" or not order.code_url or not order.payable(clock().now()):
         abort(404, message="该订单没有可扫码支付的二维码。")
     image = qrcode.make(order.code_url, box_size=8, border=2)
     buffer = io.BytesIO()

@@ -1,28 +1,29 @@
 """WeChat Pay's callbacks: the payment-result notification and the refund notification.
 
 WeChat retries until it reads the SUCCESS reply, so anything we cannot record safely is answered
-FAIL: it comes back later, and the order poller asks WeChat in the meantime.
+FAIL: it comes back later, and the order poller asks WeChat in the meantime. Only the refusals
+the services name are answered FAIL here; a bug is a 500 that is logged as one.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 
 from flask import request
 from flask_smorest import Blueprint
 
-from backend.infra.web import db_session, limiter, payment_gateway
-from backend.orders import service
+from backend.infra.web import clock, limiter, payment_gateway, unit_of_work
+from backend.orders.crediting import ReportedPayment, UnknownOrder, record_payment
 from backend.payments.gateway import InvalidNotification
-from backend.refunds import service as refunds
+from backend.payments.wechat.routes import NOTIFY_PATH, PREFIX, REFUND_NOTIFY_PATH
+from backend.refunds.service import NoticeMismatch, UnknownRefund, record_result
 
 log = logging.getLogger(__name__)
 
 blp = Blueprint(
     "payments",
     __name__,
-    url_prefix="/api/payments/wechat",
+    url_prefix=PREFIX,
     description="WeChat Pay callbacks (XML, signed by WeChat)",
 )
 BLUEPRINTS = [blp]
@@ -32,7 +33,7 @@ BLUEPRINTS = [blp]
 def _wechat_callbacks_are_not_limited() -> bool:
     """WeChat retries whatever we refuse, so its callbacks are never rate limited; this also
     spares every notification the limiter's per-request bookkeeping."""
-    return request.path.startswith(blp.url_prefix)
+    return request.path.startswith(PREFIX)
 
 
 def _reply(ok: bool, message: str, status: int = 200):
@@ -40,7 +41,7 @@ def _reply(ok: bool, message: str, status: int = 200):
     return body, status, {"Content-Type": content_type}
 
 
-@blp.route("/notify", methods=["POST"])
+@blp.route(NOTIFY_PATH.removeprefix(PREFIX), methods=["POST"])
 @blp.doc(
     summary="Payment-result notification",
     description="WeChat Pay API v2 XML, MD5-signed with the merchant key. Answered with the "
@@ -53,35 +54,33 @@ def notify():
         log.warning("payment notification rejected: %s", exc)
         return _reply(False, "签名错误", 400)
     if not notice.success:
-        log.info("order %s: WeChat reports a failed payment", notice.out_trade_no)
+        log.info("order %s: WeChat reports a failed payment", notice.order_no)
         return _reply(True, "OK")
-    payment = service.ReportedPayment(
-        order_no=notice.out_trade_no,
+    payment = ReportedPayment(
+        order_no=notice.order_no,
         transaction_id=notice.transaction_id,
         total_fen=notice.total_fen,
         paid_at=notice.paid_at,
     )
     try:
-        decision = service.record_payment(
-            db_session(), payment, actor="wechat:notify", now=datetime.now(UTC)
-        )
-    except LookupError:
+        decision = record_payment(unit_of_work(), payment, actor="wechat:notify", now=clock().now())
+    except UnknownOrder:
         # Money for an order we never made: keep WeChat retrying and let reconciliation show it.
-        log.error("payment notification for unknown order %s", notice.out_trade_no)
+        log.error("payment notification for unknown order %s", notice.order_no)
         return _reply(False, "unknown out_trade_no", 404)
     if decision.reason == "transaction_conflict":
         return _reply(False, "transaction_id already recorded", 409)
     if decision.reason == "amount_mismatch":
         log.error(
             "order %s: paid %d fen, order total differs; not credited",
-            notice.out_trade_no,
+            notice.order_no,
             notice.total_fen,
         )
         return _reply(False, "total_fee mismatch", 409)
     return _reply(True, "OK")
 
 
-@blp.route("/refund-notify", methods=["POST"])
+@blp.route(REFUND_NOTIFY_PATH.removeprefix(PREFIX), methods=["POST"])
 @blp.doc(
     summary="Refund-result notification",
     description="WeChat Pay API v2 XML whose req_info is AES-256-ECB encrypted with the MD5 of "
@@ -95,14 +94,14 @@ def refund_notify():
         log.warning("refund notification rejected: %s", exc)
         return _reply(False, "解密失败", 400)
     try:
-        status = refunds.record_result(
-            db_session(), result, actor="wechat:refund-notify", now=datetime.now(UTC)
+        status = record_result(
+            unit_of_work(), result, actor="wechat:refund-notify", now=clock().now()
         )
-    except LookupError:
-        log.error("refund notification for unknown refund %s", result.out_refund_no)
+    except UnknownRefund:
+        log.error("refund notification for unknown refund %s", result.refund_no)
         return _reply(False, "unknown out_refund_no", 404)
-    except refunds.RefundNoticeRejected as exc:
+    except NoticeMismatch as exc:
         log.error("refund notification does not fit: %s", exc)
         return _reply(False, "refund does not match", 409)
-    log.info("refund %s: notification recorded (%s)", result.out_refund_no, status)
+    log.info("refund %s: notification recorded (%s)", result.refund_no, status.value)
     return _reply(True, "OK")

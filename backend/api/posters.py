@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import db_session, policy_book
+from backend.infra.web import policy_book, unit_of_work
 from backend.posters import service
 from backend.posters.fonts import FontMissing
 from backend.values import region_codes as regions
@@ -68,20 +68,17 @@ class Posters(MethodView):
         cfg = current_app.config["APP_CONFIG"]
         try:
             typeface = service.typeface_of(cfg)
+        except FontMissing as exc:
+            current_app.logger.error("%s", exc)
+            abort(503, message=exc.chinese)
+        with unit_of_work() as session:
             batch = service.batch(
-                db_session(),
+                session,
                 policy_book(),
                 code,
                 public_base_url=cfg.PUBLIC_BASE_URL,
                 collection_year=args["year"],
             )
-        except FontMissing as exc:
-            current_app.logger.error("%s", exc)
-            abort(503, message=exc.chinese)
-        except service.NotPosterLevel as exc:
-            abort(422, message=str(exc))
-        except service.PosterError as exc:
-            abort(404, message=str(exc))
         if args["format"] == "pdf":
             return _file(service.pdf_document(batch, typeface), f"{batch.stem}.pdf")
         if len(batch.posters) == 1:

@@ -3,7 +3,7 @@ when it is not stored yet) and see where the day stands."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
@@ -13,12 +13,11 @@ from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import db_session, payment_gateway
+from backend.infra.web import clock, payment_gateway, unit_of_work
 from backend.models import ReconDiscrepancy, WeChatBill
-from backend.payments.gateway import GatewayError
 from backend.recon.discrepancies import visible
-from backend.recon.pull import BillNotReady, pull_bill
-from backend.recon.reconcile import NothingToReconcile, reconcile_day
+from backend.recon.pull import pull_bill
+from backend.recon.reconcile import reconcile_day
 from backend.values.beijing import beijing_today
 
 blp = Blueprint(
@@ -61,8 +60,8 @@ class DayOut(Schema):
     )
 
 
-def _counts(day) -> dict[str, int]:
-    rows = db_session().execute(
+def _counts(session, day) -> dict[str, int]:
+    rows = session.execute(
         select(ReconDiscrepancy.status, func.count())
         .where(ReconDiscrepancy.bill_date == day, visible(current_staff().scope_prefix))
         .group_by(ReconDiscrepancy.status)
@@ -70,8 +69,15 @@ def _counts(day) -> dict[str, int]:
     return {status: count for status, count in rows}
 
 
-def _bill(day) -> WeChatBill | None:
-    return db_session().scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
+def _day(day, matched: int | None) -> dict:
+    with unit_of_work() as session:
+        bill = session.scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
+        return {
+            "date": day,
+            "matched": matched,
+            "bill": bill,
+            "discrepancies": _counts(session, day),
+        }
 
 
 @blp.route("")
@@ -89,40 +95,27 @@ class Reconciliations(MethodView):
         /api/staff/v1/discrepancies.
         """
         cfg = current_app.config["APP_CONFIG"]
-        session, gateway, day = db_session(), payment_gateway(), body["date"]
-        now = datetime.now(UTC)
-        try:
-            if body["pull"] or _bill(day) is None:
-                pull_bill(
-                    session,
-                    gateway,
-                    day,
-                    bill_dir=Path(cfg.BILL_DIR),
-                    now=now,
-                    actor=f"staff:{current_staff().name}",
-                )
-            report = reconcile_day(
-                session,
+        gateway, day, now = payment_gateway(), body["date"], clock().now()
+        with unit_of_work() as session:
+            stored = session.scalar(select(WeChatBill.id).where(WeChatBill.bill_date == day))
+        if body["pull"] or stored is None:
+            pull_bill(
+                unit_of_work(),
                 gateway,
-                day=day,
-                today=beijing_today(now),
+                day,
+                bill_dir=Path(cfg.BILL_DIR),
                 now=now,
-                refund_check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
+                actor=f"staff:{current_staff().name}",
             )
-        except BillNotReady:
-            abort(
-                409, message=f"{day} 的对账单还不能下载：微信在次日（北京时间）生成前一天的对账单。"
-            )
-        except NothingToReconcile as exc:
-            abort(409, message=f"{day} 的对账单无法使用：{exc}")
-        except GatewayError as exc:
-            abort(503, message=f"暂时无法连接微信支付，请稍后再试（{exc}）。")
-        return {
-            "date": day,
-            "matched": report.matched,
-            "bill": _bill(day),
-            "discrepancies": _counts(day),
-        }
+        report = reconcile_day(
+            unit_of_work(),
+            gateway,
+            day=day,
+            today=beijing_today(now),
+            now=now,
+            refund_check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
+        )
+        return _day(day, report.matched)
 
 
 @blp.route("/<date>")
@@ -137,4 +130,4 @@ class OneDay(MethodView):
             day = datetime.strptime(date, "%Y-%m-%d").date()
         except ValueError:
             abort(404, message="日期格式应为 YYYY-MM-DD。")
-        return {"date": day, "matched": None, "bill": _bill(day), "discrepancies": _counts(day)}
+        return _day(day, None)

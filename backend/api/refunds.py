@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import db_session, payment_gateway
+from backend.api.pagination import page_of
+from backend.infra.web import clock, payment_gateway, unit_of_work
 from backend.models import OrderItem, PaymentOrder, Refund, Registration
 from backend.models.refunds import REFUND_REASONS, REFUND_STATUSES
-from backend.payments.gateway import GatewayError
 from backend.refunds import service as refunds
-from backend.refunds.rules import RefundRefused
 
 blp = Blueprint(
     "refunds", __name__, url_prefix="/api/staff/v1/refunds", description="Staff: refunds"
@@ -87,7 +86,8 @@ def _view(refund: Refund, order_no: str, ref: str) -> dict[str, Any]:
 
 
 def _one(refund_no: str) -> dict[str, Any]:
-    row = db_session().execute(_VIEW.where(Refund.refund_no == refund_no)).first()
+    with unit_of_work() as session:
+        row = session.execute(_VIEW.where(Refund.refund_no == refund_no)).first()
     if row is None or not current_staff().sees(row.village_code):
         abort(404, message="没有找到这笔退款。")
     return _view(row.Refund, row.order_no, row.ref)
@@ -111,40 +111,30 @@ class Refunds(MethodView):
         WeChat reports it (notification, or the worker asking).
         """
         staff = current_staff()
-        session = db_session()
         cfg = current_app.config["APP_CONFIG"]
-        now = datetime.now(UTC)
-        try:
-            refund, replayed = refunds.request_refund(
-                session,
-                refunds.RefundAsk(
-                    order_no=body["order_no"],
-                    registration_ref=body["registration_ref"],
-                    reason=body["reason"],
-                    amount_fen=body["amount_fen"],
-                    note=body["note"],
-                    idempotency_key=headers["idempotency_key"],
-                ),
-                actor=f"staff:{staff.name}",
+        now = clock().now()
+        refund_no, replayed = refunds.request_refund(
+            unit_of_work(),
+            refunds.RefundAsk(
+                order_no=body["order_no"],
+                registration_ref=body["registration_ref"],
+                reason=body["reason"],
+                amount_fen=body["amount_fen"],
+                note=body["note"],
+                idempotency_key=headers["idempotency_key"],
+            ),
+            actor=f"staff:{staff.name}",
+            now=now,
+            in_scope=staff.sees,
+        )
+        if not replayed:  # a refund WeChat cannot take now stays requested: the worker resends it
+            refunds.submit(
+                unit_of_work(),
+                payment_gateway(),
+                refund_no,
                 now=now,
-                in_scope=staff.sees,
+                check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
             )
-        except refunds.RefundTargetNotFound:
-            abort(404, message="没有找到这笔订单中的这项缴费（或不在您的管辖范围内）。")
-        except RefundRefused as exc:
-            abort(exc.status, message=exc.message)
-        refund_no = refund.refund_no
-        if not replayed:
-            try:
-                refunds.submit(
-                    session,
-                    payment_gateway(),
-                    refund_no,
-                    now=now,
-                    check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
-                )
-            except GatewayError:  # recorded; the worker sends it again
-                session.rollback()
         return _one(refund_no), 201, {"Idempotent-Replayed": "true" if replayed else "false"}
 
     @blp.doc(security=STAFF_SECURITY)
@@ -162,15 +152,8 @@ class Refunds(MethodView):
             query = query.where(PaymentOrder.order_no == args["order_no"])
         if args["status"]:
             query = query.where(Refund.status == args["status"])
-        session = db_session()
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(query.subquery())
-        )
-        rows = session.execute(
-            query.order_by(Refund.id.desc())
-            .limit(pagination_parameters.page_size)
-            .offset(pagination_parameters.first_item)
-        )
+        with unit_of_work() as session:
+            rows = page_of(session, query.order_by(Refund.id.desc()), pagination_parameters)
         return [_view(r.Refund, r.order_no, r.ref) for r in rows]
 
 

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from backend.infra.web import db_session
+from backend.infra.web import unit_of_work
 from backend.models import Region
 from backend.values import region_codes as regions
 
@@ -39,9 +39,9 @@ class Regions(MethodView):
     def get(self, args):
         """Children of a region (the counties of the city when no parent is given)."""
         parent = args["parent"] or regions.normalise(current_app.config["CITY_CODE"])
-        session = db_session()
-        if session.get(Region, parent) is None:
-            abort(404, message=f"no region with code {parent}")
-        return session.scalars(
-            select(Region).where(Region.parent_code == parent).order_by(Region.code)
-        ).all()
+        with unit_of_work() as session:
+            if session.get(Region, parent) is None:
+                abort(404, message=f"no region with code {parent}")
+            return session.scalars(
+                select(Region).where(Region.parent_code == parent).order_by(Region.code)
+            ).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, g, jsonify, request
 from flask.views import MethodView
 from flask_limiter.util import get_remote_address
@@ -11,16 +13,17 @@ from marshmallow import Schema, fields, validate
 from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
 from backend.enrollees import lookup as lookup_service
-from backend.infra.web import limiter, policy_book, rate_limited, reader
+from backend.enrollees.lookup import LookupResult, PricedRegistration
+from backend.fees import Quote
+from backend.infra.web import clock, limiter, policy_book, rate_limited, reader
 from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
-from backend.values.id_numbers import InvalidIdNumber
+from backend.values.beijing import beijing_today
+from backend.values.masking import mask_id_number, mask_name
 
 blp = Blueprint(
     "resident", __name__, url_prefix="/api/mp/v1", description="Resident (mini-program) API"
 )
 BLUEPRINTS = [blp]
-
-NOT_FOUND = "未找到该参保人：请核对身份证号和姓名，或联系村（社区）协办员确认参保登记。"
 
 
 def login_gateway() -> WeChatLoginGateway:
@@ -32,7 +35,7 @@ def login_gateway() -> WeChatLoginGateway:
     return gateway
 
 
-def _openid_or_address() -> str:
+def openid_or_address() -> str:
     """Rate-limit key: the signed-in WeChat user, or the address when there is no valid token."""
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
@@ -40,7 +43,7 @@ def _openid_or_address() -> str:
         try:
             # Kept on g: the view's own authentication then need not verify it again.
             g.openid = resident_tokens.verify(
-                cfg.SECRET_KEY, header[7:].strip(), cfg.SESSION_TOKEN_MAX_AGE
+                cfg.SECRET_KEY, header[7:].strip(), cfg.SESSION_TOKEN_MAX_AGE, now=clock().now()
             )
             return "openid:" + g.openid
         except resident_tokens.InvalidToken:
@@ -52,7 +55,7 @@ def _lookup_limits() -> list[tuple[str, str]]:
     config = current_app.config
     return [
         (config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + (get_remote_address() or "")),
-        (config["LOOKUP_LIMIT_PER_OPENID"], "lookup/user/" + _openid_or_address()),
+        (config["LOOKUP_LIMIT_PER_OPENID"], "lookup/user/" + openid_or_address()),
     ]
 
 
@@ -100,7 +103,10 @@ class RegistrationOut(Schema):
     scheme = fields.String(metadata={"description": "pension | medical"})
     period_year = fields.Integer()
     status = fields.String(
-        metadata={"description": "unpaid | pending | paid | treasury_entered | refunded"}
+        metadata={
+            "description": "unpaid | pending (in an open order) | paid | treasury_entered; "
+            "a registration whose payment was refunded in full is unpaid again"
+        }
     )
     payable_fen = fields.Integer(metadata={"description": "pension: at the lowest open grade"})
     gov_paid_fen = fields.Integer()
@@ -108,8 +114,25 @@ class RegistrationOut(Schema):
     grades = fields.List(fields.Nested(GradeOut), metadata={"description": "pension only"})
     breakdown = fields.List(fields.Nested(BreakdownOut))
     applied_group = fields.String(allow_none=True)
-    deadline = fields.Date(allow_none=True)
+    deadline = fields.Date(
+        allow_none=True,
+        metadata={"description": "the campaign's target date for the scheme (not a cut-off)"},
+    )
     ineligible_reason = fields.String(allow_none=True)
+    payable_now = fields.Boolean(
+        metadata={"description": "whether an order for it can be made today"}
+    )
+    pay_from = fields.Date(
+        allow_none=True, metadata={"description": "the collection window's first day"}
+    )
+    pay_until = fields.Date(
+        allow_none=True,
+        metadata={"description": "the last day it can be paid here (late payment: the agency)"},
+    )
+    not_payable_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "why it cannot be paid now, when the status does not say it"},
+    )
 
 
 class VillageOut(Schema):
@@ -152,9 +175,61 @@ class SessionView(MethodView):
             abort(503, message="微信服务暂时不可用，请稍后再试。")
         cfg = current_app.config["APP_CONFIG"]
         return {
-            "token": resident_tokens.issue(cfg.SECRET_KEY, openid),
+            "token": resident_tokens.issue(cfg.SECRET_KEY, openid, now=clock().now()),
             "expires_in": cfg.SESSION_TOKEN_MAX_AGE,
         }
+
+
+def _money(q: Quote) -> dict[str, Any]:
+    return {
+        "payable_fen": q.payable_fen,
+        "gov_paid_fen": q.gov_paid_fen,
+        "contribution_subsidy_fen": q.contribution_subsidy_fen,
+    }
+
+
+def _registration_answer(r: PricedRegistration) -> dict[str, Any]:
+    chosen = r.chosen
+    return {
+        "ref": r.ref,
+        "scheme": r.scheme,
+        "period_year": r.period_year,
+        "status": r.status,
+        **(_money(chosen) if chosen else _NO_MONEY),
+        "grades": [{"grade_yuan": q.grade_yuan, **_money(q)} for q in r.grades],
+        "breakdown": [
+            {"kind": line.kind, "label": line.label, "amount_fen": line.amount_fen}
+            for line in (chosen.breakdown if chosen else ())
+        ],
+        "applied_group": chosen.applied_group if chosen else None,
+        "deadline": r.deadline.isoformat() if r.deadline else None,
+        "ineligible_reason": r.ineligible_reason,
+        "payable_now": r.payable_now,
+        "pay_from": r.window[0].isoformat() if r.window else None,
+        "pay_until": r.window[1].isoformat() if r.window else None,
+        "not_payable_reason": r.not_payable_reason,
+    }
+
+
+_NO_MONEY = {"payable_fen": 0, "gov_paid_fen": 0, "contribution_subsidy_fen": 0}
+
+
+def lookup_answer(found: LookupResult) -> dict[str, Any]:
+    """LookupOut's shape, built directly: the busiest answer skips the schema dump (a test loads
+    every answer back through LookupOut). The person is masked here."""
+    return {
+        "enrollee": {
+            "ref": found.enrollee_ref,
+            "name_masked": mask_name(found.name),
+            "id_number_masked": mask_id_number(found.id_number),
+            "village": {
+                "code": found.village.code,
+                "name": found.village.name,
+                "full_name": found.village.full_name,
+            },
+        },
+        "registrations": [_registration_answer(r) for r in found.registrations],
+    }
 
 
 @blp.route("/lookup")
@@ -168,17 +243,16 @@ class LookupView(MethodView):
     @blp.alt_response(422, description="malformed ID number or body")
     @blp.alt_response(429, description="too many lookups")
     def post(self, body):
-        """Find a registered person by ID number and name; price each registration."""
+        """Find a registered person by ID number and name; price each registration, and say
+        whether it can be paid today (inside its collection window) and until when."""
         current_openid()
         cfg = current_app.config["APP_CONFIG"]
-        try:
-            answer = lookup_service.lookup(
-                reader(), policy_book(), cfg.SECRET_KEY, body["id_number"], body["name"]
-            )
-            # The service already builds the documented shape (a test loads every answer back
-            # through LookupOut); skipping the schema dump saves a third of this endpoint's CPU.
-            return jsonify(answer)
-        except InvalidIdNumber as exc:
-            abort(422, message=str(exc), errors={"json": {"id_number": [str(exc)]}})
-        except lookup_service.NotFound:
-            abort(404, message=NOT_FOUND)
+        found = lookup_service.lookup(
+            reader(),
+            policy_book(),
+            cfg.SECRET_KEY,
+            body["id_number"],
+            body["name"],
+            today=beijing_today(clock().now()),
+        )
+        return jsonify(lookup_answer(found))

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from backend.api.auth import STAFF_SECURITY, staff_required
 from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
-from backend.infra.web import db_session
+from backend.infra.web import unit_of_work
 from backend.recon import settlement
 
 blp = Blueprint(
@@ -36,8 +36,9 @@ class Settlement(MethodView):
         the closing lines give the payments total, the refunds total and the net.
         """
         county = county_in_scope(args)
-        records = list(
-            settlement.rows(db_session(), day=args["date"], county=county, scheme=args["scheme"])
-        )
+        with unit_of_work() as session:
+            records = list(
+                settlement.rows(session, day=args["date"], county=county, scheme=args["scheme"])
+            )
         name = settlement.file_stem(args["date"], county, args["scheme"])
         return spreadsheet(settlement.TABLE, records, name, args["format"])

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import db_session
+from backend.api.pagination import page_of
+from backend.infra.web import unit_of_work
 from backend.models import AuditEntry, Enrollee, Registration
 from backend.models.registrations import SCHEMES, STATUSES
 from backend.values import region_codes as regions
@@ -93,15 +94,12 @@ class Registrations(MethodView):
         for column in ("scheme", "period_year", "status"):
             if args[column] is not None:
                 query = query.where(getattr(Registration, column) == args[column])
-        session = db_session()
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(query.subquery())
-        )
-        rows = session.execute(
-            query.order_by(Registration.village_code, Registration.id)
-            .limit(pagination_parameters.page_size)
-            .offset(pagination_parameters.first_item)
-        ).all()
+        with unit_of_work() as session:
+            rows = page_of(
+                session,
+                query.order_by(Registration.village_code, Registration.id),
+                pagination_parameters,
+            )
         return [
             {
                 "ref": reg.ref,
@@ -128,12 +126,5 @@ class Audit(MethodView):
         """The audit log inside the caller's region, newest first."""
         prefix = current_staff().scope_prefix
         query = select(AuditEntry).where(AuditEntry.region_code.startswith(prefix, autoescape=True))
-        session = db_session()
-        pagination_parameters.item_count = session.scalar(
-            select(func.count()).select_from(query.subquery())
-        )
-        return session.scalars(
-            query.order_by(AuditEntry.id.desc())
-            .limit(pagination_parameters.page_size)
-            .offset(pagination_parameters.first_item)
-        ).all()
+        with unit_of_work() as session:
+            return page_of(session, query.order_by(AuditEntry.id.desc()), pagination_parameters)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
-from datetime import UTC, datetime
 
 from flask import current_app, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 
-from backend.infra.web import db_session, limiter
+from backend.errors import DomainError
+from backend.infra.web import clock, limiter, unit_of_work
 from backend.ledger import confirmations
 from backend.ledger.signing import verify
 
@@ -57,7 +56,7 @@ def treasury_entry():
         request.headers.get("X-Timestamp"),
         request.headers.get("X-Signature"),
         body,
-        now=time.time(),
+        now=clock().now().timestamp(),
         tolerance=cfg.TAX_TIMESTAMP_TOLERANCE_SECONDS,
     )
     if problem:
@@ -73,9 +72,9 @@ def treasury_entry():
         )
     try:
         changed = confirmations.confirm(
-            db_session(), confirmations.Confirmation(**entry), now=datetime.now(UTC)
+            unit_of_work(), confirmations.Confirmation(**entry), now=clock().now()
         )
-    except confirmations.ConfirmationRejected as exc:
+    except DomainError as exc:
         log.warning("treasury confirmation rejected: %s", exc)
-        abort(exc.status, message=str(exc))
+        raise
     return {"status": "recorded" if changed else "already_recorded"}

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, current_app, redirect
 from sqlalchemy import select
 
-from backend.infra.web import db_session
+from backend.infra.web import unit_of_work
 from backend.models import Region
 
 blp = Blueprint("village_links", __name__)
@@ -44,7 +44,8 @@ def start_page(village_code: str | None = None) -> str:
 
 @blp.get("/q/<village_code>")
 def village_link(village_code: str):
-    level = db_session().scalar(select(Region.level).where(Region.code == village_code))
+    with unit_of_work() as session:
+        level = session.scalar(select(Region.level).where(Region.code == village_code))
     if level == "village":
         return redirect(start_page(village_code), code=302)
     page = NOT_FOUND_PAGE.format(code=html.escape(village_code[:40]), start=start_page())

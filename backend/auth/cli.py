@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.auth.staff import StaffError, create_staff
+from backend.infra.web import unit_of_work
 from backend.models.staff import ROLES
 
 
@@ -22,11 +22,10 @@ def staff_cli() -> None:
 @with_appcontext
 def create(name: str, role: str, region: str) -> None:
     """Create a staff account; the token is printed once, on the last line."""
-    with current_app.extensions["db_sessions"]() as session:
-        try:
+    try:
+        with unit_of_work() as session:
             token = create_staff(session, name=name, role=role, region=region, actor="cli")
-        except StaffError as exc:
-            raise click.ClickException(str(exc)) from exc
-        session.commit()
+    except StaffError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"created {role} {name!r} for region {region}; keep this token secret:")
     click.echo(token)

@@ -1,12 +1,19 @@
-"""Resident session tokens: signed, expiring, carrying only the WeChat openid."""
+"""Resident session tokens: signed, expiring, carrying only the WeChat openid.
+
+The issue time rides inside the signed payload and is read against the business clock, so a
+token's age is measured by the same clock as everything else (and tests move it forward).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer
 
-_SALT = "resident-session-v1"
+_SALT = "resident-session-v2"
+EXPIRED = "登录已过期，请重新进入小程序。"
+INVALID = "登录凭证无效，请重新进入小程序。"
 
 
 class InvalidToken(Exception):
@@ -14,25 +21,27 @@ class InvalidToken(Exception):
 
 
 @lru_cache(maxsize=8)
-def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+def _serializer(secret_key: str) -> URLSafeSerializer:
     # Built once per key: constructing it derives the signing key, which every request would
     # otherwise repeat.
-    return URLSafeTimedSerializer(secret_key, salt=_SALT)
+    return URLSafeSerializer(secret_key, salt=_SALT)
 
 
-def issue(secret_key: str, openid: str) -> str:
-    return _serializer(secret_key).dumps({"openid": openid})
+def issue(secret_key: str, openid: str, *, now: datetime) -> str:
+    return _serializer(secret_key).dumps({"openid": openid, "iat": int(now.timestamp())})
 
 
-def verify(secret_key: str, token: str, max_age: int) -> str:
+def verify(secret_key: str, token: str, max_age: int, *, now: datetime) -> str:
     """Return the openid the token was issued for, or raise InvalidToken."""
     try:
-        data = _serializer(secret_key).loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        raise InvalidToken("登录已过期，请重新进入小程序。") from exc
+        data = _serializer(secret_key).loads(token)
     except BadSignature as exc:
-        raise InvalidToken("登录凭证无效，请重新进入小程序。") from exc
-    openid = data.get("openid") if isinstance(data, dict) else None
-    if not isinstance(openid, str) or not openid:
-        raise InvalidToken("登录凭证无效，请重新进入小程序。")
+        raise InvalidToken(INVALID) from exc
+    if not isinstance(data, dict):
+        raise InvalidToken(INVALID)
+    openid, issued = data.get("openid"), data.get("iat")
+    if not isinstance(openid, str) or not openid or type(issued) is not int:
+        raise InvalidToken(INVALID)
+    if now.timestamp() - issued > max_age:
+        raise InvalidToken(EXPIRED)
     return openid

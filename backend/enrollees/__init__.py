@@ -1,0 +1,1 @@
+"""Enrollees (registered persons): finding one by ID number and name, and their special groups."""

@@ -3,7 +3,7 @@
 An unknown ID number and a name that does not match end the same way (NotFound), after the same
 work, so the answer cannot be used to learn who is registered. One query per lookup brings the
 enrollee, the names of their village, township and county, their special-group memberships and
-their registrations.
+their registrations. The answer is plain data; the API shapes it (and masks the person).
 """
 
 from __future__ import annotations
@@ -11,17 +11,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import date
 
-from sqlalchemy import String, bindparam, cast, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import aliased
 
+from backend import errors
+from backend.enrollees.groups import GroupsByYear, groups_by_year, memberships_of
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, Quote, pension_options, quote
+from backend.fees.window import window_refusal
 from backend.infra.statements import Reader
-from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
+from backend.models import Enrollee, Region, Registration
+from backend.states.registrations import RegistrationStatus
 from backend.values import id_numbers
-from backend.values.masking import mask_id_number, mask_name
+from backend.values.labels import registration_label
+from backend.values.masking import mask_id_number
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +35,8 @@ _NOBODY = "\u0000" * 4
 
 # One statement, built once: constructing a select costs more CPU than PostgreSQL spends
 # answering it, and the lookup is the busiest endpoint. A row per registration (one row with
-# empty registration columns when there is none), run through backend.infra.statements (compiled once
-# per dialect, one autocommit round trip), no ORM identity map.
+# empty registration columns when there is none), run through backend.infra.statements (compiled
+# once per dialect, one autocommit round trip), no ORM identity map.
 _village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
 _FIND = (
     select(
@@ -43,16 +48,7 @@ _FIND = (
         _village.name.label("village_name"),
         _township.name.label("township_name"),
         _county.name.label("county_name"),
-        # Memberships ride along as "group:year,group:year" (string_agg / group_concat).
-        select(
-            func.aggregate_strings(
-                SpecialGroupMembership.group + ":" + cast(SpecialGroupMembership.year, String),
-                ",",
-            )
-        )
-        .where(SpecialGroupMembership.enrollee_id == Enrollee.id)
-        .scalar_subquery()
-        .label("memberships"),
+        memberships_of(Enrollee.id),
         Registration.ref,
         Registration.scheme,
         Registration.period_year,
@@ -69,6 +65,13 @@ _FIND = (
 )
 
 
+NOT_REGISTERED = "未找到该参保人：请核对身份证号和姓名，或联系村（社区）协办员确认参保登记。"
+
+
+class NotFound(errors.NotFound):
+    """No registered person with this ID number and name."""
+
+
 @dataclass(frozen=True)
 class RegistrationRow:
     ref: str
@@ -79,18 +82,50 @@ class RegistrationRow:
     school_code: str | None
 
 
-class NotFound(Exception):
-    """No registered person with this ID number and name."""
+@dataclass(frozen=True)
+class Village:
+    code: str
+    name: str
+    full_name: str
 
 
 @dataclass(frozen=True)
 class Resident:
-    """The enrollee as found, before pricing (kept apart so orders can reuse the lookup)."""
+    """The enrollee as found, before pricing."""
 
-    enrollee: Any  # a row of _FIND
-    village: dict[str, str]
+    enrollee_id: int
+    id_number: str
+    name: str
+    birth_date: date
+    village: Village
     registrations: list[RegistrationRow]
-    groups_by_year: dict[int, frozenset[str]]
+    groups_by_year: GroupsByYear
+
+
+@dataclass(frozen=True)
+class PricedRegistration:
+    """What one registration costs the person, and whether it can be paid now."""
+
+    ref: str
+    scheme: str
+    period_year: int
+    status: str
+    chosen: Quote | None  # pension: at the lowest open grade; None when it cannot be priced
+    grades: tuple[Quote, ...]  # pension only
+    deadline: date | None  # the campaign's target date for the scheme
+    window: tuple[date, date] | None  # the first and the last day it can be paid
+    ineligible_reason: str | None
+    payable_now: bool
+    not_payable_reason: str | None  # why it cannot be paid now (None when the status says it)
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    enrollee_ref: str
+    name: str
+    id_number: str
+    village: Village
+    registrations: list[PricedRegistration]
 
 
 def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
@@ -99,16 +134,16 @@ def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
     return "E" + digest.hexdigest()[:16]
 
 
-def find_resident(reader: Reader, id_number: str, name: str) -> Resident:
-    """Raise InvalidIdNumber for a malformed number, NotFound for unknown or mismatched."""
-    number = id_numbers.validate(id_number)
+def find_resident(reader: Reader, id_number: str, name: str, *, today: date) -> Resident:
+    """InvalidIdNumber for a malformed number, NotFound for one unknown or mismatched."""
+    number = id_numbers.validate(id_number, today=today)
     rows = reader.all(_FIND, id_number=number)
     person = rows[0] if rows else None
     stored_name = person.name if person else _NOBODY
     name_matches = hmac.compare_digest(stored_name.strip().encode(), name.strip().encode())
     if person is None or not name_matches:
         log.info("lookup of %s: no match", mask_id_number(number))
-        raise NotFound
+        raise NotFound(NOT_REGISTERED, reason="not_registered")
     registrations = [
         RegistrationRow(
             r.ref, r.scheme, r.period_year, r.status, r.registration_village_code, r.school_code
@@ -116,104 +151,85 @@ def find_resident(reader: Reader, id_number: str, name: str) -> Resident:
         for r in rows
         if r.ref is not None
     ]
-    groups: dict[int, set[str]] = {}
-    for membership in (person.memberships or "").split(","):
-        if membership:
-            group, _, year = membership.partition(":")
-            groups.setdefault(int(year), set()).add(group)
     names = (person.county_name, person.township_name, person.village_name)
     log.info("lookup of %s: %d registrations", mask_id_number(number), len(registrations))
     return Resident(
-        enrollee=person,
-        village={
-            "code": person.village_code,
-            "name": person.village_name,
-            "full_name": "".join(n for n in names if n),
-        },
+        enrollee_id=person.id,
+        id_number=person.id_number,
+        name=person.name,
+        birth_date=person.birth_date,
+        village=Village(person.village_code, person.village_name, "".join(n for n in names if n)),
         registrations=registrations,
-        groups_by_year={year: frozenset(g) for year, g in groups.items()},
+        groups_by_year=groups_by_year(person.memberships),
     )
 
 
-def _money(q: Quote) -> dict[str, Any]:
-    return {
-        "payable_fen": q.payable_fen,
-        "gov_paid_fen": q.gov_paid_fen,
-        "contribution_subsidy_fen": q.contribution_subsidy_fen,
-    }
-
-
 def price_registration(
-    book: PolicyBook, resident: Resident, registration: RegistrationRow
-) -> dict[str, Any]:
-    """What this registration costs the person, with the subsidy shown line by line."""
-    answer: dict[str, Any] = {
-        "ref": registration.ref,
-        "scheme": registration.scheme,
-        "period_year": registration.period_year,
-        "status": registration.status,
-        "payable_fen": 0,
-        "gov_paid_fen": 0,
-        "contribution_subsidy_fen": 0,
-        "grades": [],
-        "breakdown": [],
-        "applied_group": None,
-        "deadline": None,
-        "ineligible_reason": None,
-    }
+    book: PolicyBook, resident: Resident, registration: RegistrationRow, *, today: date
+) -> PricedRegistration:
+    """The price of a registration to this person, and whether it can be paid `today`."""
+    found = PricedRegistration(
+        ref=registration.ref,
+        scheme=registration.scheme,
+        period_year=registration.period_year,
+        status=registration.status,
+        chosen=None,
+        grades=(),
+        deadline=None,
+        window=None,
+        ineligible_reason=None,
+        payable_now=False,
+        not_payable_reason=None,
+    )
+    label = registration_label(registration.scheme, registration.period_year)
     try:
         policy = book.scheme_policy(
             registration.village_code, registration.scheme, registration.period_year
         )
     except PolicyNotFound:
-        answer["ineligible_reason"] = (
-            f"{registration.period_year}年度缴费政策尚未发布，暂不能缴费。"
-        )
-        return answer
-    person = resident.enrollee
+        reason = f"{label}缴费政策尚未发布，暂不能缴费。"
+        return replace(found, ineligible_reason=reason, not_payable_reason=reason)
+    found = replace(found, deadline=policy.deadline, window=policy.window)
     groups = resident.groups_by_year.get(policy.collection_year, frozenset())
-    answer["deadline"] = policy.deadline.isoformat()
+    student = registration.school_code is not None
     try:
         if registration.scheme == "pension":
-            options = pension_options(
-                policy,
-                birth_date=person.birth_date,
-                groups=groups,
-                is_student=registration.school_code is not None,
+            grades = tuple(
+                pension_options(
+                    policy, birth_date=resident.birth_date, groups=groups, is_student=student
+                )
             )
-            chosen = options[0]
-            answer["grades"] = [{"grade_yuan": q.grade_yuan, **_money(q)} for q in options]
+            chosen = grades[0]
         else:
+            grades = ()
             chosen = quote(
-                policy,
-                birth_date=person.birth_date,
-                groups=groups,
-                is_student=registration.school_code is not None,
+                policy, birth_date=resident.birth_date, groups=groups, is_student=student
             )
     except NotEligible as exc:
-        answer["ineligible_reason"] = exc.reason
-        return answer
-    answer.update(_money(chosen))
-    answer["applied_group"] = chosen.applied_group
-    answer["breakdown"] = [
-        {"kind": line.kind, "label": line.label, "amount_fen": line.amount_fen}
-        for line in chosen.breakdown
-    ]
-    return answer
+        return replace(found, ineligible_reason=exc.reason, not_payable_reason=exc.reason)
+    found = replace(found, chosen=chosen, grades=grades)
+    if registration.status != RegistrationStatus.UNPAID:
+        return found  # paid, or being paid: the status says why not again
+    closed = window_refusal(policy, today)
+    if closed:
+        return replace(found, not_payable_reason=closed)
+    # Pension: a person the government pays for may still choose a higher grade.
+    if not any(q.payable_fen for q in (*grades, chosen)):
+        return replace(found, not_payable_reason=f"{label}由政府全额代缴，无需个人缴费。")
+    return replace(found, payable_now=True)
 
 
 def lookup(
-    reader: Reader, book: PolicyBook, secret_key: str, id_number: str, name: str
-) -> dict[str, Any]:
-    """The resident API's lookup answer (design.md section 6)."""
-    resident = find_resident(reader, id_number, name)
-    person = resident.enrollee
-    return {
-        "enrollee": {
-            "ref": enrollee_ref(secret_key, person.id),
-            "name_masked": mask_name(person.name),
-            "id_number_masked": mask_id_number(person.id_number),
-            "village": resident.village,
-        },
-        "registrations": [price_registration(book, resident, r) for r in resident.registrations],
-    }
+    reader: Reader, book: PolicyBook, secret_key: str, id_number: str, name: str, *, today: date
+) -> LookupResult:
+    """The person and every registration of theirs, priced (design.md section 6)."""
+    resident = find_resident(reader, id_number, name, today=today)
+    return LookupResult(
+        enrollee_ref=enrollee_ref(secret_key, resident.enrollee_id),
+        name=resident.name,
+        id_number=resident.id_number,
+        village=resident.village,
+        registrations=[
+            price_registration(book, resident, r, today=today) for r in resident.registrations
+        ],
+    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from backend.fees.policy import FEN_PER_YUAN, Grade, GroupAid, SchemePolicy
+from backend.values.money import yuan_text
 
 PAYABLE_LABEL = "个人应缴"
 SUBSIDY_LABEL = "政府缴费补贴（计入个人账户，不减少应缴）"
@@ -200,15 +201,10 @@ def _medical_label(policy: SchemePolicy, years: int) -> str:
     if years == 1:
         return f"{policy.label} {policy.period_year}年度 个人缴费标准"
     last = policy.period_year + years - 1
-    share = _yuan_text(policy.share_fen)
+    share = yuan_text(policy.share_fen, whole_without_cents=True)
     return (
         f"{policy.label} {policy.period_year}—{last}年度 个人缴费标准（{years}年，每年{share}元）"
     )
-
-
-def _yuan_text(fen: int) -> str:
-    yuan, rest = divmod(fen, FEN_PER_YUAN)
-    return f"{yuan}" if rest == 0 else f"{yuan}.{rest:02d}"
 
 
 def _price(

@@ -116,6 +116,9 @@ class _Table:
             if key.endswith("_tag") and key.removesuffix("_tag") in known:
                 if value not in TAGS:
                     self.fail(key, f"must be one of {', '.join(sorted(TAGS))}, got {value!r}")
+            elif key.endswith("_source") and key.removesuffix("_source") in known:
+                if not isinstance(value, str) or not value.strip():
+                    self.fail(key, "must name the document the value comes from")
             elif key not in known:
                 self.fail(key, "unknown key")
 

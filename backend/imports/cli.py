@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from backend.imports.rows import Rejection
 from backend.imports.service import BATCH_SIZE, ImportFailed, ImportReport, Progress, run_import
-from backend.infra.web import policy_book
+from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Region
 from backend.values import region_codes as regions
 
@@ -91,11 +91,12 @@ def _scope(region: str | None) -> str:
         code = regions.normalise(code)
     except regions.InvalidRegionCode as exc:
         raise click.BadParameter(str(exc), param_hint="--region") from None
-    with current_app.extensions["db_sessions"]() as session:
-        if session.scalar(select(Region.code).where(Region.code == code)) is None:
-            raise click.BadParameter(
-                f"unknown region {code}; load the regions first", param_hint="--region"
-            )
+    with unit_of_work() as session:
+        known = session.scalar(select(Region.code).where(Region.code == code)) is not None
+    if not known:
+        raise click.BadParameter(
+            f"unknown region {code}; load the regions first", param_hint="--region"
+        )
     return code
 
 
@@ -132,13 +133,14 @@ def _run(
         with file.open("rb") as stream:
             try:
                 report = run_import(
-                    current_app.extensions["db_sessions"],
+                    unit_of_work(),
                     kind,
                     stream,
                     file_name=file.name,
                     actor=ACTOR,
                     scope_code=scope,
                     policies=policy_book(),
+                    now=clock().now(),
                     batch_size=batch_size,
                     keep_rejected=0,
                     on_rejected=rejected,

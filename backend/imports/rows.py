@@ -25,7 +25,6 @@ from backend.values.masking import mask_id_number, mask_text
 
 KINDS = ("registrations", "groups", "students")
 SCHEMES = ("pension", "medical")
-SCHEME_LABELS = {"pension": "养老保险", "medical": "医疗保险"}
 GROUPS = ("tekun", "dibao", "poverty", "disabled_severe", "child_in_distress", "orphan")
 MIN_YEAR, MAX_YEAR = 2000, 2100
 # Pension: age on 1 January of the period year. The policy of the registration's region and year
@@ -127,7 +126,9 @@ class GroupRow:
     source: str
 
 
-class _Reject(Exception):
+class RowRejected(Exception):
+    """A row that cannot be applied: a stable code and a reason in Chinese (the row's report)."""
+
     def __init__(self, code: str, reason: str) -> None:
         self.code = code
         self.reason = reason
@@ -169,7 +170,7 @@ class RowParser:
         *,
         villages: Container[str],
         scope_code: str,
-        today: date | None = None,
+        today: date,
         pension_ages: Callable[[str, int], tuple[int, int]] | None = None,
     ) -> None:
         if kind not in COLUMNS:
@@ -193,7 +194,7 @@ class RowParser:
             if self.kind == "groups":
                 return self._group(line, fields, raw_id)
             return self._registration(line, fields, raw_id)
-        except _Reject as problem:
+        except RowRejected as problem:
             masked = mask_id_number(id_numbers.normalise(_text(raw_id))) if raw_id else ""
             return Rejection(line, problem.code, problem.reason, masked)
 
@@ -203,10 +204,10 @@ class RowParser:
         for column, position in self.index.items():
             text = _text(values[position]) if position < width else ""
             if not text and column not in OPTIONAL_COLUMNS:
-                raise _Reject("empty_field", f"{LABELS[column]}（{column}）不能为空")
+                raise RowRejected("empty_field", f"{LABELS[column]}（{column}）不能为空")
             limit = MAX_LENGTHS.get(column)
             if limit is not None and len(text) > limit:
-                raise _Reject(
+                raise RowRejected(
                     "too_long", f"{LABELS[column]}（{column}）超过{limit}个字符（{len(text)}个）"
                 )
             fields[column] = text
@@ -214,25 +215,25 @@ class RowParser:
 
     def _id_number(self, raw: Any, text: str) -> str:
         if isinstance(raw, float):
-            raise _Reject(
+            raise RowRejected(
                 "id_stored_as_number",
                 "身份证号在Excel中被存成了数字，末几位已丢失；请把该列设为文本格式后重新填写",
             )
         try:
             return id_numbers.validate(text, today=self._today)
         except id_numbers.InvalidIdNumber as exc:
-            raise _Reject(exc.code, str(exc)) from None
+            raise RowRejected(exc.code, str(exc)) from None
 
     def _registration(self, line: int, f: dict[str, str], raw_id: Any) -> RegistrationRow:
         collection_no = f["collection_no"]
         if not _COLLECTION_NO.fullmatch(collection_no):
-            raise _Reject(
+            raise RowRejected(
                 "bad_collection_no", "流水号只能包含英文字母、数字和符号，不能有空格或汉字"
             )
         id_number = self._id_number(raw_id, f["id_number"])
         scheme = f["scheme"].lower()
         if scheme not in SCHEMES:
-            raise _Reject(
+            raise RowRejected(
                 "bad_scheme",
                 f"险种（scheme）应为 pension（养老）或 medical（医疗），不能是“{_echo(f['scheme'])}”",
             )
@@ -240,11 +241,13 @@ class RowParser:
         village_code = self._village(f["village_code"])
         phone = f.get("phone") or None
         if phone is not None and not _PHONE.fullmatch(phone):
-            raise _Reject("bad_phone", "电话（phone）只能包含数字、+ 和 -")
+            raise RowRejected("bad_phone", "电话（phone）只能包含数字、+ 和 -")
         school_code = study_years_left = None
         if self.kind == "students":
             if scheme != "medical":
-                raise _Reject("student_not_medical", "学生只能登记医疗保险（scheme 应为 medical）")
+                raise RowRejected(
+                    "student_not_medical", "学生只能登记医疗保险（scheme 应为 medical）"
+                )
             school_code = f["school_code"]
             study_years_left = _study_years(f["study_years_left"])
         born = id_numbers.birth_date(id_number)
@@ -252,7 +255,7 @@ class RowParser:
             age = age_on(date(period_year, 1, 1), born)
             min_age, max_age = self._pension_ages(village_code, period_year)
             if not min_age <= age <= max_age:
-                raise _Reject(
+                raise RowRejected(
                     "pension_age",
                     f"养老保险{period_year}年度参保年龄为{min_age}至{max_age}周岁"
                     f"（按{period_year}年1月1日计），此人届时{max(age, 0)}周岁",
@@ -274,11 +277,11 @@ class RowParser:
 
     def _village(self, code: str) -> str:
         if not _VILLAGE.fullmatch(code):
-            raise _Reject("bad_village_code", "村（社区）代码（village_code）应为12位数字")
+            raise RowRejected("bad_village_code", "村（社区）代码（village_code）应为12位数字")
         if code not in self._villages:
-            raise _Reject("unknown_village", f"村（社区）代码{code}不是已登记的村（社区）")
+            raise RowRejected("unknown_village", f"村（社区）代码{code}不是已登记的村（社区）")
         if not code.startswith(self._scope_prefix):
-            raise _Reject(
+            raise RowRejected(
                 "outside_region", f"村（社区）{code}不在您的管辖区域（{self._scope_code}）内"
             )
         return code
@@ -287,7 +290,7 @@ class RowParser:
         id_number = self._id_number(raw_id, f["id_number"])
         group = f["group"].lower()
         if group not in GROUPS:
-            raise _Reject(
+            raise RowRejected(
                 "bad_group",
                 f"特殊群体类别（group）“{_echo(f['group'])}”未知，应为 {'、'.join(GROUPS)} 之一",
             )
@@ -303,7 +306,7 @@ class RowParser:
 
 def _year(text: str, column: str) -> int:
     if not _YEAR.fullmatch(text) or not MIN_YEAR <= int(text) <= MAX_YEAR:
-        raise _Reject(
+        raise RowRejected(
             "bad_year", f"{LABELS[column]}（{column}）应为{MIN_YEAR}至{MAX_YEAR}之间的四位年份"
         )
     return int(text)
@@ -311,7 +314,7 @@ def _year(text: str, column: str) -> int:
 
 def _study_years(text: str) -> int:
     if not _DIGITS.fullmatch(text) or not MIN_STUDY_YEARS <= int(text) <= MAX_STUDY_YEARS:
-        raise _Reject(
+        raise RowRejected(
             "bad_study_years",
             f"剩余学年（study_years_left）应为{MIN_STUDY_YEARS}至{MAX_STUDY_YEARS}之间的整数",
         )

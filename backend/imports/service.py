@@ -35,12 +35,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO, Any
 
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from backend.fees import PolicyBook, PolicyNotFound
 from backend.imports import dialect
@@ -49,16 +48,20 @@ from backend.imports.rows import (
     KINDS,
     PENSION_MAX_AGE,
     PENSION_MIN_AGE,
-    SCHEME_LABELS,
     GroupRow,
     RegistrationRow,
     Rejection,
     RowParser,
+    RowRejected,
 )
 from backend.infra import audit
+from backend.infra.uow import UnitOfWork
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
+from backend.states.registrations import RegistrationStatus
 from backend.values import region_codes as regions
+from backend.values.beijing import beijing_today
+from backend.values.labels import SCHEME_SHORT
 from backend.values.masking import mask_id_number
 
 log = logging.getLogger(__name__)
@@ -143,7 +146,7 @@ class ImportFailed(Exception):
 
 
 def run_import(
-    sessions: sessionmaker[Session],
+    uow: UnitOfWork,
     kind: str,
     stream: IO[bytes],
     *,
@@ -151,6 +154,7 @@ def run_import(
     actor: str,
     scope_code: str,
     policies: PolicyBook,
+    now: datetime,
     batch_size: int = BATCH_SIZE,
     keep_rejected: int = KEEP_REJECTED,
     on_rejected: Callable[[Rejection], None] | None = None,
@@ -160,7 +164,7 @@ def run_import(
 
     Every rejection goes to `on_rejected`; the report keeps the first `keep_rejected` of them
     (the counts are always exact). Raises ImportFailed when the file as a whole cannot be
-    imported; nothing is applied then.
+    imported; nothing is applied then, and the failure is audited in a transaction of its own.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
@@ -168,13 +172,14 @@ def run_import(
     report = ImportReport(kind=kind, file_name=file_name[:255])
     action = f"import.{kind}"
     failure: ImportFailed
-    with sessions() as session:
-        try:
+    try:
+        with uow as session:
             _apply(
                 session.connection(),
                 stream,
                 report,
                 scope_code,
+                now=now,
                 pension_ages=_pension_age_rule(policies),
                 batch_size=batch_size,
                 keep_rejected=keep_rejected,
@@ -194,35 +199,25 @@ def run_import(
                     "warnings": report.warnings,
                 },
             )
-            session.commit()
-            log.info("%s by %s of %s: %s", action, actor, report.file_name, report.counts.as_dict())
-            return report
-        except FileProblem as problem:
-            session.rollback()
-            failure = ImportFailed(problem.code, str(problem), problem.line)
-        except IntegrityError:
-            # Every check ran inside this transaction, so only a concurrent writer gets here.
-            session.rollback()
-            failure = ImportFailed(
-                "concurrent_change",
-                "导入期间另一操作修改了相同的数据，本次导入未生效，请重新导入",
-            )
-        except Exception as exc:
-            session.rollback()
-            try:
-                _record_failure(
-                    sessions,
-                    actor,
-                    action,
-                    report,
-                    scope_code,
-                    # The class only: a database error's text may quote row values.
-                    ImportFailed("internal_error", exc.__class__.__name__),
-                )
-            except Exception:
-                log.exception("could not audit the failed %s", action)
-            raise
-    _record_failure(sessions, actor, action, report, scope_code, failure)
+        log.info("%s by %s of %s: %s", action, actor, report.file_name, report.counts.as_dict())
+        return report
+    except FileProblem as problem:
+        failure = ImportFailed(problem.code, str(problem), problem.line)
+    except IntegrityError:
+        # Every check ran inside this transaction, so only a concurrent writer gets here.
+        failure = ImportFailed(
+            "concurrent_change",
+            "导入期间另一操作修改了相同的数据，本次导入未生效，请重新导入",
+        )
+    except Exception as exc:
+        try:
+            # The class only: a database error's text may quote row values.
+            internal = ImportFailed("internal_error", exc.__class__.__name__)
+            _record_failure(uow, actor, action, report, scope_code, internal)
+        except Exception:
+            log.exception("could not audit the failed %s", action)
+        raise
+    _record_failure(uow, actor, action, report, scope_code, failure)
     log.info("%s by %s of %s failed: %s", action, actor, report.file_name, failure.code)
     raise failure
 
@@ -233,6 +228,7 @@ def _apply(
     report: ImportReport,
     scope_code: str,
     *,
+    now: datetime,
     pension_ages: Callable[[str, int], tuple[int, int]],
     batch_size: int,
     keep_rejected: int,
@@ -248,10 +244,11 @@ def _apply(
             source.header,
             villages=_villages(conn),
             scope_code=scope_code,
+            today=beijing_today(now),
             pension_ages=pension_ages,
         )
         report.warnings.extend(parser.warnings)
-        writer = _WRITERS[report.kind](conn, scope_code, datetime.now(UTC))
+        writer = _WRITERS[report.kind](conn, scope_code, now)
         batches = _batches(source.rows(), parser, batch_size)
         with closing(batches), dialect.pipelined(conn):
             for batch in batches:
@@ -276,7 +273,7 @@ def _apply(
 
 
 def _record_failure(
-    sessions: sessionmaker[Session],
+    uow: UnitOfWork,
     actor: str,
     action: str,
     report: ImportReport,
@@ -284,7 +281,7 @@ def _record_failure(
     failure: ImportFailed,
 ) -> None:
     """The failed import's own audit entry, in a transaction of its own (the import's is undone)."""
-    with sessions() as session:
+    with uow as session:
         audit.record(
             session,
             actor=actor,
@@ -298,7 +295,6 @@ def _record_failure(
                 "rows_read_before_failure": report.counts.read,
             },
         )
-        session.commit()
 
 
 def _pension_age_rule(policies: PolicyBook) -> Callable[[str, int], tuple[int, int]]:
@@ -333,17 +329,11 @@ def _batches(
         yield batch
 
 
-class _Reject(Exception):
-    def __init__(self, code: str, reason: str) -> None:
-        self.code = code
-        self.reason = reason
-
-
 class _Writer:
     """Applies batches of one kind of row.
 
     Per batch: `_load` reads what the database holds for the batch's keys, `_decide` judges each
-    row in file order (raising _Reject, or noting what to write and returning the outcome), and
+    row in file order (raising RowRejected, or noting what to write and returning the outcome), and
     `_write` sends the batch's inserts and updates. Keys of accepted rows go to the temporary
     seen table with their line, so a repeat later in the file names the line it repeats.
     """
@@ -376,7 +366,7 @@ class _Writer:
                 continue
             try:
                 outcomes.append(self._decide(row))
-            except _Reject as problem:
+            except RowRejected as problem:
                 masked = mask_id_number(row.id_number)
                 outcomes.append(Rejection(row.line, problem.code, problem.reason, masked))
         self._write()
@@ -507,21 +497,21 @@ class _RegistrationWriter(_Writer):
         if person is not None:
             if person.name != row.name:
                 if person_line:
-                    raise _Reject(
+                    raise RowRejected(
                         "person_conflict", f"姓名与第{person_line}行同一身份证号的姓名不一致"
                     )
-                raise _Reject("name_mismatch", "姓名与该身份证号已登记的姓名不一致")
+                raise RowRejected("name_mismatch", "姓名与该身份证号已登记的姓名不一致")
             if phone is None:
                 phone = person.phone  # an empty phone keeps the stored one
             person_changed = (person.household_no, person.phone) != (row.household_no, phone)
             if person_changed and person_line:
-                raise _Reject(
+                raise RowRejected(
                     "person_conflict", f"户号或电话与第{person_line}行同一身份证号的不一致"
                 )
 
         no_line = self._first_line(f"c:{row.collection_no}")
         if no_line:
-            raise _Reject("duplicate_collection_no", f"流水号与第{no_line}行重复")
+            raise RowRejected("duplicate_collection_no", f"流水号与第{no_line}行重复")
         stored = self.by_no.get(row.collection_no)
         changes = False
         if stored is not None:
@@ -530,16 +520,16 @@ class _RegistrationWriter(_Writer):
                 or stored.enrollee_id != person.id
                 or (stored.scheme, stored.period_year) != (row.scheme, row.period_year)
             ):
-                raise _Reject("duplicate_collection_no", "流水号已被另一条登记使用")
+                raise RowRejected("duplicate_collection_no", "流水号已被另一条登记使用")
             if not stored.village_code.startswith(self.scope_prefix):
-                raise _Reject("outside_region", "该登记属于其他地区，不在您的管辖区域内")
+                raise RowRejected("outside_region", "该登记属于其他地区，不在您的管辖区域内")
             changes = stored.village_code != row.village_code or (
                 self.students
                 and (stored.school_code, stored.study_years_left)
                 != (row.school_code, row.study_years_left)
             )
-            if changes and stored.status != "unpaid":
-                raise _Reject(
+            if changes and stored.status != RegistrationStatus.UNPAID.value:
+                raise RowRejected(
                     "registration_locked", "该登记已进入缴费流程，不能再修改参保地或学校信息"
                 )
         elif (row.id_number, row.scheme, row.period_year) in self.new_keys or (
@@ -547,9 +537,9 @@ class _RegistrationWriter(_Writer):
             and person.id is not None
             and (person.id, row.scheme, row.period_year) in self.by_key
         ):
-            raise _Reject(
+            raise RowRejected(
                 "already_registered",
-                f"此人{row.period_year}年度{SCHEME_LABELS[row.scheme]}已有登记（流水号不同）",
+                f"此人{row.period_year}年度{SCHEME_SHORT[row.scheme]}已有登记（流水号不同）",
             )
 
         # Accepted: note what to write.
@@ -615,7 +605,7 @@ class _RegistrationWriter(_Writer):
                 )
                 for r in self.new_registrations
             ],
-            same_for_all={"status": "unpaid", **stamps},
+            same_for_all={"status": RegistrationStatus.UNPAID.value, **stamps},
         )
         columns = ("id", "village_code")
         if self.students:
@@ -630,7 +620,7 @@ class _RegistrationWriter(_Writer):
             ],
             same_for_all={"updated_at": now},
             # Guarded: a registration paid since we read it is left alone.
-            only_if={"status": "unpaid"},
+            only_if={"status": RegistrationStatus.UNPAID.value},
         )
 
 
@@ -671,15 +661,15 @@ class _GroupWriter(_Writer):
         (key,) = self._seen_keys(row)
         first = self._first_line(key)
         if first:
-            raise _Reject("duplicate_row", f"与第{first}行重复（同一人、同一类别、同一年度）")
+            raise RowRejected("duplicate_row", f"与第{first}行重复（同一人、同一类别、同一年度）")
         person = self.people.get(row.id_number)
         if person is None:
-            raise _Reject("enrollee_not_found", "未找到该身份证号的参保人，请先导入参保登记")
+            raise RowRejected("enrollee_not_found", "未找到该身份证号的参保人，请先导入参保登记")
         enrollee_id, name, village_code = person
         if name != row.name:
-            raise _Reject("name_mismatch", "姓名与该身份证号已登记的姓名不一致")
+            raise RowRejected("name_mismatch", "姓名与该身份证号已登记的姓名不一致")
         if not village_code.startswith(self.scope_prefix):
-            raise _Reject("outside_region", "此人的参保地不在您的管辖区域内")
+            raise RowRejected("outside_region", "此人的参保地不在您的管辖区域内")
         self.new_seen[key] = row.line
         stored = self.memberships.get((enrollee_id, row.group, row.year))
         if stored is None:

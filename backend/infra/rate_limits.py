@@ -20,6 +20,8 @@ from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
+from backend.infra.clock import wall_seconds
+
 log = logging.getLogger(__name__)
 
 # Same namespace flask-limiter would use, so operators find every counter under one prefix.
@@ -88,7 +90,7 @@ class RateLimits:
             item = _parse(text)
             if not strategy.hit(item, KEY_PREFIX, key) and breached is None:
                 reset_at, _ = strategy.get_window_stats(item, KEY_PREFIX, key)
-                breached = TooManyRequests(text, max(1, int(reset_at - time.time())))
+                breached = TooManyRequests(text, max(1, int(reset_at - wall_seconds())))
         return breached
 
     def _strategy(self) -> FixedWindowRateLimiter:

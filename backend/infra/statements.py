@@ -1,4 +1,4 @@
-"""Hot paths' statements compiled once and run on the DBAPI connection: reads and a few writes.
+"""Hot paths' statements, compiled once and run on the DBAPI connection: reads and a few writes.
 
 The resident lookup is the busiest endpoint, and in it SQLAlchemy's per-execution work and the
 transaction round trips (BEGIN, COMMIT, the pool's pre-ping) cost several times what PostgreSQL
@@ -50,6 +50,12 @@ class CompiledStatement:
         self.sql = str(compiled)
         if "POSTCOMPILE" in self.sql:
             raise ValueError("expanding IN parameters need a per-call compile; list the values")
+        # A Python-side default (created_at, updated_at's onupdate) is computed by SQLAlchemy's
+        # execution, which a compiled statement skips: it would write NULL. Name every one.
+        prefetch = [*compiled.insert_prefetch, *compiled.update_prefetch]
+        if prefetch:
+            names = ", ".join(column.name for column in prefetch)
+            raise ValueError(f"give these columns a value in the statement: {names}")
         self._constants: dict[str, Any] = {}
         self._bind_processors: dict[str, Callable[[Any], Any]] = {}
         for bind, name in compiled.bind_names.items():
@@ -134,6 +140,14 @@ class Reader:
 _COMPILED: dict[tuple[int, str], tuple[Executable, CompiledStatement]] = {}
 
 
+def _compiled(statement: Executable, dialect: Dialect) -> CompiledStatement:
+    key = (id(statement), dialect.name)
+    entry = _COMPILED.get(key)
+    if entry is None or entry[0] is not statement:
+        entry = _COMPILED[key] = (statement, CompiledStatement(statement, dialect))
+    return entry[1]
+
+
 def execute_compiled(
     connection: Connection, statement: Executable, values: Mapping[str, Any]
 ) -> list[tuple]:
@@ -144,17 +158,34 @@ def execute_compiled(
     errors are raised as SQLAlchemy's (IntegrityError and the like), as connection.execute would.
     """
     dialect = connection.dialect
-    key = (id(statement), dialect.name)
-    entry = _COMPILED.get(key)
-    if entry is None or entry[0] is not statement:
-        entry = _COMPILED[key] = (statement, CompiledStatement(statement, dialect))
-    compiled = entry[1]
+    compiled = _compiled(statement, dialect)
     params = compiled.parameters(values)
     dbapi_connection = connection.connection.dbapi_connection
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(compiled.sql, params)
         return cursor.fetchall() if cursor.description else []
+    except dialect.loaded_dbapi.Error as error:
+        raise exc.DBAPIError.instance(
+            compiled.sql, params, error, dialect.loaded_dbapi.Error
+        ) from error
+    finally:
+        cursor.close()
+
+
+def execute_compiled_many(
+    connection: Connection, statement: Executable, rows: list[Mapping[str, Any]]
+) -> None:
+    """execute_compiled for several rows of one statement (psycopg sends them pipelined)."""
+    if len(rows) == 1:
+        execute_compiled(connection, statement, rows[0])
+        return
+    dialect = connection.dialect
+    compiled = _compiled(statement, dialect)
+    params = [compiled.parameters(row) for row in rows]
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.executemany(compiled.sql, params)
     except dialect.loaded_dbapi.Error as error:
         raise exc.DBAPIError.instance(
             compiled.sql, params, error, dialect.loaded_dbapi.Error

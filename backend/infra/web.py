@@ -1,4 +1,5 @@
-"""Per-request plumbing: one database session per request, the rate limiter, error shapes."""
+"""Per-request plumbing: the request's unit of work and clock, the app's gateways and policy
+book, the rate limiter."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 from flask import Flask, current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from sqlalchemy.orm import Session
 
 from backend.fees import PolicyBook
+from backend.infra.clock import Clock
 from backend.infra.rate_limits import RateLimits
 from backend.infra.statements import Reader
+from backend.infra.uow import UnitOfWork
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
 
@@ -31,7 +33,6 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     limiter.init_app(app)
     app.extensions["rate_limits"] = RateLimits(app.config["RATELIMIT_STORAGE_URI"])
-    app.teardown_appcontext(_close_session)
 
 
 def rate_limited(limits: Callable[[], list[tuple[str, str]]]):
@@ -68,19 +69,18 @@ def payment_gateway() -> PaymentGateway:
     return gateway
 
 
-def db_session() -> Session:
-    """The request's session; committed by the service that owns the unit of work."""
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["db_sessions"]()
-    return g.db_session
+def clock() -> Clock:
+    """The app's business clock (backend.infra.clock): the only source of the time."""
+    return current_app.extensions["clock"]
+
+
+def unit_of_work() -> UnitOfWork:
+    """The request's (or command's) unit of work: `with unit_of_work() as session:`."""
+    if "uow" not in g:
+        g.uow = UnitOfWork(current_app.extensions["db_sessions"], clock())
+    return g.uow
 
 
 def reader() -> Reader:
     """Compiled autocommit reads for hot read-only paths that need none of the ORM session."""
     return current_app.extensions["db_reader"]
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

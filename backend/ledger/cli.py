@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import click
-from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from backend.infra.web import clock, unit_of_work
 from backend.ledger import operations
 from backend.models import LedgerMessage
 from backend.models.ledger import MESSAGE_STATUSES
@@ -16,14 +14,10 @@ from backend.models.ledger import MESSAGE_STATUSES
 ledger_cli = AppGroup("ledger", help="The tax ledger outbox.")
 
 
-def _session():
-    return current_app.extensions["db_sessions"]()
-
-
 @ledger_cli.command("status")
 def status() -> None:
     """How many messages are pending, delivered and dead."""
-    with _session() as session:
+    with unit_of_work() as session:
         for name, count in operations.counts_by_status(session).items():
             click.echo(f"{name:10} {count}")
 
@@ -33,7 +27,7 @@ def status() -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 def list_messages(status: str, limit: int) -> None:
     """Messages in one state, with their last error."""
-    with _session() as session:
+    with unit_of_work() as session:
         for m in session.scalars(
             select(LedgerMessage)
             .where(LedgerMessage.status == status)
@@ -47,10 +41,9 @@ def list_messages(status: str, limit: int) -> None:
 @click.argument("message_id", required=False)
 def resend(message_id: str | None) -> None:
     """Put one dead letter (or all) back in line for the worker."""
-    with _session() as session:
-        moved = operations.resend_dead(
-            session, actor="cli", now=datetime.now(UTC), message_id=message_id
-        )
+    moved = operations.resend_dead(
+        unit_of_work(), actor="cli", now=clock().now(), message_id=message_id
+    )
     click.echo(f"resent {moved}")
     if message_id and not moved:
         raise click.ClickException(f"no dead letter {message_id}")

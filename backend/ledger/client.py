@@ -1,40 +1,30 @@
-"""HTTP client of the bureau's ledger API: one signed POST per message."""
+"""The tax ledger adapter: the bureau's ledger API over HTTP, one signed POST per message."""
 
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import dataclass
 from typing import Any
 
 import requests
 
+from backend.infra.clock import Clock
+from backend.ledger.port import LedgerError, MessageKind
 from backend.ledger.signing import sign
-
-
-@dataclass
-class LedgerError(Exception):
-    message: str
-    http_status: int | None = None
-
-    def __str__(self) -> str:
-        return self.message
-
 
 PATHS = {"payment": "/payments", "reversal": "/reversals"}
 
 
 class TaxLedgerClient:
-    def __init__(self, base_url: str, secret: str, timeout: float = 10.0) -> None:
+    def __init__(self, base_url: str, secret: str, clock: Clock, timeout: float = 10.0) -> None:
         self._base = base_url.rstrip("/")
         self._secret = secret
+        self._clock = clock
         self._timeout = timeout
         self._http = requests.Session()
 
-    def send(self, kind: str, body: dict[str, Any]) -> tuple[str, int]:
-        """Return (ledger_ref, HTTP status); raise LedgerError when not accepted."""
+    def send(self, kind: MessageKind, body: dict[str, Any]) -> tuple[str, int]:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(time.time()))
+        timestamp = str(int(self._clock.now().timestamp()))
         headers = {
             "Content-Type": "application/json",
             "X-Timestamp": timestamp,

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.infra import audit
+from backend.infra.uow import UnitOfWork
 from backend.models import LedgerAttempt, LedgerMessage
+from backend.states.ledger import MessageStatus
+from backend.states.transitions import LEDGER_MESSAGES
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(
         select(LedgerMessage.status, func.count()).group_by(LedgerMessage.status)
     )
-    return {"pending": 0, "delivered": 0, "dead": 0, **dict(rows.all())}
+    return {**{status.value: 0 for status in MessageStatus}, **dict(rows.all())}
 
 
 def attempts_of(session: Session, message_ids: list[int]) -> dict[int, list[LedgerAttempt]]:
@@ -31,22 +34,34 @@ def attempts_of(session: Session, message_ids: list[int]) -> dict[int, list[Ledg
 
 
 def resend_dead(
-    session: Session, *, actor: str, now: datetime, message_id: str | None = None
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    now: datetime,
+    message_id: str | None = None,
+    region_code: str | None = None,
 ) -> int:
-    """Put dead letters (all, or one) back in line, due now; the attempt count starts over."""
-    query = update(LedgerMessage).where(LedgerMessage.status == "dead")
-    if message_id is not None:
-        query = query.where(LedgerMessage.message_id == message_id)
-    moved = session.execute(
-        query.values(status="pending", attempts=0, next_attempt_at=now, updated_at=now)
-    ).rowcount
-    if moved:
-        audit.record(
+    """Put dead letters (all, or one) back in line, due now; the attempt count starts over.
+
+    `region_code`: the caller's region, where the audit entry is filed.
+    """
+    where = [LedgerMessage.message_id == message_id] if message_id is not None else []
+    with uow as session:
+        moved = LEDGER_MESSAGES.apply(
             session,
-            actor=actor,
-            action="ledger.resend",
-            target=message_id,
-            detail={"messages": moved},
+            "resend",
+            *where,
+            values={"attempts": 0, "next_attempt_at": now, "updated_at": now},
         )
-    session.commit()
-    return moved
+        if moved:
+            audit.write(
+                session,
+                audit.Note(
+                    actor=actor,
+                    action="ledger.resend",
+                    target=message_id,
+                    region_code=region_code,
+                    detail={"messages": len(moved)},
+                ),
+            )
+        return len(moved)

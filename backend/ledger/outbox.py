@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from backend.ledger.client import LedgerError, TaxLedgerClient
+from backend.infra.clock import Clock
+from backend.infra.uow import UnitOfWork
+from backend.ledger.port import LedgerError, TaxLedger
 from backend.models import (
     Enrollee,
     LedgerAttempt,
@@ -29,11 +31,13 @@ from backend.models import (
     Refund,
     Registration,
 )
+from backend.orders.channels import CHANNELS
+from backend.states.ledger import MessageStatus
+from backend.states.transitions import LEDGER_MESSAGES
 
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=60)  # well above the client's timeout
-CHANNELS = {"JSAPI": "wechat_miniprogram", "NATIVE": "wechat_qr"}
 
 
 @dataclass
@@ -57,10 +61,10 @@ class Claimed:
 
 
 def deliver_due(
-    sessions: Callable[[], Session],
-    client: TaxLedgerClient,
+    uow: UnitOfWork,
+    ledger: TaxLedger,
     *,
-    now: Callable[[], datetime],
+    clock: Clock,
     schedule: Sequence[int],
     worker: str,
     limit: int = 50,
@@ -68,16 +72,16 @@ def deliver_due(
 ) -> DeliveryReport:
     """One round: claim up to `limit` due messages and try each once."""
     report = DeliveryReport()
-    with sessions() as session:
-        claimed = claim_due(session, now=now(), limit=limit, lease=lease)
+    with uow as session:
+        claimed = claim_due(session, now=clock.now(), limit=limit, lease=lease)
     for message in claimed:
         started = time.monotonic()
         try:
-            ledger_ref, status = client.send(message.kind, message.payload)
+            ledger_ref, status = ledger.send(message.kind, message.payload)  # type: ignore[arg-type]
         except LedgerError as exc:
-            _record_failure(sessions, message, exc, now(), schedule, worker, started, report)
+            _record_failure(uow, message, exc, clock.now(), schedule, worker, started, report)
             continue
-        _record_delivery(sessions, message, ledger_ref, status, now(), worker, started)
+        _record_delivery(uow, message, ledger_ref, status, clock.now(), worker, started)
         report.delivered += 1
     return report
 
@@ -88,7 +92,7 @@ _payment_delivered = (
     .where(
         _original.order_item_id == LedgerMessage.order_item_id,
         _original.kind == "payment",
-        _original.status == "delivered",
+        _original.status == MessageStatus.DELIVERED.value,
     )
     .exists()
 )
@@ -100,7 +104,7 @@ def claim_due(
     rows = session.scalars(
         select(LedgerMessage)
         .where(
-            LedgerMessage.status == "pending",
+            LedgerMessage.status == MessageStatus.PENDING.value,
             LedgerMessage.next_attempt_at <= now,
             # A reversal waits until the bureau has the payment it undoes.
             or_(LedgerMessage.kind == "payment", _payment_delivered),
@@ -118,7 +122,6 @@ def claim_due(
         claimed.append(
             Claimed(message.id, message.message_id, message.kind, message.attempts, message.payload)
         )
-    session.commit()
     return claimed
 
 
@@ -169,51 +172,57 @@ def _reversal(session: Session, message: LedgerMessage) -> dict[str, Any]:
     }
 
 
-def _record_delivery(sessions, message: Claimed, ledger_ref, status, now, worker, started) -> None:
-    with sessions() as session:
-        session.execute(
-            update(LedgerMessage)
-            .where(LedgerMessage.id == message.id, LedgerMessage.status == "pending")
-            .values(
-                status="delivered",
-                ledger_ref=ledger_ref,
-                delivered_at=now,
-                last_error=None,
-                updated_at=now,
-            )
+def _record_delivery(uow, message: Claimed, ledger_ref, status, now, worker, started) -> None:
+    with uow as session:
+        LEDGER_MESSAGES.apply(
+            session,
+            "deliver",
+            LedgerMessage.id == message.id,
+            values={
+                "ledger_ref": ledger_ref,
+                "delivered_at": now,
+                "last_error": None,
+                "updated_at": now,
+            },
         )
         session.add(_attempt(message, now, worker, started, status, "delivered", None))
-        session.commit()
 
 
-def _record_failure(sessions, message, exc, now, schedule, worker, started, report) -> None:
+def _record_failure(uow, message, exc, now, schedule, worker, started, report) -> None:
     dead = message.attempts > len(schedule)
     values: dict[str, Any] = {"last_error": str(exc)[:255], "updated_at": now}
-    if dead:
-        values["status"] = "dead"
-        report.dead += 1
-        log.error(
-            "ledger message %s is dead after %d attempts: %s",
-            message.message_id,
-            message.attempts,
-            exc,
-        )
-    else:
-        values["next_attempt_at"] = now + timedelta(seconds=schedule[message.attempts - 1])
-        report.failed += 1
-        log.warning(
-            "ledger message %s attempt %d failed: %s", message.message_id, message.attempts, exc
-        )
     report.errors.append(str(exc))
-    with sessions() as session:
-        session.execute(
-            update(LedgerMessage)
-            .where(LedgerMessage.id == message.id, LedgerMessage.status == "pending")
-            .values(**values)
-        )
+    with uow as session:
+        if dead:
+            LEDGER_MESSAGES.apply(session, "bury", LedgerMessage.id == message.id, values=values)
+            report.dead += 1
+            log.error(
+                "ledger message %s is dead after %d attempts: %s",
+                message.message_id,
+                message.attempts,
+                exc,
+            )
+        else:
+            session.execute(
+                update(LedgerMessage)
+                .where(
+                    LedgerMessage.id == message.id,
+                    LedgerMessage.status == MessageStatus.PENDING.value,
+                )
+                .values(
+                    next_attempt_at=now + timedelta(seconds=schedule[message.attempts - 1]),
+                    **values,
+                )
+            )
+            report.failed += 1
+            log.warning(
+                "ledger message %s attempt %d failed: %s",
+                message.message_id,
+                message.attempts,
+                exc,
+            )
         outcome = "dead" if dead else "failed"
         session.add(_attempt(message, now, worker, started, exc.http_status, outcome, str(exc)))
-        session.commit()
 
 
 def _attempt(message: Claimed, now, worker, started, status, outcome, error) -> LedgerAttempt:

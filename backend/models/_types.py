@@ -7,9 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from backend.infra.clock import stamp as stamp  # column defaults read the business clock
 
 
 class UTCDateTime(TypeDecorator):

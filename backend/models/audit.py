@@ -9,14 +9,14 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, index=True)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(48), index=True)
     region_code: Mapped[str | None] = mapped_column(String(12), default=None)

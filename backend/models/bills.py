@@ -8,7 +8,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
 
 BILL_STATUSES = ("ok", "empty", "invalid")
 
@@ -34,8 +34,8 @@ class WeChatBill(Base):
     # Why the bill could not be read, with its line ("line 7: ..."); kept with the file.
     error: Mapped[str | None] = mapped_column(String(255), default=None)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
     # Not stored: set by pull_bill. None on a day's first pull, else whether the hash differs
     # from the previous pull's.

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, Date, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
 
 KINDS = (
     "missing_in_ours",
@@ -49,5 +49,5 @@ class ReconDiscrepancy(Base):
     resolution: Mapped[str | None] = mapped_column(String(255), default=None)
     resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)

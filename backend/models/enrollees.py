@@ -8,7 +8,7 @@ from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
 
 
 class Enrollee(Base):
@@ -21,8 +21,8 @@ class Enrollee(Base):
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
     household_no: Mapped[str | None] = mapped_column(String(32), default=None)
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
 
 class SpecialGroupMembership(Base):
@@ -37,4 +37,4 @@ class SpecialGroupMembership(Base):
     group: Mapped[str] = mapped_column(String(24))
     year: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)

@@ -9,9 +9,10 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
+from backend.states.ledger import MessageStatus
 
-MESSAGE_STATUSES = ("pending", "delivered", "dead")
+MESSAGE_STATUSES = tuple(status.value for status in MessageStatus)
 
 
 class LedgerMessage(Base):
@@ -21,7 +22,7 @@ class LedgerMessage(Base):
     __tablename__ = "ledger_message"
     __table_args__ = (
         CheckConstraint("kind IN ('payment', 'reversal')", name="kind"),
-        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        CheckConstraint(f"status IN {MESSAGE_STATUSES}", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -33,7 +34,7 @@ class LedgerMessage(Base):
     refund_id: Mapped[int | None] = mapped_column(
         ForeignKey("refund.id"), unique=True, default=None
     )
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[str] = mapped_column(String(12), default=MessageStatus.PENDING.value)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When a worker may next take it; claiming pushes it forward (a lease), so a worker that dies
     # mid-delivery leaves it to be sent again, with the same message_id, once the lease ends.
@@ -45,8 +46,8 @@ class LedgerMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(255), default=None)
     tax_receipt_no: Mapped[str | None] = mapped_column(String(32), default=None)
     entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
 
 class LedgerAttempt(Base):

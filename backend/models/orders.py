@@ -10,16 +10,19 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
+from backend.states.orders import OrderStatus
 
-ORDER_STATUSES = ("created", "paid", "closed", "refund_due", "refunded")
+ORDER_STATUSES = tuple(status.value for status in OrderStatus)
 
 
 class PaymentOrder(Base):
@@ -27,8 +30,13 @@ class PaymentOrder(Base):
     __table_args__ = (
         # A replayed request (same payer, same Idempotency-Key) finds the order it created.
         UniqueConstraint("openid", "idempotency_key"),
-        CheckConstraint(
-            "status IN ('created', 'paid', 'closed', 'refund_due', 'refunded')", name="status"
+        CheckConstraint(f"status IN {ORDER_STATUSES}", name="status"),
+        # The poller's question, "which open orders are due a look?", reads this index only.
+        Index(
+            "ix_payment_order_due",
+            "next_check_at",
+            sqlite_where=text("status = 'created'"),
+            postgresql_where=text("status = 'created'"),
         ),
         CheckConstraint("trade_type IN ('JSAPI', 'NATIVE')", name="trade_type"),
         CheckConstraint("total_fen > 0", name="total_positive"),
@@ -42,7 +50,7 @@ class PaymentOrder(Base):
     # Hash of the request body, to tell a replay from a different request under the same key.
     request_hash: Mapped[str] = mapped_column(String(64))
     trade_type: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=OrderStatus.CREATED.value, index=True)
     total_fen: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(String(128))
     client_ip: Mapped[str] = mapped_column(String(64))
@@ -60,10 +68,15 @@ class PaymentOrder(Base):
     # Set when WeChat's bill of another day than paid_at's carries this payment (a payment near
     # midnight), so reconciliation of paid_at's day does not call it missing from the bill.
     billed_on: Mapped[date | None] = mapped_column(Date, default=None)
-    # When the worker last asked WeChat about this order (lost-notification polling).
-    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # When the worker may next look at this open order: ask WeChat whether it was paid (a
+    # notification may be lost) or close it once expired. Claiming it pushes this forward by a
+    # lease, so two workers never ask about one order at once.
+    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    # The county (12-digit code) of the order's registrations, the first one's when a household
+    # spans two: where its audit entries and discrepancies are filed.
+    county_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", lazy="selectin"

@@ -8,11 +8,12 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Uniq
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
+from backend.states.refunds import RefundStatus
 
-REFUND_STATUSES = ("requested", "processing", "succeeded", "failed")
+REFUND_STATUSES = tuple(status.value for status in RefundStatus)
 REFUND_REASONS = ("duplicate_payment", "wrong_grade", "other")
-IN_PROGRESS = "status IN ('requested', 'processing')"
+IN_PROGRESS = "status IN ('requested', 'processing')"  # states.refunds.IN_PROGRESS
 
 
 class Refund(Base):
@@ -23,9 +24,7 @@ class Refund(Base):
         # A repeated staff request (same person, same Idempotency-Key) finds the refund it made.
         UniqueConstraint("requested_by", "idempotency_key"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        CheckConstraint(
-            "status IN ('requested', 'processing', 'succeeded', 'failed')", name="status"
-        ),
+        CheckConstraint(f"status IN {REFUND_STATUSES}", name="status"),
         CheckConstraint("reason IN ('duplicate_payment', 'wrong_grade', 'other')", name="reason"),
         # One refund in progress per order item, enforced where two racing requests cannot
         # both pass: the database.
@@ -47,14 +46,18 @@ class Refund(Base):
     amount_fen: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(20))
     note: Mapped[str | None] = mapped_column(String(255), default=None)
-    status: Mapped[str] = mapped_column(String(12), default="requested", index=True)
+    status: Mapped[str] = mapped_column(
+        String(12), default=RefundStatus.REQUESTED.value, index=True
+    )
     refund_id: Mapped[str | None] = mapped_column(String(64), default=None)  # WeChat's number
     requested_by: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Hash of the request that made it, to tell a replay from another request under the same key.
+    request_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When the worker next submits (requested) or queries (processing) it.
-    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_check_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     last_error: Mapped[str | None] = mapped_column(String(255), default=None)
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)

@@ -9,10 +9,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
+from backend.states.registrations import RegistrationStatus
 
 SCHEMES = ("pension", "medical")
-STATUSES = ("unpaid", "pending", "paid", "treasury_entered", "refunded")
+STATUSES = tuple(status.value for status in RegistrationStatus)
 
 
 class Registration(Base):
@@ -20,10 +21,7 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("enrollee_id", "scheme", "period_year"),
         CheckConstraint("scheme IN ('pension', 'medical')", name="scheme"),
-        CheckConstraint(
-            "status IN ('unpaid', 'pending', 'paid', 'treasury_entered', 'refunded')",
-            name="status",
-        ),
+        CheckConstraint(f"status IN {STATUSES}", name="status"),
         CheckConstraint(
             "study_years_left IS NULL OR study_years_left BETWEEN 1 AND 10",
             name="study_years_left",
@@ -40,13 +38,13 @@ class Registration(Base):
     collection_no: Mapped[str] = mapped_column(String(40), unique=True)
     # The insured place (参保地) the agency registered; it decides the policy that applies.
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="unpaid")
+    status: Mapped[str] = mapped_column(String(16), default=RegistrationStatus.UNPAID.value)
     school_code: Mapped[str | None] = mapped_column(String(32), default=None)
     study_years_left: Mapped[int | None] = mapped_column(Integer, default=None)
     # The e-tax receipt number once the bureau confirms the treasury entry.
     tax_receipt_no: Mapped[str | None] = mapped_column(String(32), default=None)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
 
     @property
     def is_student(self) -> bool:

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
-from backend.models._types import UTCDateTime, utcnow
+from backend.models._types import UTCDateTime, stamp
 
 ROLES = ("viewer", "agency", "recon", "admin")
 
@@ -24,5 +24,5 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(8))
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

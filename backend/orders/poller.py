@@ -1,30 +1,40 @@
-"""The order poller: ask WeChat about orders that stay unpaid, credit lost payments, close expired.
+"""The order poller: ask the platform about orders that stay unpaid, credit lost payments, close
+expired ones.
 
-WeChat does not guarantee its notifications, so an unpaid order older than ORDER_CHECK_AFTER is
-queried (and again at that interval); a paid answer is credited exactly as a notification would
-be. An expired one is closed at WeChat first (closeorder), then here; if WeChat says it was paid
-meanwhile (ORDERPAID), the payment is credited instead. Each order is one transaction; on
-PostgreSQL, rows are claimed with SKIP LOCKED so several workers can share the work.
+Notifications are not guaranteed, so an open order is asked about once `check_after` has passed
+(and again at that interval), and closed once it expires: at the platform first (closeorder),
+then here; a trade paid meanwhile is credited instead. No transaction is open, and no row locked,
+while the platform answers:
+
+1. claim: one short transaction takes due orders (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite
+   has one writer at a time) and pushes their next_check_at forward by a lease, so no other
+   worker asks about them meanwhile; a worker that dies leaves them due again when it ends;
+2. ask the platform, outside any transaction;
+3. apply: credit, close or set the next look, each a guarded update in a transaction of its own
+   (an order paid by a notification meanwhile is left as it is).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
+from backend.infra.uow import UnitOfWork
 from backend.models import PaymentOrder
-from backend.orders import service
-from backend.payments.gateway import GatewayError, PaymentGateway, TradeStatus
+from backend.orders.closing import close_order
+from backend.orders.crediting import record_confirmed_trade
+from backend.payments.gateway import AlreadyPaid, GatewayError, PaymentGateway, TradeStatus
 from backend.states.orders import OrderStatus
 
 log = logging.getLogger(__name__)
 
 ACTOR = "worker:orders"
+# How long a claim keeps other workers off an order: above the two platform calls' timeouts.
+LEASE = timedelta(seconds=60)
+RETRY_AFTER = timedelta(minutes=1)  # after the platform failed to answer
 
 
 @dataclass
@@ -34,6 +44,9 @@ class PollReport:
     still_open: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
+    def __bool__(self) -> bool:
+        return bool(self.credited or self.closed or self.failed)
+
     def __str__(self) -> str:
         return (
             f"credited {len(self.credited)}, closed {len(self.closed)}, "
@@ -41,92 +54,98 @@ class PollReport:
         )
 
 
-def due_orders(session: Session, *, now: datetime, check_after: timedelta, limit: int) -> list[str]:
-    """Open orders that have expired, or waited long enough to ask about (not asked lately)."""
-    stale = now - check_after
-    return list(
-        session.scalars(
-            select(PaymentOrder.order_no)
-            .where(
-                PaymentOrder.status == OrderStatus.CREATED.value,
-                or_(
-                    PaymentOrder.expires_at <= now,
-                    (PaymentOrder.created_at <= stale)
-                    & or_(PaymentOrder.checked_at.is_(None), PaymentOrder.checked_at <= stale),
-                ),
-            )
-            .order_by(PaymentOrder.expires_at)
-            .limit(limit)
-        )
-    )
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    order_no: str
+    expires_at: datetime
 
 
 def check_open_orders(
-    sessions: Callable[[], Session],
+    uow: UnitOfWork,
     gateway: PaymentGateway,
     *,
     now: datetime,
     check_after: timedelta,
     limit: int = 200,
+    lease: timedelta = LEASE,
 ) -> PollReport:
     report = PollReport()
-    with sessions() as session:
-        candidates = due_orders(session, now=now, check_after=check_after, limit=limit)
-    for order_no in candidates:
-        with sessions() as session:
-            try:
-                _check_one(session, gateway, order_no, now=now, report=report)
-            except GatewayError as exc:
-                session.rollback()
-                log.warning("order %s: WeChat Pay check failed: %s", order_no, exc)
-                _mark_checked(session, order_no, now)
-                report.failed.append(order_no)
+    with uow as session:
+        claimed = claim_due(session, now=now, limit=limit, lease=lease)
+    for order in claimed:
+        try:
+            _check_one(uow, gateway, order, now=now, check_after=check_after, report=report)
+        except GatewayError as exc:
+            log.warning(
+                "order %s: the payment platform could not be asked: %s", order.order_no, exc
+            )
+            _look_again(uow, order, at=now + min(RETRY_AFTER, check_after), now=now)
+            report.failed.append(order.order_no)
     return report
 
 
-def _check_one(
-    session: Session, gateway: PaymentGateway, order_no: str, *, now: datetime, report: PollReport
-) -> None:
-    claimed = session.scalar(
-        select(PaymentOrder)
+def claim_due(session, *, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    """Open orders due a look, each pushed forward by `lease` so that one worker has it."""
+    rows = session.execute(
+        select(PaymentOrder.id, PaymentOrder.order_no, PaymentOrder.expires_at)
         .where(
-            PaymentOrder.order_no == order_no,
             PaymentOrder.status == OrderStatus.CREATED.value,
+            PaymentOrder.next_check_at <= now,
         )
+        .order_by(PaymentOrder.next_check_at)
+        .limit(limit)
         .with_for_update(skip_locked=True)
-    )
-    if claimed is None:
-        session.rollback()  # paid, closed or claimed by another worker since the list was read
-        return
-    expired = claimed.expires_at <= now
-    trade = gateway.query(order_no)
+    ).all()
+    if rows:
+        session.execute(
+            update(PaymentOrder)
+            .where(PaymentOrder.id.in_([row.id for row in rows]))
+            .values(next_check_at=now + lease)
+        )
+    return [Claimed(row.id, row.order_no, row.expires_at) for row in rows]
+
+
+def _check_one(
+    uow: UnitOfWork,
+    gateway: PaymentGateway,
+    order: Claimed,
+    *,
+    now: datetime,
+    check_after: timedelta,
+    report: PollReport,
+) -> None:
+    trade = gateway.query(order.order_no)
     if trade.paid:
-        _credit(session, trade, now=now, report=report)
+        _credit(uow, trade, now=now, report=report)
         return
-    if not expired:
-        _mark_checked(session, order_no, now)
-        report.still_open.append(order_no)
+    if order.expires_at > now:
+        _look_again(uow, order, at=min(now + check_after, order.expires_at), now=now)
+        report.still_open.append(order.order_no)
         return
     try:
-        gateway.close(order_no)
-    except GatewayError as exc:
-        if exc.code != "ORDERPAID":
-            raise
+        gateway.close(order.order_no)
+    except AlreadyPaid:
         # Paid between our query and the close: the payment wins.
-        _credit(session, gateway.query(order_no), now=now, report=report)
+        _credit(uow, gateway.query(order.order_no), now=now, report=report)
         return
-    if service.close_order(session, order_no, reason="expired", actor=ACTOR, now=now):
-        report.closed.append(order_no)
+    with uow as session:
+        closed = close_order(session, order.id, reason="expired", actor=ACTOR, now=now)
+    if closed:
+        report.closed.append(order.order_no)
 
 
-def _credit(session: Session, trade: TradeStatus, *, now: datetime, report: PollReport) -> None:
-    decision = service.record_confirmed_trade(session, trade, actor=ACTOR, now=now)
-    log.info("order %s: payment found by query (%s)", trade.out_trade_no, decision.reason)
-    report.credited.append(trade.out_trade_no)
+def _credit(uow: UnitOfWork, trade: TradeStatus, *, now: datetime, report: PollReport) -> None:
+    decision = record_confirmed_trade(uow, trade, actor=ACTOR, now=now)
+    log.info("order %s: payment found by query (%s)", trade.order_no, decision.reason)
+    report.credited.append(trade.order_no)
 
 
-def _mark_checked(session: Session, order_no: str, now: datetime) -> None:
-    session.execute(
-        update(PaymentOrder).where(PaymentOrder.order_no == order_no).values(checked_at=now)
-    )
-    session.commit()
+def _look_again(uow: UnitOfWork, order: Claimed, *, at: datetime, now: datetime) -> None:
+    """The order's next look, if it is still open (a notification may have paid it meanwhile)."""
+    with uow as session:
+        session.execute(
+            update(PaymentOrder)
+            .where(PaymentOrder.id == order.id, PaymentOrder.status == OrderStatus.CREATED.value)
+            .values(next_check_at=at, updated_at=now)
+        )

@@ -1,18 +1,17 @@
-"""Payments: the gateway port the order services talk to. Adapters (WeChat Pay v2 through wechatpy)
-live beside it; nothing WeChat-specific leaks above this package."""
+"""Payments: the gateway port (gateway.py) the order, refund and reconciliation services talk
+to, the plain bill rows reconciliation reads (bill.py), and one package per platform (wechat/);
+nothing platform-specific leaks above this package."""
 
 from __future__ import annotations
 
 from backend.config import Config
 from backend.payments.gateway import PaymentGateway
 
-NOTIFY_PATH = "/api/payments/wechat/notify"
-REFUND_NOTIFY_PATH = "/api/payments/wechat/refund-notify"
-
 
 def gateway_from_config(cfg: Config) -> PaymentGateway:
     """The WeChat Pay adapter for WECHAT_MODE: fake, sandbox and live differ only in URL and keys."""
     from backend.payments.wechat.gateway import WeChatPayGateway
+    from backend.payments.wechat.routes import NOTIFY_PATH, REFUND_NOTIFY_PATH
 
     pay_base, _ = cfg.wechat_base_urls()
     public = cfg.PUBLIC_BASE_URL.rstrip("/")

@@ -1,24 +1,32 @@
-"""The payment gateway port: what the order, refund and reconciliation services need from a
-payment platform, in our own terms (integer fen, our order numbers, timezone-aware times).
+"""The payment gateway port: what orders, refunds and reconciliation need from a payment
+platform, in the project's own words: our order and refund numbers, the payment channel, integer
+fen, timezone-aware times, plain bill rows.
 
-An adapter implements it for one platform; tests and `make run` use the same adapter against a
-fake platform that speaks the real protocol.
+An adapter implements it for one platform (backend/payments/wechat/, WeChat Pay v2); tests and
+`make run` use that same adapter against a fake platform that speaks the real protocol. Nothing
+platform-specific (trade types, XML fields, platform state codes) appears above this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
-TradeType = Literal["JSAPI", "NATIVE"]
-TradeState = Literal["NOTPAY", "SUCCESS", "REFUND", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR"]
-# The payer's money was taken (REFUND: taken, then some or all of it given back).
-PAID_STATES = frozenset({"SUCCESS", "REFUND"})
+from backend.payments.bill import Bill
+
+# How a resident pays through the platform: in the mini-program, or by scanning a QR code.
+Channel = Literal["wechat_miniprogram", "wechat_qr"]
+TradeState = Literal["unpaid", "paying", "paid", "refunded", "closed", "failed"]
+# The payer's money was taken (refunded: taken, then some or all of it given back).
+PAID_STATES = frozenset({"paid", "refunded"})
+RefundState = Literal["processing", "succeeded", "failed"]
 
 
 class GatewayError(Exception):
-    """The platform refused or failed; `code` is the platform's error code when it gave one."""
+    """The platform refused or failed. `code` is the platform's error code when it gave one;
+    `retryable` says the same request may succeed later (network, platform busy)."""
 
     def __init__(self, message: str, code: str | None = None, retryable: bool = False) -> None:
         super().__init__(message)
@@ -30,29 +38,32 @@ class InvalidNotification(GatewayError):
     """A callback whose signature, sender or content cannot be trusted."""
 
 
+class AlreadyPaid(GatewayError):
+    """The trade cannot be closed: it was paid meanwhile (the payment wins)."""
+
+
 @dataclass(frozen=True)
 class PaymentRequest:
-    out_trade_no: str
+    order_no: str
     total_fen: int
     description: str
-    trade_type: TradeType
+    channel: Channel
     client_ip: str
+    created_at: datetime
     expires_at: datetime
-    openid: str | None = None  # JSAPI
-    product_id: str | None = None  # NATIVE
-    attach: str | None = None
+    payer: str | None = None  # the payer's openid, for a mini-program payment
 
 
 @dataclass(frozen=True)
 class PaymentStarted:
-    prepay_id: str | None
-    code_url: str | None  # NATIVE: the weixin:// address a QR code carries
-    client_params: dict[str, str] | None  # JSAPI: signed wx.requestPayment parameters
+    platform_ref: str | None  # the platform's handle of the trade (WeChat's prepay_id)
+    code_url: str | None  # QR: the address a QR code carries
+    client_params: dict[str, str] | None  # mini-program: the signed parameters the phone pays with
 
 
 @dataclass(frozen=True)
 class TradeStatus:
-    out_trade_no: str
+    order_no: str
     state: TradeState
     total_fen: int | None
     transaction_id: str | None
@@ -67,51 +78,57 @@ class TradeStatus:
 class PaymentNotice:
     """A verified payment-result notification."""
 
-    out_trade_no: str
+    order_no: str
     transaction_id: str
     total_fen: int
     paid_at: datetime
-    openid: str | None
+    payer: str | None
     success: bool
 
 
 @dataclass(frozen=True)
 class RefundRequest:
-    out_trade_no: str
-    out_refund_no: str
-    total_fen: int
+    order_no: str
+    refund_no: str
+    total_fen: int  # what the order was paid
     refund_fen: int
     reason: str
 
 
 @dataclass(frozen=True)
-class RefundStatus:
-    out_refund_no: str
-    refund_id: str | None
-    state: Literal["PROCESSING", "SUCCESS", "REFUNDCLOSE", "CHANGE"]
+class RefundResult:
+    refund_no: str
+    platform_refund_id: str | None
+    state: RefundState
     refund_fen: int
     succeeded_at: datetime | None
-    out_trade_no: str | None = None  # the payment it gives back, when the platform says
+    order_no: str | None = None  # the payment it gives back, when the platform says
 
 
 class PaymentGateway(Protocol):
     def create(self, request: PaymentRequest) -> PaymentStarted: ...
 
-    def query(self, out_trade_no: str) -> TradeStatus: ...
+    def query(self, order_no: str) -> TradeStatus: ...
 
-    def close(self, out_trade_no: str) -> None: ...
+    def close(self, order_no: str) -> None:
+        """Nobody can pay the trade afterwards. AlreadyPaid when it was paid meanwhile."""
+        ...
 
-    def refund(self, request: RefundRequest) -> RefundStatus: ...
+    def refund(self, request: RefundRequest) -> RefundResult: ...
 
-    def query_refund(self, out_refund_no: str) -> RefundStatus: ...
+    def query_refund(self, refund_no: str) -> RefundResult: ...
 
     def download_bill(self, day: date) -> str | None:
-        """The raw ALL bill of a day, or None when the platform has no bill for it."""
+        """The platform's raw bill of a day (kept as a file), or None when it has none."""
+        ...
+
+    def read_bill(self, path: Path) -> Bill:
+        """A stored bill file as plain rows (backend.payments.bill)."""
         ...
 
     def parse_payment_notice(self, body: bytes) -> PaymentNotice: ...
 
-    def parse_refund_notice(self, body: bytes) -> RefundStatus: ...
+    def parse_refund_notice(self, body: bytes) -> RefundResult: ...
 
     def acknowledgement(self, ok: bool, message: str = "OK") -> tuple[bytes, str]:
         """The body and content type the platform expects in answer to a callback."""

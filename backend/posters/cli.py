@@ -15,7 +15,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.config import PROJECT_DIR
-from backend.infra.web import policy_book
+from backend.errors import DomainError
+from backend.infra.web import policy_book, unit_of_work
 from backend.posters import service
 from backend.posters.fonts import FontMissing
 
@@ -49,7 +50,7 @@ def posters(
     started = time.perf_counter()
     try:
         typeface = service.typeface_of(cfg)
-        with current_app.extensions["db_sessions"]() as session:
+        with unit_of_work() as session:
             batch = service.batch(
                 session,
                 policy_book(),
@@ -57,7 +58,7 @@ def posters(
                 public_base_url=cfg.PUBLIC_BASE_URL,
                 collection_year=year,
             )
-    except (FontMissing, service.PosterError) as exc:
+    except (FontMissing, DomainError) as exc:
         raise click.ClickException(str(exc)) from None
     expected = {"county": county, "township": township, "village": village}
     if not expected[batch.level]:

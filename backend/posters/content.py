@@ -12,8 +12,10 @@ import qrcode
 from qrcode.constants import ERROR_CORRECT_Q
 
 from backend.fees import SchemePolicy
+from backend.values.labels import SCHEME_NAMES
+from backend.values.money import yuan_text
 
-TITLE = ("城乡居民基本养老保险", "城乡居民基本医疗保险")
+TITLE = (SCHEME_NAMES["pension"], SCHEME_NAMES["medical"])
 HEADLINE = "微信扫码缴费"
 SCAN_HINT = "微信扫一扫  缴纳两险"
 STEPS = (
@@ -77,10 +79,6 @@ def chinese_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
-def _yuan(fen: int) -> str:
-    return str(fen // 100) if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}"
-
-
 def scheme_line(policy: SchemePolicy) -> SchemeLine:
     if policy.grades:
         # The retained lowest grade is for groups the government pays for; the poster shows the
@@ -93,7 +91,7 @@ def scheme_line(policy: SchemePolicy) -> SchemeLine:
         else:
             amount = f"{open_grades[0]}–{open_grades[-1]}元，{len(open_grades)}档自选"
     else:
-        amount = f"每人{_yuan(policy.share_fen)}元"
+        amount = f"每人{yuan_text(policy.share_fen, whole_without_cents=True)}元"
     return SchemeLine(
         label=policy.label,
         period=f"{policy.period_year}年度",

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.config import Config
+from backend.errors import NotFound, Refused
 from backend.fees import PolicyBook, PolicyNotFound
 from backend.models import Region
 from backend.posters import content, fonts, layout, pdf
@@ -26,20 +27,16 @@ from backend.values import region_codes as regions
 LEVELS = ("county", "township", "village")
 
 
-class PosterError(LookupError):
-    """A region or policy the posters cannot be made for; the message is for staff (Chinese)."""
+class UnknownRegion(NotFound):
+    """No region with this code; the message is for staff (Chinese), as below."""
 
 
-class UnknownRegion(PosterError):
-    pass
-
-
-class NotPosterLevel(PosterError):
+class NotPosterLevel(Refused):
     """A city (or a malformed code): posters are made per county, township or village."""
 
 
-class NoPolicy(PosterError):
-    pass
+class NoPolicy(NotFound):
+    """No policy covers the region (that year): nothing to put on a poster."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +64,7 @@ def batch(
     public_base_url: str,
     collection_year: int | None = None,
 ) -> Batch:
-    """The posters of every village in a county, township or village (PosterError if none)."""
+    """The posters of every village in a county, township or village (DomainError if none)."""
     try:
         code = regions.normalise(code)
     except regions.InvalidRegionCode:

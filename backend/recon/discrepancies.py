@@ -21,7 +21,9 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend import errors
 from backend.infra import audit
+from backend.infra.uow import UnitOfWork
 from backend.models import ReconDiscrepancy
 from backend.values.beijing import beijing_text
 
@@ -35,19 +37,15 @@ HELD = (
 )
 
 
-class DiscrepancyError(Exception):
-    """Base of what the service refuses; the message is for the clerk."""
-
-
-class NotFound(DiscrepancyError):
+class NotFound(errors.NotFound):
     """No such discrepancy inside the caller's region."""
 
 
-class NotResolvable(DiscrepancyError):
+class NotResolvable(errors.Conflict):
     """The discrepancy is not open: resolved already, or not waiting for a person."""
 
 
-class InvalidReason(DiscrepancyError, ValueError):
+class InvalidReason(errors.Refused):
     """The reason is blank or too long."""
 
 
@@ -110,7 +108,7 @@ def get(session: Session, discrepancy_id: int, *, scope_prefix: str) -> ReconDis
 
 
 def resolve(
-    session: Session,
+    uow: UnitOfWork,
     discrepancy_id: int,
     *,
     reason: str,
@@ -125,47 +123,46 @@ def resolve(
     """
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidReason("请填写处理原因。")
+        raise InvalidReason("请填写处理原因。", field="reason")
     if len(reason) > REASON_MAX:
-        raise InvalidReason(f"处理原因不能超过 {REASON_MAX} 个字。")
-    found = session.scalar(
-        select(ReconDiscrepancy)
-        .where(ReconDiscrepancy.id == discrepancy_id, visible(scope_prefix))
-        .with_for_update()
-    )
-    if found is None:
-        session.rollback()
-        raise NotFound("没有找到该差异记录，或它不在您的管辖范围内。")
-    if found.status != "open":
-        session.rollback()
-        raise NotResolvable(why_not_resolvable(found))
-    moved = session.execute(
-        update(ReconDiscrepancy)
-        .where(ReconDiscrepancy.id == found.id, ReconDiscrepancy.status == "open")
-        .values(status="resolved", resolution=reason, resolved_by=actor, resolved_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if moved != 1:  # another clerk got there first (SQLite has no row locks)
-        session.rollback()
-        raise NotResolvable(why_not_resolvable(session.get_one(ReconDiscrepancy, found.id)))
-    audit.record(
-        session,
-        actor=actor,
-        action="discrepancy.resolved",
-        target=found.order_no,
-        region_code=_audit_region(found.county, scope_prefix),
-        detail={
-            "discrepancy_id": found.id,
-            "bill_date": found.bill_date.isoformat(),
-            "kind": found.kind,
-            "order_no": found.order_no,
-            "refund_no": found.refund_no,
-            "reason": reason,
-        },
-    )
-    session.commit()
-    session.refresh(found)
-    return found
+        raise InvalidReason(f"处理原因不能超过 {REASON_MAX} 个字。", field="reason")
+    with uow as session:
+        found = session.scalar(
+            select(ReconDiscrepancy)
+            .where(ReconDiscrepancy.id == discrepancy_id, visible(scope_prefix))
+            .with_for_update()
+        )
+        if found is None:
+            raise NotFound("没有找到该差异记录，或它不在您的管辖范围内。")
+        if found.status != "open":
+            raise NotResolvable(why_not_resolvable(found))
+        moved = session.execute(
+            update(ReconDiscrepancy)
+            .where(ReconDiscrepancy.id == found.id, ReconDiscrepancy.status == "open")
+            .values(status="resolved", resolution=reason, resolved_by=actor, resolved_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if moved != 1:  # another clerk got there first (SQLite has no row locks)
+            session.expire(found)
+            raise NotResolvable(why_not_resolvable(found))
+        audit.record(
+            session,
+            actor=actor,
+            action="discrepancy.resolved",
+            target=found.order_no,
+            region_code=_audit_region(found.county, scope_prefix),
+            detail={
+                "discrepancy_id": found.id,
+                "bill_date": found.bill_date.isoformat(),
+                "kind": found.kind,
+                "order_no": found.order_no,
+                "refund_no": found.refund_no,
+                "reason": reason,
+            },
+        )
+        session.flush()
+        session.refresh(found)
+        return found
 
 
 def why_not_resolvable(found: ReconDiscrepancy) -> str:

@@ -1,7 +1,7 @@
 """Matching a day's bill against our records (design.md section 9). Pure: plain data in and out.
 
-Our side is keyed by out_trade_no (our order_no). Each bill row takes the payment of its
-out_trade_no from our side (a second row of the same number finds it taken); what is left on our
+Our side is keyed by order number. Each bill row takes the payment of its order number from our
+side (a second row of the same number finds it taken); what is left on our
 side afterwards is missing from the bill. Both sides are tables (polars) and the matching is a
 join, so a day of a million payments is matched in well under a second; plain rows and mappings
 are turned into tables first.
@@ -11,7 +11,7 @@ Kinds:
 - missing_in_bill: we credited a payment the bill lacks; held for HOLD_DAYS (a payment near
   midnight can land in the next day's bill), then flagged.
 - amount_mismatch: both sides have it, with different amounts.
-- status_mismatch: a refund on one side only (or of another amount), matched by out_refund_no:
+- status_mismatch: a refund on one side only (or of another amount), matched by refund number:
   a day's bill carries the refunds that succeeded that day, whatever day the payment was; or a
   payment of our order under another transaction_id than the one we recorded.
 - duplicate_payment: a second successful payment for registrations another order already paid.
@@ -29,21 +29,15 @@ from typing import Literal, Protocol
 
 import polars as pl
 
+from backend.payments.bill import BILL_SCHEMA
+from backend.states.orders import OrderStatus
+
 Kind = Literal[
     "missing_in_ours", "missing_in_bill", "amount_mismatch", "status_mismatch", "duplicate_payment"
 ]
 HOLD_DAYS = 2
-CREDITED = ("paid", "refunded")
+CREDITED = (OrderStatus.PAID.value, OrderStatus.REFUNDED.value)
 
-# What matching reads of a bill as a table (backend.payments.wechat.bill's frame() has these and more).
-BILL_SCHEMA: dict[str, pl.DataType] = {
-    "out_trade_no": pl.String(),
-    "transaction_id": pl.String(),
-    "settlement_fen": pl.Int64(),
-    "refund_fen": pl.Int64(),
-    "out_refund_no": pl.String(),
-    "is_refund": pl.Boolean(),
-}
 # Our payments as a table: OurPayment's fields, one row per order_no.
 PAYMENT_SCHEMA: dict[str, pl.DataType] = {
     "order_no": pl.String(),
@@ -55,13 +49,13 @@ PAYMENT_SCHEMA: dict[str, pl.DataType] = {
 
 
 class BillLine(Protocol):
-    """What matching needs of a bill row (backend.payments.wechat.bill.BillRow has it)."""
+    """A bill row as plain data (the columns of backend.payments.bill.BILL_SCHEMA)."""
 
-    out_trade_no: str
+    order_no: str
     transaction_id: str
-    settlement_fen: int
+    paid_fen: int
     refund_fen: int
-    out_refund_no: str | None
+    refund_no: str | None
 
     @property
     def is_refund(self) -> bool: ...
@@ -69,7 +63,7 @@ class BillLine(Protocol):
 
 class BillTable(Protocol):
     """A bill that can hand over all its rows as one table with BILL_SCHEMA's columns, in bill
-    order (what backend.payments.wechat.bill's `rows()` returns)."""
+    order (backend.payments.bill.Bill)."""
 
     def frame(self) -> pl.DataFrame: ...
 
@@ -154,27 +148,34 @@ def match(
     credited (OurPayments is matched as the table it is). `refunds`: our refunds that succeeded
     on the day, keyed by refund_no.
     """
-    rows = _bill_frame(bill).with_row_index("position")
+    # The bill's own columns, named apart from ours for the joins.
+    rows = (
+        _bill_frame(bill)
+        .rename(
+            {"order_no": "bill_order_no", "paid_fen": "bill_fen", "refund_no": "bill_refund_no"}
+        )
+        .with_row_index("position")
+    )
     outcome = Outcome()
 
     # Each row takes the entry of its number, once: a repeated number finds it taken.
     payments, payments_left = _take(
-        rows.filter(~pl.col("is_refund")), "out_trade_no", _payments_frame(ours)
+        rows.filter(~pl.col("is_refund")), "bill_order_no", _payments_frame(ours)
     )
     bill_refunds, refunds_left = _take(
-        rows.filter(pl.col("is_refund")).with_columns(pl.col("out_refund_no").fill_null("")),
-        "out_refund_no",
+        rows.filter(pl.col("is_refund")).with_columns(pl.col("bill_refund_no").fill_null("")),
+        "bill_refund_no",
         _refunds_frame(refunds or {}),
     )
     taken, paid, amount = pl.col("taken"), pl.col("paid_fen"), pl.col("amount_fen")
     payment_kind = (
         pl.when(~taken | paid.is_null())
         .then(pl.lit("missing_in_ours"))
-        .when(pl.col("status") == "refund_due")
+        .when(pl.col("status") == OrderStatus.REFUND_DUE.value)
         .then(pl.lit("duplicate_payment"))
         .when(pl.col("transaction_id_ours") != pl.col("transaction_id"))
         .then(pl.lit("status_mismatch"))  # our order, another WeChat trade: for a person
-        .when(paid != pl.col("settlement_fen"))
+        .when(paid != pl.col("bill_fen"))
         .then(pl.lit("amount_mismatch"))
     )
     refund_kind = pl.when(~taken | (amount != pl.col("refund_fen"))).then(pl.lit("status_mismatch"))
@@ -184,9 +185,9 @@ def match(
                 "position",
                 kind=payment_kind,
                 ours_fen=pl.when(taken).then(paid),
-                bill_fen=pl.col("settlement_fen"),
+                bill_fen=pl.col("bill_fen"),
                 refund_no=pl.lit(""),
-                order_no=pl.col("out_trade_no"),
+                order_no=pl.col("bill_order_no"),
                 transaction_id=pl.col("transaction_id"),
             ),
             bill_refunds.select(
@@ -194,8 +195,8 @@ def match(
                 kind=refund_kind,
                 ours_fen=pl.when(taken).then(amount),
                 bill_fen=pl.col("refund_fen"),
-                refund_no=pl.col("out_refund_no"),
-                order_no=pl.col("out_trade_no"),
+                refund_no=pl.col("bill_refund_no"),
+                order_no=pl.col("bill_order_no"),
                 transaction_id=pl.col("transaction_id"),
             ),
         ]
@@ -271,11 +272,11 @@ def _bill_frame(bill: Iterable[BillLine] | BillTable | pl.DataFrame) -> pl.DataF
     return pl.DataFrame(
         [
             (
-                row.out_trade_no,
+                row.order_no,
                 row.transaction_id,
-                row.settlement_fen,
+                row.paid_fen,
                 row.refund_fen,
-                row.out_refund_no,
+                row.refund_no,
                 row.is_refund,
             )
             for row in bill
@@ -286,7 +287,7 @@ def _bill_frame(bill: Iterable[BillLine] | BillTable | pl.DataFrame) -> pl.DataF
 
 
 def _payments_frame(ours: Mapping[str, OurPayment]) -> pl.DataFrame:
-    """Our payments with `key`: what the bill's out_trade_no is looked up by."""
+    """Our payments with `key`: what the bill's order number is looked up by."""
     if isinstance(ours, OurPayments):
         return ours.frame.with_columns(key=pl.col("order_no"))
     return pl.DataFrame(

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from backend.models import PaymentOrder, Refund
 from backend.recon.matching import PAYMENT_SCHEMA, OurPayments, OurRefund
 from backend.states.orders import MONEY_TAKEN
+from backend.states.refunds import RefundStatus
 from backend.values.beijing import day_bounds
 
 TAKEN = tuple(sorted(status.value for status in MONEY_TAKEN))
@@ -86,7 +87,7 @@ def day_refunds(session: Session, day: date) -> dict[str, OurRefund]:
         select(Refund.refund_no, PaymentOrder.order_no, Refund.amount_fen)
         .join(PaymentOrder, PaymentOrder.id == Refund.order_id)
         .where(
-            Refund.status == "succeeded",
+            Refund.status == RefundStatus.SUCCEEDED.value,
             Refund.succeeded_at >= start,
             Refund.succeeded_at < end,
         )

@@ -1,8 +1,9 @@
-"""Pulling WeChat Pay's ALL bill of a day: download, store the file with its hash, parse, record.
+"""Pulling the payment platform's bill of a day: download, store the file with its hash, read it,
+record the day (ok, empty, invalid).
 
-The file is kept as downloaded (UTF-8 bytes, WeChat's line endings) in BILL_DIR as
-YYYYMMDD-ALL.txt, also when it cannot be parsed, so it can be inspected. Pulling a day again
-replaces the file and updates the day's record.
+The file is kept as downloaded (UTF-8 bytes, the platform's line endings) in BILL_DIR as
+YYYYMMDD-ALL.txt, also when it cannot be read, so it can be inspected. Pulling a day again
+replaces the file and updates the day's record. The download happens outside any transaction.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from backend.errors import Conflict, Unavailable
 from backend.infra import audit
+from backend.infra.uow import UnitOfWork
 from backend.models import WeChatBill
-from backend.payments.gateway import PaymentGateway
-from backend.payments.wechat.bill import BillError, parse_file
+from backend.payments.bill import BillError
+from backend.payments.gateway import GatewayError, PaymentGateway
 from backend.values.beijing import beijing_today
 
 
-class BillNotReady(ValueError):
-    """The day's bill cannot exist yet: WeChat writes the bill of day D on D+1 (Beijing time)."""
+class BillNotReady(Conflict):
+    """The day's bill cannot exist yet: the platform writes the bill of day D on D+1 (Beijing)."""
 
 
 def bill_path(bill_dir: Path, day: date) -> Path:
@@ -32,7 +34,7 @@ def bill_path(bill_dir: Path, day: date) -> Path:
 
 
 def pull_bill(
-    session: Session,
+    uow: UnitOfWork,
     gateway: PaymentGateway,
     day: date,
     *,
@@ -41,57 +43,61 @@ def pull_bill(
     actor: str,
     today: date | None = None,
 ) -> WeChatBill:
-    """Download, store and parse the ALL bill of `day`; commit its record (one per day).
+    """Download, store and read the bill of `day`; keep its record (one per day).
 
     `today` is the Beijing date (by default that of `now`); only days before it are pulled.
-    Gateway errors propagate and leave the record as it was.
+    Unavailable when the platform cannot be reached; the record stays as it was then.
     """
     today = today or beijing_today(now)
     if day >= today:
         latest = today - timedelta(days=1)
         raise BillNotReady(
-            f"no bill for {day.isoformat()} yet: WeChat writes a day's bill on the next day "
-            f"(Beijing time); the latest is {latest.isoformat()}"
+            f"{day.isoformat()} 的对账单还不能下载：微信在次日（北京时间）生成前一天的对账单，"
+            f"最近可下载的是 {latest.isoformat()}。",
+            reason="bill_not_ready",
         )
-    text = gateway.download_bill(day)
-
-    record = session.scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
-    previous = record.sha256 if record is not None else None
-    if record is None:
-        record = WeChatBill(bill_date=day, fetched_at=now)
-        session.add(record)
-        first = True
-    else:
-        first = False
-    _reset(record, now)
-
-    if text is None:
-        record.status = "empty"
-    else:
+    try:
+        text = gateway.download_bill(day)
+    except GatewayError as exc:
+        raise Unavailable(
+            f"暂时无法连接微信支付，请稍后再试（{exc}）。", reason="payment_unavailable"
+        ) from exc
+    stored = None
+    if text is not None:
         data = text.encode("utf-8")
-        path = bill_path(bill_dir, day)
-        _write_atomically(path, data)
-        record.sha256 = hashlib.sha256(data).hexdigest()
-        record.path = str(path)
-        _count(record, path)
+        stored = bill_path(bill_dir, day)
+        _write_atomically(stored, data)
+        digest = hashlib.sha256(data).hexdigest()
 
-    record.hash_changed = None if first else record.sha256 != previous
-    audit.record(
-        session,
-        actor=actor,
-        action="bill.pull",
-        target=day.isoformat(),
-        detail={
-            "status": record.status,
-            "sha256": record.sha256,
-            "previous_sha256": previous,
-            "changed": record.hash_changed,
-            "rows": record.row_count,
-            "error": record.error,
-        },
-    )
-    session.commit()
-    return record
+    with uow as session:
+        record = session.scalar(select(WeChatBill).where(WeChatBill.bill_date == day))
+        first = record is None
+        previous = None if record is None else record.sha256
+        if record is None:
+            record = WeChatBill(bill_date=day, fetched_at=now)
+            session.add(record)
+        _reset(record, now)
+        if stored is None:
+            record.status = "empty"
+        else:
+            record.sha256, record.path = digest, str(stored)
+            _count(record, gateway, stored)
+        record.hash_changed = None if first else record.sha256 != previous
+        audit.record(
+            session,
+            actor=actor,
+            action="bill.pull",
+            target=day.isoformat(),
+            detail={
+                "status": record.status,
+                "sha256": record.sha256,
+                "previous_sha256": previous,
+                "changed": record.hash_changed,
+                "rows": record.row_count,
+                "error": record.error,
+            },
+        )
+        return record
 
 
 def _reset(record: WeChatBill, now: datetime) -> None:
@@ -101,12 +107,12 @@ def _reset(record: WeChatBill, now: datetime) -> None:
     record.settlement_fen = record.refund_fen = 0
 
 
-def _count(record: WeChatBill, path: Path) -> None:
-    """Read the stored file as a table; the parser checks the totals line against the rows."""
-    bill = parse_file(path)
+def _count(record: WeChatBill, gateway: PaymentGateway, path: Path) -> None:
+    """Read the stored file as a table; the reader checks the totals line against the rows."""
+    bill = gateway.read_bill(path)
     try:
         frame = bill.frame()
-        if bill.summary is None:
+        if bill.totals is None:
             raise BillError(1, "the bill is blank")
     except BillError as exc:
         record.status = "invalid"
@@ -116,8 +122,8 @@ def _count(record: WeChatBill, path: Path) -> None:
     record.status = "ok"
     record.row_count = frame.height
     record.payment_count, record.refund_count = frame.height - refunds, refunds
-    record.settlement_fen = bill.summary.settlement_fen
-    record.refund_fen = bill.summary.refund_fen
+    record.settlement_fen = bill.totals.paid_fen
+    record.refund_fen = bill.totals.refund_fen
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

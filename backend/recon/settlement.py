@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from backend.infra.spreadsheets import Subtotal, Table
 from backend.models import Enrollee, OrderItem, PaymentOrder, Refund, Registration
 from backend.states.orders import MONEY_TAKEN
+from backend.states.refunds import RefundStatus
 from backend.values.beijing import beijing_text, day_bounds
 from backend.values.masking import mask_id_number, mask_name
 from backend.values.money import yuan_text
@@ -129,7 +130,7 @@ def _refunds(
         .join(Registration, Registration.id == OrderItem.registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
-            Refund.status == "succeeded",
+            Refund.status == RefundStatus.SUCCEEDED.value,
             Refund.succeeded_at >= start,
             Refund.succeeded_at < end,
             OrderItem.scheme == scheme,

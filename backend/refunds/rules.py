@@ -19,39 +19,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from backend.states.orders import OrderStatus
+from backend.errors import Conflict, Refused
+from backend.states.orders import ORDER, OrderStatus
+from backend.states.refunds import IN_PROGRESS, RefundStatus
 from backend.values.money import yuan_text
 
 Reason = Literal["duplicate_payment", "wrong_grade", "other"]
 REASONS: tuple[Reason, ...] = ("duplicate_payment", "wrong_grade", "other")
-IN_PROGRESS = frozenset({"requested", "processing"})
-GIVEN_BACK = frozenset({"succeeded"}) | IN_PROGRESS  # counted against what is left to refund
-REFUNDABLE_ORDERS = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE})
+# Counted against what is left to refund: given back, or on its way.
+GIVEN_BACK = frozenset({RefundStatus.SUCCEEDED}) | IN_PROGRESS
+# The orders whose money may be given back: those the order machine's `refund` leaves from.
+REFUNDABLE_ORDERS = ORDER["refund"].sources
 ONE_AT_A_TIME = "该缴费项已有一笔退款正在处理，请等它完成后再试。"
-
-# WeChat's refund_status -> ours. CHANGE: the money could not reach the payer (closed card…);
-# it stays with the merchant and a person must arrange it, so here it counts as not given back.
-PLATFORM_STATES = {
-    "PROCESSING": "processing",
-    "SUCCESS": "succeeded",
-    "REFUNDCLOSE": "failed",
-    "CHANGE": "failed",
-}
-
-
-class RefundRefused(Exception):
-    """A request the rules do not allow; `status` is the HTTP status that says why."""
-
-    def __init__(self, message: str, status: int = 409) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
 class PastRefund:
     amount_fen: int
-    status: str  # requested | processing | succeeded | failed
+    status: RefundStatus
 
 
 def refundable_fen(item_fen: int, past: Iterable[PastRefund]) -> int:
@@ -62,20 +47,26 @@ def refundable_fen(item_fen: int, past: Iterable[PastRefund]) -> int:
 def check_request(
     *, order_status: OrderStatus, item_fen: int, past: list[PastRefund], amount_fen: int | None
 ) -> int:
-    """The amount to refund (all that is left when none is given), or RefundRefused."""
+    """The amount to refund (all that is left when none is given); Conflict or Refused."""
     if order_status not in REFUNDABLE_ORDERS:
-        raise RefundRefused(f"该订单状态为 {order_status.value}，没有可退的款项。")
+        raise Conflict(
+            f"该订单状态为 {order_status.value}，没有可退的款项。", reason="not_refundable"
+        )
     if any(r.status in IN_PROGRESS for r in past):
-        raise RefundRefused(ONE_AT_A_TIME)
+        raise Conflict(ONE_AT_A_TIME, reason="refund_in_progress")
     left = refundable_fen(item_fen, past)
     if left <= 0:
-        raise RefundRefused("该缴费项已全额退款。")
+        raise Conflict("该缴费项已全额退款。", reason="fully_refunded")
     if amount_fen is None:
         return left
     if amount_fen <= 0:
-        raise RefundRefused("退款金额必须大于零。", 422)
+        raise Refused("退款金额必须大于零。", reason="amount_not_positive", field="amount_fen")
     if amount_fen > left:
-        raise RefundRefused(f"退款金额超过可退金额：最多可退 {yuan_text(left)} 元。", 422)
+        raise Refused(
+            f"退款金额超过可退金额：最多可退 {yuan_text(left)} 元。",
+            reason="amount_over_refundable",
+            field="amount_fen",
+        )
     return amount_fen
 
 

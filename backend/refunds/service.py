@@ -1,10 +1,12 @@
-"""Refunds: asked for by staff (or by the system for duplicate payments), sent to WeChat, finished
-by WeChat's refund notification or by asking (refundquery) when the notification does not come.
+"""Refunds: asked for by staff (or by the system for duplicate payments), sent to the platform,
+finished by its refund notification or by asking (refundquery) when none comes.
 
-Each refund is written (status requested) before WeChat hears of it, under its own out_refund_no;
-WeChat treats a repeat of that number as the same refund, so a crash or timeout anywhere is made
-good by sending it again. Finishing a refund is one transaction: its status, the registration,
-the order, the reversal message for the bureau and the audit entry move together, once.
+Each refund is written (requested) before the platform hears of it, under its own refund number;
+the platform treats a repeat of that number as the same refund, so a crash or a timeout anywhere
+is made good by sending it again. No transaction is open while the platform answers: a refund
+is read in one block, sent, and its answer applied in another by the refund machine's guarded
+moves. Finishing a refund is one transaction: its status, the registration, the order, the
+reversal message for the bureau and the audit entry move together, once.
 """
 
 from __future__ import annotations
@@ -18,25 +20,25 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend.errors import Conflict, DomainError, NotFound
 from backend.infra import audit
+from backend.infra.audit import Note
+from backend.infra.idempotency import replay_of, request_hash
+from backend.infra.uow import UnitOfWork
 from backend.models import LedgerMessage, OrderItem, PaymentOrder, Refund, Registration
-from backend.payments.gateway import GatewayError, PaymentGateway, RefundRequest, RefundStatus
-from backend.refunds.rules import (
-    ONE_AT_A_TIME,
-    PLATFORM_STATES,
-    PastRefund,
-    RefundRefused,
-    check_request,
-    on_refund_succeeded,
-)
+from backend.payments.gateway import GatewayError, PaymentGateway, RefundRequest, RefundResult
+from backend.refunds.rules import ONE_AT_A_TIME, PastRefund, check_request, on_refund_succeeded
+from backend.states.ledger import MessageStatus
 from backend.states.orders import OrderStatus
+from backend.states.refunds import FINISHED, RefundStatus
+from backend.states.transitions import ORDERS, REFUNDS, REGISTRATIONS
 
 log = logging.getLogger(__name__)
 
-# When to ask WeChat about a refund it accepted but has not reported finished; then every so often.
+# When to ask the platform about a refund it accepted but has not reported finished; then again.
 CHECK_AFTER = timedelta(minutes=5)
-RETRY_AFTER = timedelta(minutes=1)  # a refund WeChat could not take just now (SYSTEMERROR, …)
-LEASE = timedelta(seconds=60)  # a worker's claim on a refund while it talks to WeChat
+RETRY_AFTER = timedelta(minutes=1)  # a refund the platform could not take just now
+LEASE = timedelta(seconds=60)  # a worker's claim on a refund while it talks to the platform
 SYSTEM = "system:duplicate-payments"
 DESCRIPTIONS = {
     "duplicate_payment": "重复缴费退款",
@@ -45,12 +47,12 @@ DESCRIPTIONS = {
 }
 
 
-class RefundTargetNotFound(LookupError):
-    """No such order, no such registration in it, or outside the caller's region."""
+class UnknownRefund(NotFound):
+    """No refund with this number."""
 
 
-class RefundNoticeRejected(Exception):
-    """A refund notification that does not fit the refund we asked for; WeChat should retry."""
+class NoticeMismatch(Conflict):
+    """A refund report that does not fit the refund we asked for; the platform should retry."""
 
 
 @dataclass(frozen=True)
@@ -62,284 +64,345 @@ class RefundAsk:
     note: str | None = None
     idempotency_key: str | None = None
 
+    def digest(self) -> str:
+        return request_hash(
+            order_no=self.order_no,
+            registration_ref=self.registration_ref,
+            reason=self.reason,
+            amount_fen=self.amount_fen,
+        )
+
 
 def request_refund(
-    session: Session,
+    uow: UnitOfWork,
     ask: RefundAsk,
     *,
     actor: str,
     now: datetime,
     in_scope: Callable[[str], bool] = lambda village_code: True,
-) -> tuple[Refund, bool]:
-    """Record the refund (requested); (refund, replayed). WeChat is told by submit()."""
-    if ask.idempotency_key:
-        earlier = _by_key(session, actor, ask.idempotency_key)
-        if earlier is not None:
-            return _replay(session, earlier, ask), True
-    order = session.scalar(
-        select(PaymentOrder).where(PaymentOrder.order_no == ask.order_no).with_for_update()
+) -> tuple[str, bool]:
+    """Record the refund (requested): (its number, replayed). The platform hears of it by submit.
+
+    NotFound when there is no such order item in the caller's region; Conflict or Refused when
+    the refund rules say no.
+    """
+    digest = ask.digest()
+    try:
+        with uow as session:
+            earlier = _by_key(session, actor, ask.idempotency_key)
+            if earlier is not None:
+                replay_of(earlier.request_hash, digest, what="退款申请")
+                return earlier.refund_no, True
+            return _record_request(
+                session, ask, digest, actor=actor, now=now, in_scope=in_scope
+            ), False
+    except IntegrityError:
+        # Another request for this item won the race (one in progress per item), or the same
+        # Idempotency-Key arrived twice at once.
+        with uow as session:
+            earlier = _by_key(session, actor, ask.idempotency_key)
+            if earlier is not None:
+                replay_of(earlier.request_hash, digest, what="退款申请")
+                return earlier.refund_no, True
+        raise Conflict(ONE_AT_A_TIME, reason="refund_in_progress") from None
+
+
+def _by_key(session: Session, actor: str, key: str | None) -> Refund | None:
+    if not key:
+        return None
+    return session.scalar(
+        select(Refund).where(Refund.requested_by == actor, Refund.idempotency_key == key)
     )
+
+
+def _record_request(
+    session: Session,
+    ask: RefundAsk,
+    digest: str,
+    *,
+    actor: str,
+    now: datetime,
+    in_scope: Callable[[str], bool],
+) -> str:
+    order = session.execute(
+        select(
+            PaymentOrder.id, PaymentOrder.order_no, PaymentOrder.status, PaymentOrder.county_code
+        )
+        .where(PaymentOrder.order_no == ask.order_no)
+        .with_for_update()
+    ).first()
     found = (
         session.execute(
-            select(OrderItem, Registration)
+            select(OrderItem.id, OrderItem.amount_fen, Registration.village_code)
             .join(Registration, Registration.id == OrderItem.registration_id)
             .where(OrderItem.order_id == order.id, Registration.ref == ask.registration_ref)
         ).first()
         if order is not None
         else None
     )
-    if found is None or not in_scope(found[1].village_code):
-        session.rollback()
-        raise RefundTargetNotFound(ask.order_no)
-    item = found[0]
+    if found is None or not in_scope(found.village_code):
+        raise NotFound(
+            "没有找到这笔订单中的这项缴费（或不在您的管辖范围内）。", reason="no_such_item"
+        )
     past = [
-        PastRefund(amount, status)
+        PastRefund(amount, RefundStatus(status))
         for amount, status in session.execute(
-            select(Refund.amount_fen, Refund.status).where(Refund.order_item_id == item.id)
+            select(Refund.amount_fen, Refund.status).where(Refund.order_item_id == found.id)
         )
     ]
-    try:
-        amount = check_request(
-            order_status=OrderStatus(order.status),
-            item_fen=item.amount_fen,
-            past=past,
-            amount_fen=ask.amount_fen,
-        )
-    except RefundRefused:
-        session.rollback()
-        raise
+    amount = check_request(
+        order_status=OrderStatus(order.status),
+        item_fen=found.amount_fen,
+        past=past,
+        amount_fen=ask.amount_fen,
+    )
     # Numbered under the order's row lock: the order's n-th refund is <order_no>R<n>.
     count = session.scalar(select(func.count()).where(Refund.order_id == order.id)) or 0
     refund = Refund(
         refund_no=f"{order.order_no}R{count + 1}",
         order_id=order.id,
-        order_item_id=item.id,
+        order_item_id=found.id,
         amount_fen=amount,
         reason=ask.reason,
         note=ask.note,
-        status="requested",
+        status=RefundStatus.REQUESTED.value,
         requested_by=actor,
         idempotency_key=ask.idempotency_key,
+        request_hash=digest,
         next_check_at=now,
         created_at=now,
         updated_at=now,
     )
     session.add(refund)
-    try:
-        session.flush()
-    except IntegrityError:
-        # Another request for this item won the race (one in progress per item), or the same
-        # Idempotency-Key arrived twice at once.
-        session.rollback()
-        if ask.idempotency_key:
-            earlier = _by_key(session, actor, ask.idempotency_key)
-            if earlier is not None:
-                return _replay(session, earlier, ask), True
-        raise RefundRefused(ONE_AT_A_TIME) from None
-    audit.record(
+    session.flush()  # the partial unique index decides a race for the same item here
+    audit.write(
         session,
-        actor=actor,
-        action="refund.requested",
-        target=refund.refund_no,
-        detail={
-            "order_no": order.order_no,
-            "registration_ref": ask.registration_ref,
-            "amount_fen": amount,
-            "reason": ask.reason,
-            "note": ask.note,
-        },
+        Note(
+            actor=actor,
+            action="refund.requested",
+            target=refund.refund_no,
+            region_code=order.county_code,
+            detail={
+                "order_no": order.order_no,
+                "registration_ref": ask.registration_ref,
+                "amount_fen": amount,
+                "reason": ask.reason,
+                "note": ask.note,
+            },
+        ),
     )
-    session.commit()
     log.info("refund %s: requested, %d fen (%s)", refund.refund_no, amount, ask.reason)
-    return refund, False
+    return refund.refund_no
 
 
-def _by_key(session: Session, actor: str, key: str) -> Refund | None:
-    return session.scalar(
-        select(Refund).where(Refund.requested_by == actor, Refund.idempotency_key == key)
-    )
-
-
-def _replay(session: Session, refund: Refund, ask: RefundAsk) -> Refund:
-    """The refund an earlier request with this key made, if this request is the same one."""
-    order_no, ref = session.execute(
-        select(PaymentOrder.order_no, Registration.ref)
-        .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
-        .join(Registration, Registration.id == OrderItem.registration_id)
-        .where(OrderItem.id == refund.order_item_id)
-    ).one()
-    same = (
-        order_no == ask.order_no
-        and ref == ask.registration_ref
-        and refund.reason == ask.reason
-        and ask.amount_fen in (None, refund.amount_fen)
-    )
-    if not same:
-        session.rollback()
-        raise RefundRefused("这个 Idempotency-Key 已用于另一笔退款申请。", 422)
-    return refund
+# -- sending it -----------------------------------------------------------------------------
 
 
 def submit(
-    session: Session,
+    uow: UnitOfWork,
     gateway: PaymentGateway,
     refund_no: str,
     *,
     now: datetime,
     check_after: timedelta = CHECK_AFTER,
-) -> str:
-    """Send a requested refund to WeChat; its status afterwards. Safe to repeat."""
-    refund, order = _load(session, refund_no)
-    if refund.status != "requested":
-        session.rollback()
+) -> RefundStatus:
+    """Send a requested refund to the platform; its status afterwards. Safe to repeat."""
+    with uow as session:
+        refund = _load(session, refund_no)
+    if refund.status is not RefundStatus.REQUESTED:
         return refund.status
     request = RefundRequest(
-        out_trade_no=order.order_no,
-        out_refund_no=refund.refund_no,
-        total_fen=order.paid_fen or order.total_fen,
+        order_no=refund.order_no,
+        refund_no=refund_no,
+        total_fen=refund.order_paid_fen,
         refund_fen=refund.amount_fen,
         reason=DESCRIPTIONS[refund.reason],
     )
-    session.rollback()  # no transaction held open while WeChat answers
     try:
         accepted = gateway.refund(request)
     except GatewayError as exc:
-        retry_at = now + min(RETRY_AFTER, check_after)
-        return _submit_failed(session, refund_no, exc, now=now, retry_at=retry_at)
-    moved = session.execute(
-        update(Refund)
-        .where(Refund.refund_no == refund_no, Refund.status == "requested")
-        .values(
-            status="processing",
-            refund_id=accepted.refund_id,
-            attempts=Refund.attempts + 1,
-            last_error=None,
-            next_check_at=now + check_after,
-            updated_at=now,
+        return _submit_failed(
+            uow, refund, exc, now=now, retry_at=now + min(RETRY_AFTER, check_after)
         )
-    ).rowcount
-    session.commit()
+    with uow as session:
+        moved = REFUNDS.apply(
+            session,
+            "accept",
+            Refund.refund_no == refund_no,
+            values={
+                "refund_id": accepted.platform_refund_id,
+                "attempts": Refund.attempts + 1,
+                "last_error": None,
+                "next_check_at": now + check_after,
+                "updated_at": now,
+            },
+        )
     if moved:
-        log.info("refund %s: accepted by WeChat", refund_no)
-    return "processing"
+        log.info("refund %s: accepted by the platform", refund_no)
+    return RefundStatus.PROCESSING
 
 
 def _submit_failed(
-    session: Session, refund_no: str, exc: GatewayError, *, now: datetime, retry_at: datetime
-) -> str:
-    if exc.retryable:
-        session.execute(
-            update(Refund)
-            .where(Refund.refund_no == refund_no, Refund.status == "requested")
-            .values(
-                attempts=Refund.attempts + 1,
-                last_error=str(exc)[:255],
-                next_check_at=retry_at,
-                updated_at=now,
+    uow: UnitOfWork, refund: _Loaded, exc: GatewayError, *, now: datetime, retry_at: datetime
+) -> RefundStatus:
+    with uow as session:
+        if exc.retryable:
+            session.execute(
+                update(Refund)
+                .where(
+                    Refund.refund_no == refund.refund_no,
+                    Refund.status == RefundStatus.REQUESTED.value,
+                )
+                .values(
+                    attempts=Refund.attempts + 1,
+                    last_error=str(exc)[:255],
+                    next_check_at=retry_at,
+                    updated_at=now,
+                )
             )
-        )
-        session.commit()
-        log.warning("refund %s: WeChat could not take it yet (%s); will retry", refund_no, exc)
-        return "requested"
-    refund, _ = _load(session, refund_no)
-    if refund.status == "requested":
-        refund.status = "failed"
-        refund.attempts += 1
-        refund.last_error = str(exc)[:255]
-        refund.updated_at = now
-        audit.record(
+            log.warning("refund %s: the platform could not take it yet (%s)", refund.refund_no, exc)
+            return RefundStatus.REQUESTED
+        REFUNDS.apply(
             session,
-            actor="wechat",
-            action="refund.refused",
-            target=refund_no,
-            detail={"error": str(exc), "code": exc.code},
+            "fail",
+            Refund.refund_no == refund.refund_no,
+            values={
+                "attempts": Refund.attempts + 1,
+                "last_error": str(exc)[:255],
+                "updated_at": now,
+            },
+            audit_note=Note(
+                actor="wechat",
+                action="refund.refused",
+                target=refund.refund_no,
+                region_code=refund.county_code,
+                detail={"error": str(exc), "code": exc.code},
+            ),
         )
-    session.commit()
-    log.error("refund %s: WeChat refused it: %s", refund_no, exc)
-    return "failed"
+    log.error("refund %s: the platform refused it: %s", refund.refund_no, exc)
+    return RefundStatus.FAILED
 
 
-def record_result(session: Session, result: RefundStatus, *, actor: str, now: datetime) -> str:
-    """Record what WeChat reports of a refund (notification or query); the refund's status after.
+# -- finishing it ---------------------------------------------------------------------------
+
+
+def record_result(
+    uow: UnitOfWork, result: RefundResult, *, actor: str, now: datetime
+) -> RefundStatus:
+    """Record what the platform reports of a refund (notification or query); its status after.
 
     Finishing happens once: a refund already succeeded or failed is answered as it stands.
+    UnknownRefund for a number we never issued; NoticeMismatch for a report of another amount
+    or order.
     """
-    refund, order = _load(session, result.out_refund_no, lock=True)
-    if result.out_trade_no not in (None, order.order_no) or result.refund_fen != refund.amount_fen:
-        session.rollback()
-        raise RefundNoticeRejected(
-            f"refund {refund.refund_no}: WeChat reports {result.refund_fen} fen for "
-            f"{result.out_trade_no}, we asked {refund.amount_fen} fen for {order.order_no}"
-        )
-    state = PLATFORM_STATES.get(result.state)
-    if state is None:
-        session.rollback()
-        raise RefundNoticeRejected(f"refund {refund.refund_no}: unknown state {result.state}")
-    if refund.status in ("succeeded", "failed"):
-        session.rollback()
-        return refund.status
-    if state == "processing":
-        refund.status = "processing"  # accepted, though our submit may never have heard so
-        refund.refund_id = refund.refund_id or result.refund_id
-        refund.next_check_at = now + CHECK_AFTER
-        refund.updated_at = now
-        session.commit()
-        return "processing"
-    refund.refund_id = refund.refund_id or result.refund_id
-    refund.updated_at = now
-    if state == "failed":
-        refund.status = "failed"
-        refund.last_error = f"WeChat reports {result.state}"
-        audit.record(
-            session,
+    with uow as session:
+        refund = _load(session, result.refund_no, lock=True)
+        if result.order_no not in (None, refund.order_no) or result.refund_fen != refund.amount_fen:
+            raise NoticeMismatch(
+                f"refund {refund.refund_no}: the platform reports {result.refund_fen} fen for "
+                f"{result.order_no}, we asked {refund.amount_fen} fen for {refund.order_no}",
+                reason="refund_mismatch",
+            )
+        if refund.status in FINISHED:
+            return refund.status
+        if result.state == "processing":
+            _note_processing(session, refund, result, now=now)
+            return RefundStatus.PROCESSING
+        if result.state == "failed":
+            _fail(session, refund, result, actor=actor, now=now)
+            return RefundStatus.FAILED
+        _succeed(session, refund, result, actor=actor, now=now)
+        return RefundStatus.SUCCEEDED
+
+
+def _note_processing(session: Session, refund: _Loaded, result: RefundResult, *, now) -> None:
+    """Accepted, though our submit may never have heard so: look again later."""
+    values = {
+        "refund_id": refund.refund_id or result.platform_refund_id,
+        "next_check_at": now + CHECK_AFTER,
+        "updated_at": now,
+    }
+    if refund.status is RefundStatus.REQUESTED:
+        REFUNDS.apply(session, "accept", Refund.id == refund.id, values=values)
+    else:
+        session.execute(update(Refund).where(Refund.id == refund.id).values(**values))
+
+
+def _fail(session: Session, refund: _Loaded, result: RefundResult, *, actor: str, now) -> None:
+    REFUNDS.apply(
+        session,
+        "fail",
+        Refund.id == refund.id,
+        values={
+            "refund_id": refund.refund_id or result.platform_refund_id,
+            "last_error": "the platform reports it failed",
+            "updated_at": now,
+        },
+        audit_note=Note(
             actor=actor,
             action="refund.failed",
             target=refund.refund_no,
+            region_code=refund.county_code,
             detail={"refund_status": result.state},
-        )
-        session.commit()
-        log.error("refund %s: %s at WeChat; the money did not go back", refund.refund_no, state)
-        return "failed"
-    refund.status = "succeeded"
-    refund.succeeded_at = result.succeeded_at or now
-    session.flush()
-    _apply_success(session, refund, order, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action="refund.succeeded",
-        target=refund.refund_no,
-        detail={"order_no": order.order_no, "amount_fen": refund.amount_fen},
+        ),
     )
-    session.commit()
+    log.error("refund %s failed at the platform; the money did not go back", refund.refund_no)
+
+
+def _succeed(session: Session, refund: _Loaded, result: RefundResult, *, actor: str, now) -> None:
+    REFUNDS.apply(
+        session,
+        "succeed",
+        Refund.id == refund.id,
+        values={
+            "refund_id": refund.refund_id or result.platform_refund_id,
+            "succeeded_at": result.succeeded_at or now,
+            "updated_at": now,
+        },
+        audit_note=Note(
+            actor=actor,
+            action="refund.succeeded",
+            target=refund.refund_no,
+            region_code=refund.county_code,
+            detail={"order_no": refund.order_no, "amount_fen": refund.amount_fen},
+        ),
+        then=lambda session, _ids: _apply_success(session, refund, now=now),
+    )
     log.info("refund %s: %d fen given back", refund.refund_no, refund.amount_fen)
-    return "succeeded"
 
 
-def _apply_success(session: Session, refund: Refund, order: PaymentOrder, *, now: datetime) -> None:
+def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
     given_back = dict(
         session.execute(
             select(Refund.order_item_id, func.sum(Refund.amount_fen))
-            .where(Refund.order_id == order.id, Refund.status == "succeeded")
+            .where(
+                Refund.order_id == refund.order_id,
+                Refund.status == RefundStatus.SUCCEEDED.value,
+            )
             .group_by(Refund.order_item_id)
         ).all()
     )
-    item = next(i for i in order.items if i.id == refund.order_item_id)
+    items = session.execute(
+        select(OrderItem.id, OrderItem.amount_fen, OrderItem.registration_id).where(
+            OrderItem.order_id == refund.order_id
+        )
+    ).all()
+    item = next(i for i in items if i.id == refund.order_item_id)
     effects = on_refund_succeeded(
-        order_status=OrderStatus(order.status),
+        order_status=refund.order_status,
         item_fen=item.amount_fen,
         item_refunded_fen=given_back.get(item.id, 0),
-        order_fully_refunded=all(given_back.get(i.id, 0) >= i.amount_fen for i in order.items),
+        order_fully_refunded=all(given_back.get(i.id, 0) >= i.amount_fen for i in items),
     )
     if effects.release_registration:
-        item.held_registration_id = None
         session.execute(
-            update(Registration)
-            .where(
-                Registration.id == item.registration_id,
-                Registration.status.in_(("paid", "treasury_entered")),
-            )
-            .values(status="unpaid", tax_receipt_no=None, updated_at=now)
+            update(OrderItem).where(OrderItem.id == item.id).values(held_registration_id=None)
+        )
+        REGISTRATIONS.apply(
+            session,
+            "give_back",
+            Registration.id == item.registration_id,
+            values={"tax_receipt_no": None, "updated_at": now},
         )
     if effects.reversal:
         session.add(
@@ -349,30 +412,66 @@ def _apply_success(session: Session, refund: Refund, order: PaymentOrder, *, now
                 registration_id=item.registration_id,
                 order_item_id=item.id,
                 refund_id=refund.id,
-                status="pending",
+                status=MessageStatus.PENDING.value,
                 next_attempt_at=now,
                 created_at=now,
                 updated_at=now,
             )
         )
     if effects.order_refunded:
-        order.status = OrderStatus.REFUNDED.value
-        order.updated_at = now
+        ORDERS.apply(
+            session, "refund", PaymentOrder.id == refund.order_id, values={"updated_at": now}
+        )
 
 
-def _load(session: Session, refund_no: str, *, lock: bool = False) -> tuple[Refund, PaymentOrder]:
-    query = select(Refund).where(Refund.refund_no == refund_no)
-    refund = session.scalar(query.with_for_update() if lock else query)
-    if refund is None:
-        session.rollback()
-        raise LookupError(refund_no)
-    order_query = select(PaymentOrder).where(PaymentOrder.id == refund.order_id)
-    order = session.scalar(order_query.with_for_update() if lock else order_query)
-    assert order is not None  # a foreign key
-    return refund, order
+@dataclass(frozen=True)
+class _Loaded:
+    id: int
+    refund_no: str
+    status: RefundStatus
+    amount_fen: int
+    reason: str
+    refund_id: str | None
+    order_item_id: int
+    order_id: int
+    order_no: str
+    order_status: OrderStatus
+    order_paid_fen: int
+    county_code: str | None
 
 
-# -- the worker's part -------------------------------------------------------------------------
+def _load(session: Session, refund_no: str, *, lock: bool = False) -> _Loaded:
+    query = (
+        select(
+            Refund.id,
+            Refund.refund_no,
+            Refund.status,
+            Refund.amount_fen,
+            Refund.reason,
+            Refund.refund_id,
+            Refund.order_item_id,
+            Refund.order_id,
+            PaymentOrder.order_no,
+            PaymentOrder.status.label("order_status"),
+            func.coalesce(PaymentOrder.paid_fen, PaymentOrder.total_fen).label("order_paid_fen"),
+            PaymentOrder.county_code,
+        )
+        .join(PaymentOrder, PaymentOrder.id == Refund.order_id)
+        .where(Refund.refund_no == refund_no)
+    )
+    row = session.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise UnknownRefund(f"没有退款 {refund_no}。", reason="unknown_refund")
+    return _Loaded(
+        **{
+            **row._asdict(),
+            "status": RefundStatus(row.status),
+            "order_status": OrderStatus(row.order_status),
+        }
+    )
+
+
+# -- the worker's part ----------------------------------------------------------------------
 
 
 @dataclass
@@ -393,7 +492,7 @@ class RefundRound:
 
 
 def refund_duplicate_payments(
-    session: Session, *, now: datetime, order_nos: list[str] | None = None
+    uow: UnitOfWork, *, now: datetime, order_nos: list[str] | None = None
 ) -> list[str]:
     """Ask a refund for every item of every duplicate payment (refund_due) never asked before.
 
@@ -405,33 +504,33 @@ def refund_duplicate_payments(
         .join(Registration, Registration.id == OrderItem.registration_id)
         .where(
             PaymentOrder.status == OrderStatus.REFUND_DUE.value,
-            # Asked once only: a refund WeChat refused or closed waits for a person, rather
-            # than being asked again every round.
+            # Asked once only: a refund the platform refused or closed waits for a person,
+            # rather than being asked again every round.
             ~select(Refund.id).where(Refund.order_item_id == OrderItem.id).exists(),
         )
     )
     if order_nos is not None:
         query = query.where(PaymentOrder.order_no.in_(order_nos))
-    wanted = session.execute(query).all()
-    session.rollback()
+    with uow as session:
+        wanted = session.execute(query).all()
     asked = []
     for order_no, ref in wanted:
         try:
-            refund, _ = request_refund(
-                session,
+            refund_no, _ = request_refund(
+                uow,
                 RefundAsk(order_no, ref, "duplicate_payment", note="重复缴费，系统自动退款"),
                 actor=SYSTEM,
                 now=now,
             )
-        except (RefundRefused, RefundTargetNotFound) as exc:
+        except DomainError as exc:
             log.warning("duplicate payment %s: no refund asked: %s", order_no, exc)
             continue
-        asked.append(refund.refund_no)
+        asked.append(refund_no)
     return asked
 
 
 def check_refunds(
-    sessions: Callable[[], Session],
+    uow: UnitOfWork,
     gateway: PaymentGateway,
     *,
     now: datetime,
@@ -440,44 +539,46 @@ def check_refunds(
 ) -> RefundRound:
     """One round: refund new duplicate payments, send requested refunds, ask about slow ones."""
     report = RefundRound()
-    with sessions() as session:
-        report.asked = refund_duplicate_payments(session, now=now)
+    report.asked = refund_duplicate_payments(uow, now=now)
+    with uow as session:
         due = _claim_due(session, now=now, limit=limit, check_after=check_after)
     for refund_no, status in due:
-        with sessions() as session:
-            try:
-                if status == "requested":
-                    after = submit(session, gateway, refund_no, now=now, check_after=check_after)
-                else:
-                    reported = gateway.query_refund(refund_no)
-                    after = record_result(session, reported, actor="wechat:refundquery", now=now)
-            except (GatewayError, RefundNoticeRejected) as exc:
-                session.rollback()
-                log.warning("refund %s: check failed: %s", refund_no, exc)
-                continue
-        if after == "succeeded":
+        try:
+            if status is RefundStatus.REQUESTED:
+                after = submit(uow, gateway, refund_no, now=now, check_after=check_after)
+            else:
+                reported = gateway.query_refund(refund_no)
+                after = record_result(uow, reported, actor="wechat:refundquery", now=now)
+        except (GatewayError, NoticeMismatch) as exc:
+            log.warning("refund %s: check failed: %s", refund_no, exc)
+            continue
+        if after is RefundStatus.SUCCEEDED:
             report.finished.append(refund_no)
-        elif after == "failed":
+        elif after is RefundStatus.FAILED:
             report.failed.append(refund_no)
-        elif status == "requested" and after == "processing":
+        elif status is RefundStatus.REQUESTED and after is RefundStatus.PROCESSING:
             report.submitted.append(refund_no)
     return report
 
 
 def _claim_due(
     session: Session, *, now: datetime, limit: int, check_after: timedelta
-) -> list[tuple[str, str]]:
+) -> list[tuple[str, RefundStatus]]:
     """Refunds to send or ask about; each pushed forward by a lease so one worker takes it."""
-    rows = session.scalars(
-        select(Refund)
-        .where(Refund.status.in_(("requested", "processing")), Refund.next_check_at <= now)
+    rows = session.execute(
+        select(Refund.id, Refund.refund_no, Refund.status)
+        .where(
+            Refund.status.in_([RefundStatus.REQUESTED.value, RefundStatus.PROCESSING.value]),
+            Refund.next_check_at <= now,
+        )
         .order_by(Refund.next_check_at, Refund.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     due = []
-    for refund in rows:
-        due.append((refund.refund_no, refund.status))
-        refund.next_check_at = now + (LEASE if refund.status == "requested" else check_after)
-    session.commit()
+    for row in rows:
+        status = RefundStatus(row.status)
+        due.append((row.refund_no, status))
+        lease = LEASE if status is RefundStatus.REQUESTED else check_after
+        session.execute(update(Refund).where(Refund.id == row.id).values(next_check_at=now + lease))
     return due

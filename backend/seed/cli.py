@@ -20,13 +20,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.auth.staff import create_staff
 from backend.config import PROJECT_DIR
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, SchemePolicy, quote
 from backend.infra import audit
-from backend.infra.web import policy_book
+from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Enrollee, Registration, StaffUser
 from backend.seed import loader
 from backend.seed.population import (
@@ -38,7 +38,9 @@ from backend.seed.population import (
     showcase,
 )
 from backend.seed.regions import CITY_CODE, RegionRow, region_tree
+from backend.states.registrations import RegistrationStatus
 from backend.values import region_codes
+from backend.values.money import yuan_text
 
 DEFAULT_SIZE = 2000
 DEFAULT_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"
@@ -91,7 +93,6 @@ RELATION = {
 def seed_demo(size: int, seed: int, batch_size: int, credentials_file: Path | None) -> None:
     """Load demo regions, people and staff accounts (only what is missing) and show what to try."""
     engine: Engine = current_app.extensions["db_engine"]
-    sessions = current_app.extensions["db_sessions"]
     credentials_file = credentials_file or DEFAULT_CREDENTIALS
     if region_codes.normalise(current_app.config["CITY_CODE"]) != CITY_CODE:
         click.echo(
@@ -109,16 +110,14 @@ def seed_demo(size: int, seed: int, batch_size: int, credentials_file: Path | No
     elif loader.registration_exists(engine, registration_ref(seed, size - 1, "medical")):
         click.echo(f"Demo data already loaded ({size:,} people, seed {seed}); nothing to add.")
     else:
-        _load_people(engine, sessions, size=size, seed=seed, batch_size=batch_size)
+        _load_people(engine, size=size, seed=seed, batch_size=batch_size)
 
-    _ensure_staff(engine, sessions, credentials_file)
+    _ensure_staff(engine, credentials_file)
     if size:
-        _print_showcase(sessions, seed=seed, size=size)
+        _print_showcase(seed=seed, size=size)
 
 
-def _load_people(
-    engine: Engine, sessions: sessionmaker[Session], *, size: int, seed: int, batch_size: int
-) -> None:
+def _load_people(engine: Engine, *, size: int, seed: int, batch_size: int) -> None:
     started = time.monotonic()
     before = loader.counts(engine)
     last_report = started
@@ -130,14 +129,16 @@ def _load_people(
             last_report = now
             click.echo(f"  {done:,} / {size:,} people ({now - started:.0f} s)", err=True)
 
-    loader.load_people(engine, people(seed, size), batch_size=batch_size, on_batch=progress)
+    loader.load_people(
+        engine, people(seed, size), now=clock().now(), batch_size=batch_size, on_batch=progress
+    )
     after = loader.counts(engine)
     added = {
         "people": after.enrollees - before.enrollees,
         "registrations": after.registrations - before.registrations,
         "special_groups": after.memberships - before.memberships,
     }
-    with sessions() as session:
+    with unit_of_work() as session:
         audit.record(
             session,
             actor=ACTOR,
@@ -145,7 +146,6 @@ def _load_people(
             region_code=CITY_CODE,
             detail={"seed": seed, "size": size, **added},
         )
-        session.commit()
     click.echo(
         f"Loaded demo people (seed {seed}) in {time.monotonic() - started:.1f} s:"
         f" {added['people']:,} people, {added['registrations']:,} registrations,"
@@ -154,14 +154,13 @@ def _load_people(
     )
 
 
-def _ensure_staff(engine: Engine, sessions: sessionmaker[Session], path: Path) -> None:
+def _ensure_staff(engine: Engine, path: Path) -> None:
     created: dict[str, tuple[str, str, str]] = {}
-    with sessions() as session:
+    with unit_of_work() as session:
         for name, role, region in DEMO_STAFF:
             if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is None:
                 token = create_staff(session, name=name, role=role, region=region, actor=ACTOR)
                 created[name] = (role, region_codes.normalise(region), token)
-        session.commit()
     database = engine.url.render_as_string(hide_password=True)
     if not created:
         if set(_read_credentials(path).get(database, {})) >= {name for name, _, _ in DEMO_STAFF}:
@@ -221,7 +220,7 @@ def _write_credentials(path: Path, database: str, created: Entries) -> None:
         out.write("\n".join(lines) + "\n")
 
 
-def _print_showcase(sessions: sessionmaker[Session], *, seed: int, size: int) -> None:
+def _print_showcase(*, seed: int, size: int) -> None:
     picks = showcase(seed, size)
     people_shown = [
         p
@@ -229,7 +228,7 @@ def _print_showcase(sessions: sessionmaker[Session], *, seed: int, size: int) ->
         if p is not None
     ]
     members = list(picks.household.members) if picks.household else []
-    with sessions() as session:
+    with unit_of_work() as session:
         present, status = _stored(session, people_shown + members)
     book = policy_book()
     place = {row.code: row for row in region_tree()}
@@ -305,8 +304,7 @@ def _pad(text: str, width: int) -> str:
 
 
 def _yuan(fen: int) -> str:
-    yuan, rest = divmod(fen, 100)
-    return f"{yuan}" if rest == 0 else f"{yuan}.{rest:02d}"
+    return yuan_text(fen, whole_without_cents=True)
 
 
 def _expectation(book: PolicyBook, person: Person, status: dict[str, str]) -> str:
@@ -319,7 +317,7 @@ def _expectation(book: PolicyBook, person: Person, status: dict[str, str]) -> st
             text = _quote_text(policy, person, reg, groups)
         except (PolicyNotFound, NotEligible) as exc:
             text = f"{reg.scheme} {reg.period_year}: {exc}"
-        if status.get(reg.ref, "unpaid") != "unpaid":
+        if status.get(reg.ref, RegistrationStatus.UNPAID) != RegistrationStatus.UNPAID:
             text += f"（当前状态 {status[reg.ref]}）"
         parts.append(text)
     if not any(r.scheme == "pension" for r in person.registrations):

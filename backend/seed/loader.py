@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeEngine
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
 from backend.seed.population import GROUP_YEAR, Person
 from backend.seed.regions import RegionRow
+from backend.states.registrations import RegistrationStatus
 
 DEFAULT_BATCH_SIZE = 5000
 _UNIT, _RECORD = "\x1f", "\x1e"  # between values / stands for NULL (PostgreSQL bulk insert)
@@ -167,15 +168,17 @@ def load_people(
     engine: Engine,
     people: Iterable[Person],
     *,
+    now: datetime,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[int], None] = lambda done: None,
 ) -> None:
-    """Write people with their groups and registrations; `on_batch(people_done)` after each batch."""
+    """Write people with their groups and registrations, stamped `now`; `on_batch(people_done)`
+    after each batch."""
     done = 0
     for batch in _batched(people, batch_size):
         last_ref = batch[-1].registrations[-1].ref  # medical is always last
         if not registration_exists(engine, last_ref):
-            _write_batch(engine, batch)
+            _write_batch(engine, batch, now)
         done += len(batch)
         on_batch(done)
 
@@ -187,8 +190,7 @@ def _batched(items: Iterable[Person], size: int) -> Iterator[tuple[Person, ...]]
         yield batch
 
 
-def _write_batch(engine: Engine, batch: tuple[Person, ...]) -> None:
-    now = datetime.now(UTC)
+def _write_batch(engine: Engine, batch: tuple[Person, ...], now: datetime) -> None:
     stamps = {"created_at": now, "updated_at": now}
     with engine.begin() as conn:
         insert_ignoring_conflicts(
@@ -244,5 +246,5 @@ def _write_batch(engine: Engine, batch: tuple[Person, ...]) -> None:
                 for p, enrollee_id in ours
                 for r in p.registrations
             ],
-            same_for_all={"status": "unpaid", **stamps},
+            same_for_all={"status": RegistrationStatus.UNPAID.value, **stamps},
         )

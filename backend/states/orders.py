@@ -1,21 +1,23 @@
-"""The order state machine: pure decisions, no database, no web framework.
+"""The order state machine: the table and the decision on a reported payment, pure.
 
-    created ──payment──▶ paid
+    created ──pay──▶ paid
        │
-       └─expiry/close──▶ closed ──late payment, registrations still free──▶ paid
-                            └─────late payment, registrations paid elsewhere──▶ refund_due
+       └─close──▶ closed ──pay_after_close (registrations still free)──▶ paid
+                     └────mark_duplicate (registrations paid elsewhere)──▶ refund_due
 
-    paid, refund_due ──every item's payment given back──▶ refunded
+    paid, refund_due ──refund (every item's payment given back)──▶ refunded
 
 A payment WeChat reports is never dropped: it either credits the order or, when the registrations
 were paid by another order in the meantime, marks this one for refund as a duplicate payment.
-The refund workflow (refund_rules.py) decides how much of an item may still be given back.
+The refund rules (backend/refunds/rules.py) decide how much of an item may still be given back.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from backend.states.machine import Machine, move
 
 
 class OrderStatus(StrEnum):
@@ -26,34 +28,35 @@ class OrderStatus(StrEnum):
     REFUNDED = "refunded"
 
 
-OPEN = frozenset({OrderStatus.CREATED})
-# Where money has been taken: any state reachable after a payment.
-MONEY_TAKEN = frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE, OrderStatus.REFUNDED})
+ORDER = Machine(
+    "order",
+    OrderStatus,
+    [
+        move("pay", OrderStatus.CREATED, OrderStatus.PAID),
+        move("close", OrderStatus.CREATED, OrderStatus.CLOSED),
+        move("pay_after_close", OrderStatus.CLOSED, OrderStatus.PAID),
+        move("mark_duplicate", OrderStatus.CLOSED, OrderStatus.REFUND_DUE),
+        move("refund", (OrderStatus.PAID, OrderStatus.REFUND_DUE), OrderStatus.REFUNDED),
+    ],
+)
 
-TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
-    OrderStatus.CREATED: frozenset({OrderStatus.PAID, OrderStatus.CLOSED}),
-    OrderStatus.CLOSED: frozenset({OrderStatus.PAID, OrderStatus.REFUND_DUE}),
-    OrderStatus.PAID: frozenset({OrderStatus.REFUNDED}),
-    OrderStatus.REFUND_DUE: frozenset({OrderStatus.REFUNDED}),
-    OrderStatus.REFUNDED: frozenset(),
-}
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-def can_move(source: OrderStatus, target: OrderStatus) -> bool:
-    return target in TRANSITIONS[source]
+# Where money has been taken: every state an accepted payment leads to.
+MONEY_TAKEN = frozenset(
+    ORDER[event].target for event in ("pay", "pay_after_close", "mark_duplicate")
+) | {OrderStatus.REFUNDED}
 
 
 @dataclass(frozen=True)
 class PaymentDecision:
     """What to do with a payment WeChat reports for an order."""
 
-    target: OrderStatus | None  # None: nothing to change
-    credit: bool  # mark the registrations paid (and, later, tell the tax ledger)
+    event: str | None  # the order's move; None: nothing to change
+    credit: bool  # mark the registrations paid and tell the tax ledger
     reason: str
+
+    @property
+    def target(self) -> OrderStatus | None:
+        return ORDER[self.event].target if self.event else None
 
 
 def on_payment(
@@ -70,12 +73,7 @@ def on_payment(
     if status in MONEY_TAKEN:
         return PaymentDecision(None, False, "already_recorded")
     if status is OrderStatus.CREATED:
-        return PaymentDecision(OrderStatus.PAID, True, "paid")
+        return PaymentDecision("pay", True, "paid")
     if registrations_free:
-        return PaymentDecision(OrderStatus.PAID, True, "paid_after_close")
-    return PaymentDecision(OrderStatus.REFUND_DUE, False, "duplicate_payment")
-
-
-def on_unpaid_expiry(status: OrderStatus) -> OrderStatus | None:
-    """An order past its expiry that WeChat says is unpaid closes; any other state stays."""
-    return OrderStatus.CLOSED if status is OrderStatus.CREATED else None
+        return PaymentDecision("pay_after_close", True, "paid_after_close")
+    return PaymentDecision("mark_duplicate", False, "duplicate_payment")

@@ -17,12 +17,14 @@ from stdnum import exceptions as stdnum_errors
 from stdnum import numdb
 from stdnum.cn import ric
 
+from backend.errors import Refused
 
-class InvalidIdNumber(ValueError):
+
+class InvalidIdNumber(Refused, ValueError):
     """`str(exc)` is a Chinese sentence for the person who typed the number; `code` is stable."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, reason=code, field="id_number")
         self.code = code
 
 
@@ -39,7 +41,7 @@ def normalise(value: str) -> str:
     return ric.compact(value or "").upper()
 
 
-def validate(value: str, *, today: date | None = None) -> str:
+def validate(value: str, *, today: date) -> str:
     """Return the normalised 18-character ID number or raise InvalidIdNumber with a clear reason."""
     number = normalise(value)
     if len(number) != 18:
@@ -52,7 +54,7 @@ def validate(value: str, *, today: date | None = None) -> str:
         born = birth_date(number)
     except stdnum_errors.ValidationError:
         raise InvalidIdNumber("id_birth_date", "身份证号中的出生日期不正确") from None
-    if born > (today or date.today()):
+    if born > today:
         raise InvalidIdNumber("id_birth_date", "身份证号中的出生日期晚于今天")
     if not _area_code_known(number[:6]):
         raise InvalidIdNumber("id_area_code", f"身份证号前6位地区码{number[:6]}不存在")

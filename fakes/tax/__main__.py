@@ -3,7 +3,8 @@
 
 Environment defaults: FAKE_TAX_PORT (8002), TAX_LEDGER_SECRET (the backend's development secret),
 TAX_CALLBACK_URL (http://127.0.0.1:8000/api/tax/v1/treasury-entries), FAKE_TAX_TIME_SCALE (1.0),
-FAKE_TAX_STATE_FILE (unset: messages live in memory only).
+FAKE_TAX_STATE_FILE (unset: messages live in memory only). APP_CLOCK_START / APP_CLOCK_ANCHOR, as the
+backend reads them, set the clock its receipts and signatures are dated by.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from werkzeug.serving import run_simple
 
 from backend.config import Config
+from fakes.clock import wall_clock_from_env
 from fakes.tax.server import DEFAULT_CALLBACK_URL, create_app
 
 
@@ -65,6 +67,7 @@ def main() -> None:
         time_scale=args.time_scale,
         confirm_delay=args.confirm_delay,
         state_file=args.state_file,
+        clock=wall_clock_from_env(),
     )
     try:
         run_simple(args.host, args.port, app, threaded=True)

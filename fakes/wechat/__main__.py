@@ -3,15 +3,20 @@ fake WeChat platform.
 
 Environment defaults: FAKE_WECHAT_PORT (8001), FAKE_WECHAT_TIME_SCALE (1.0: WeChat's real
 notification retry and refund waits), FAKE_WECHAT_STATE_FILE (unset: trades live in memory only).
+APP_CLOCK_START / APP_CLOCK_ANCHOR, as the backend reads them, set the day its trades and bills
+happen on.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from datetime import datetime
 
 from werkzeug.serving import run_simple
 
+from fakes.clock import wall_clock_from_env
+from fakes.wechat.beijing import BEIJING
 from fakes.wechat.server import create_app
 
 
@@ -33,12 +38,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
+    wall_clock = wall_clock_from_env()
+    now = datetime.fromtimestamp(wall_clock(), BEIJING)
     print(
-        f"fake WeChat platform on http://{args.host}:{args.port}/ (time scale {args.time_scale}"
+        f"fake WeChat platform on http://{args.host}:{args.port}/ (time scale {args.time_scale}, "
+        f"Beijing time {now:%Y-%m-%d %H:%M}"
         + (f", state in {args.state_file})" if args.state_file else ")"),
         flush=True,
     )
-    app = create_app(time_scale=args.time_scale, state_file=args.state_file)
+    app = create_app(time_scale=args.time_scale, state_file=args.state_file, wall_clock=wall_clock)
     run_simple(args.host, args.port, app, threaded=True)
 
 

@@ -78,13 +78,14 @@ def app_config(app_config, mock_server):
 
 
 @pytest.fixture
-def backend(app, with_regions, mock_server):
+def backend(app, with_regions, mock_server, clock):
     """The backend behind a real HTTP server, with the fake tax bureau confirming back to it."""
     with serve(app) as server:
         bureau_app = create_fake_bureau(
             callback_url=server.url + "/api/tax/v1/treasury-entries",
             time_scale=0.01,
             confirm_delay=0.5,
+            clock=clock.timestamp,
         )
         with ServerThread(bureau_app) as bureau:
             app.config["APP_CONFIG"].TAX_LEDGER_URL = bureau.url

@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.api.resident import NOT_FOUND
+from backend.enrollees.lookup import NOT_REGISTERED as NOT_FOUND
 from backend.models import PaymentOrder, Registration
 from tests.browser.conftest import SKIP_REASON
 from tests.support.builders import add_person, age_on_2019

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-import time
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 
 import openpyxl
 import pytest
@@ -16,6 +15,7 @@ from backend import create_app
 from backend.ledger.outbox import claim_due
 from backend.ledger.signing import sign
 from backend.models import AuditEntry, LedgerAttempt, LedgerMessage, Registration
+from backend.values.beijing import beijing_today
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
@@ -39,8 +39,13 @@ def server(ledger_app):
 
 
 @pytest.fixture
-def bureau(server, ledger_app):
-    fake = create_fake_bureau(callback_url=server.url + CONFIRM, time_scale=0.01, confirm_delay=1.0)
+def bureau(server, ledger_app, clock):
+    fake = create_fake_bureau(
+        callback_url=server.url + CONFIRM,
+        time_scale=0.01,
+        confirm_delay=1.0,
+        clock=clock.timestamp,
+    )
     with ServerThread(fake) as running:
         ledger_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
         yield running
@@ -78,7 +83,7 @@ def messages(session):
 
 
 def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
-    session, http, server, bureau, fake_wechat, ledger_app, staff_token
+    session, http, server, bureau, fake_wechat, ledger_app, staff_token, clock
 ):
     auth, created, registrations = paid_household(session, http, server, fake_wechat)
     assert len(messages(session)) == 4  # written with the payment, one per registration
@@ -105,7 +110,7 @@ def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
 
     # The agency's booking file for the day: the two medical entries, with a total line.
     agency = {"Authorization": f"Bearer {staff_token('agency', '410721')}"}
-    today = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date().isoformat()
+    today = beijing_today(clock.now()).isoformat()
     url = f"{server.url}/api/staff/v1/ledger/treasury-entries"
     query = {"date": today, "county": "410721", "scheme": "medical"}
     csv_file = http.get(url, params=query, headers=agency)
@@ -175,22 +180,15 @@ def test_after_the_last_attempt_a_message_is_dead_until_an_operator_resends_it(
 
 
 def test_a_message_whose_worker_died_is_sent_again_under_the_same_id(
-    session, http, server, bureau, fake_wechat, ledger_app
+    session, http, server, bureau, fake_wechat, ledger_app, clock
 ):
     paid_household(session, http, server, fake_wechat, people=1)
     # A worker claims the messages and dies before sending: nothing is sent until the lease ends.
-    sessions = ledger_app.extensions["db_sessions"]
-    with sessions() as claimer:
-        claimed = claim_due(claimer, now=datetime.now(UTC), limit=10)
+    with ledger_app.extensions["db_sessions"]() as claimer, claimer.begin():
+        claimed = claim_due(claimer, now=clock.now(), limit=10)
     assert len(claimed) == 2
     assert "delivered 0" in run_worker(ledger_app)
-    with sessions() as claimer:  # the lease has run out
-        claimer.execute(
-            LedgerMessage.__table__.update().values(
-                next_attempt_at=datetime.now(UTC) - timedelta(seconds=1)
-            )
-        )
-        claimer.commit()
+    clock.advance(timedelta(seconds=ledger_app.config["LEDGER_LEASE_SECONDS"]))
     assert "delivered 2" in run_worker(ledger_app)
     assert len(http.get(f"{bureau.url}/_control/messages").json()) == 2
 
@@ -198,9 +196,9 @@ def test_a_message_whose_worker_died_is_sent_again_under_the_same_id(
 # -- confirmations we refuse ------------------------------------------------------------------
 
 
-def signed_post(http, url, body: dict, *, secret=None, timestamp=None):
+def signed_post(http, url, body: dict, *, timestamp, secret=None):
     raw = json.dumps(body).encode()
-    stamp = str(timestamp if timestamp is not None else int(time.time()))
+    stamp = str(timestamp)
     secret = secret or create_app().config["APP_CONFIG"].TAX_LEDGER_SECRET
     headers = {
         "Content-Type": "application/json",
@@ -211,7 +209,7 @@ def signed_post(http, url, body: dict, *, secret=None, timestamp=None):
 
 
 def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
-    session, http, server, bureau, fake_wechat, ledger_app
+    session, http, server, bureau, fake_wechat, ledger_app, clock
 ):
     http.post(f"{bureau.url}/_control/faults", json={"no_confirmation": True})
     paid_household(session, http, server, fake_wechat, people=1)
@@ -224,17 +222,22 @@ def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
         "entered_at": "2019-11-06T10:00:00+08:00",
     }
     url = server.url + CONFIRM
-    assert signed_post(http, url, genuine, secret="not-the-secret").status_code == 401
-    assert signed_post(http, url, genuine, timestamp=int(time.time()) - 3600).status_code == 401
-    unknown = signed_post(http, url, {**genuine, "message_id": "pay-999999"})
+    now = int(clock.now().timestamp())
+    assert (
+        signed_post(http, url, genuine, timestamp=now, secret="not-the-secret").status_code == 401
+    )
+    assert signed_post(http, url, genuine, timestamp=now - 3600).status_code == 401
+    unknown = signed_post(http, url, {**genuine, "message_id": "pay-999999"}, timestamp=now)
     assert unknown.status_code == 422
-    other_ref = signed_post(http, url, {**genuine, "ledger_ref": "L-someone-else"})
+    other_ref = signed_post(http, url, {**genuine, "ledger_ref": "L-someone-else"}, timestamp=now)
     assert other_ref.status_code == 422
     assert {m[3] for m in messages(session).values()} == {None}  # nothing recorded yet
 
-    assert signed_post(http, url, genuine).json() == {"status": "recorded"}
-    assert signed_post(http, url, genuine).json() == {"status": "already_recorded"}
-    second = signed_post(http, url, {**genuine, "tax_receipt_no": "33041900000000000002"})
+    assert signed_post(http, url, genuine, timestamp=now).json() == {"status": "recorded"}
+    assert signed_post(http, url, genuine, timestamp=now).json() == {"status": "already_recorded"}
+    second = signed_post(
+        http, url, {**genuine, "tax_receipt_no": "33041900000000000002"}, timestamp=now
+    )
     assert second.status_code == 409
     assert messages(session)[message_id][3] == "33041900000000000001"
     entered = fresh(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
 import pytest
 import requests
 from sqlalchemy import func, select
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
-from backend import create_app
 from backend.models import AuditEntry, PaymentOrder, Registration
-from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, lookup, order, pay, pay_jsapi, sign_in
 from tests.support.running import fresh, run_worker, wait_until
@@ -82,7 +80,7 @@ def signed_notification(app, **fields) -> bytes:
 
 
 def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
-    session, http, live_server, fake_wechat, auth
+    session, http, live_server, fake_wechat, auth, clock
 ):
     person, registrations = add_person(session, name="张三", birth=age_on_2019(40))
     found = lookup(http, live_server, auth, person.id_number, "张三").json()
@@ -106,7 +104,7 @@ def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
     assert paid["pay"] is None  # nothing left to pay
     # WeChat's time_end (Beijing, to the second) stored and read back as the same instant.
     paid_at = datetime.fromisoformat(paid["paid_at"])
-    assert abs((paid_at - datetime.now(UTC)).total_seconds()) < 60
+    assert abs((paid_at - clock.now()).total_seconds()) < 60
     assert statuses(session, registrations) == ["paid", "paid"]
     after = lookup(http, live_server, auth, person.id_number, "张三").json()
     assert {r["status"] for r in after["registrations"]} == {"paid"}
@@ -394,19 +392,17 @@ def test_a_late_notification_still_credits(session, http, live_server, fake_wech
 
 
 def test_a_lost_notification_is_found_by_the_worker(
-    app_config, session, http, fake_wechat, with_regions
+    app, session, http, live_server, fake_wechat, auth, clock
 ):
-    app = create_app({**app_config, "ORDER_CHECK_AFTER_SECONDS": 0})
-    with serve(app) as server:
-        auth = sign_in(http, server.url, fake_wechat, "lost")
-        _, registrations = add_person(session, birth=age_on_2019(40))
-        created = order(http, server.url, auth, [registrations[1].ref]).json()
-        pay(http, fake_wechat, created["order_no"], notify="missing")
-        time.sleep(0.3)
-        assert get_order(http, server.url, auth, created["order_no"]).json()["status"] == "created"
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    pay(http, fake_wechat, created["order_no"], notify="missing")
+    assert get_order(http, live_server, auth, created["order_no"]).json()["status"] == "created"
+    assert "credited 0" in run_worker(app)  # not asked about yet: too early to doubt WeChat
 
-        assert "credited 1" in run_worker(app)
-        found = get_order(http, server.url, auth, created["order_no"]).json()
+    clock.advance(timedelta(seconds=app.config["ORDER_CHECK_AFTER_SECONDS"]))
+    assert "credited 1" in run_worker(app)
+    found = get_order(http, live_server, auth, created["order_no"]).json()
     assert found["status"] == "paid"
     assert found["transaction_id"]
     assert statuses(session, registrations)[1] == "paid"
@@ -415,74 +411,63 @@ def test_a_lost_notification_is_found_by_the_worker(
 # -- expiry ----------------------------------------------------------------------------------
 
 
-def expiring_app(app_config):
-    return create_app({**app_config, "ORDER_TTL_SECONDS": 1, "ORDER_CHECK_AFTER_SECONDS": 0})
+def expire(app, clock):
+    """Let every open order's time run out, and the worker close what is left unpaid."""
+    clock.advance(timedelta(seconds=app.config["ORDER_TTL_SECONDS"] + 1))
+    return run_worker(app)
 
 
 def test_an_unpaid_order_expires_and_frees_its_registrations(
-    app_config, session, http, fake_wechat, with_regions
+    app, session, http, live_server, fake_wechat, auth, clock
 ):
-    app = expiring_app(app_config)
-    with serve(app) as server:
-        auth = sign_in(http, server.url, fake_wechat, "slow")
-        _, registrations = add_person(session, birth=age_on_2019(40))
-        created = order(http, server.url, auth, [registrations[1].ref]).json()
-        time.sleep(1.1)
-        assert "closed 1" in run_worker(app)
-        closed = get_order(http, server.url, auth, created["order_no"]).json()
-        assert (closed["status"], closed["status_reason"], closed["pay"]) == (
-            "closed",
-            "expired",
-            None,
-        )
-        trade = http.get(f"{fake_wechat.url}/_control/trades/{created['order_no']}").json()
-        assert trade["trade_state"] == "CLOSED"  # closed at WeChat too: nobody can pay it now
-        assert statuses(session, registrations)[1] == "unpaid"
-        assert order(http, server.url, auth, [registrations[1].ref]).status_code == 201
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    clock.advance(timedelta(seconds=app.config["ORDER_TTL_SECONDS"] - 60))
+    assert "closed 0" in run_worker(app)  # a minute left: asked about, still open
+    assert "closed 1" in expire(app, clock)
+    closed = get_order(http, live_server, auth, created["order_no"]).json()
+    assert (closed["status"], closed["status_reason"], closed["pay"]) == (
+        "closed",
+        "expired",
+        None,
+    )
+    trade = http.get(f"{fake_wechat.url}/_control/trades/{created['order_no']}").json()
+    assert trade["trade_state"] == "CLOSED"  # closed at WeChat too: nobody can pay it now
+    assert statuses(session, registrations)[1] == "unpaid"
+    assert order(http, live_server, auth, [registrations[1].ref]).status_code == 201
 
 
 def test_a_payment_after_expiry_is_credited_when_nothing_else_paid(
-    app_config, session, http, fake_wechat, with_regions
+    app, session, http, live_server, fake_wechat, auth, clock
 ):
-    app = expiring_app(app_config)
-    with serve(app) as server:
-        auth = sign_in(http, server.url, fake_wechat, "last-second")
-        _, registrations = add_person(session, birth=age_on_2019(40))
-        created = order(http, server.url, auth, [registrations[1].ref]).json()
-        time.sleep(1.1)
-        run_worker(app)
-        # The payer's money went through just as the order closed.
-        assert pay(http, fake_wechat, created["order_no"], force=True).status_code == 200
-        paid = wait_paid(http, server.url, auth, created["order_no"])
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    expire(app, clock)
+    # The payer's money went through just as the order closed.
+    assert pay(http, fake_wechat, created["order_no"], force=True).status_code == 200
+    paid = wait_paid(http, live_server, auth, created["order_no"])
     assert paid["status_reason"] is None
     assert statuses(session, registrations)[1] == "paid"
 
 
 def test_a_payment_after_expiry_is_kept_for_refund_when_paid_elsewhere(
-    app_config, session, http, fake_wechat, with_regions
+    app, session, http, live_server, fake_wechat, auth, clock
 ):
-    app = expiring_app(app_config)
-    with serve(app) as server:
-        auth = sign_in(http, server.url, fake_wechat, "twice-payer")
-        _, registrations = add_person(session, birth=age_on_2019(40))
-        first = order(http, server.url, auth, [registrations[1].ref]).json()
-        time.sleep(1.1)
-        run_worker(app)
-        # The second order from a server whose orders last: one that expires within a second
-        # could expire at WeChat before the payer confirms it.
-        with serve(create_app(app_config)) as patient:
-            second = order(http, patient.url, auth, [registrations[1].ref]).json()
-            pay_jsapi(http, fake_wechat, second["pay"])
-            wait_paid(http, patient.url, auth, second["order_no"])
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    first = order(http, live_server, auth, [registrations[1].ref]).json()
+    expire(app, clock)
+    second = order(http, live_server, auth, [registrations[1].ref]).json()
+    pay_jsapi(http, fake_wechat, second["pay"])
+    wait_paid(http, live_server, auth, second["order_no"])
 
-        pay(http, fake_wechat, first["order_no"], force=True)
-        late = wait_until(
-            lambda: (
-                (o := get_order(http, server.url, auth, first["order_no"]).json())["status"]
-                == "refund_due"
-                and o
-            )
+    pay(http, fake_wechat, first["order_no"], force=True)
+    late = wait_until(
+        lambda: (
+            (o := get_order(http, live_server, auth, first["order_no"]).json())["status"]
+            == "refund_due"
+            and o
         )
+    )
     assert late["status_reason"] == "duplicate_payment"
     assert late["transaction_id"]  # the money is known, to be refunded
     assert statuses(session, registrations)[1] == "paid"
@@ -517,10 +502,11 @@ def test_my_orders_are_listed_newest_first(session, http, live_server, fake_wech
     assert http.get(f"{live_server}/api/mp/v1/orders", headers=someone_else).json() == []
 
 
-def test_order_numbers_follow_wechat_rules(session, http, live_server, auth):
+def test_order_numbers_follow_wechat_rules(session, http, live_server, auth, clock):
     _, registrations = add_person(session, birth=age_on_2019(40))
     created = order(http, live_server, auth, [registrations[1].ref]).json()
     number = created["order_no"]
     assert 6 <= len(number) <= 32 and number.isalnum()
     expires = datetime.fromisoformat(created["expires_at"])
-    assert 1700 < (expires - datetime.now(UTC)).total_seconds() <= 1800
+    assert 1700 < (expires - clock.now()).total_seconds() <= 1800
+    assert number.startswith("SI20191120")  # Beijing date and time on the business clock

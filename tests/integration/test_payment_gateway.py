@@ -1,4 +1,5 @@
-"""The WeChat Pay adapter against the fake platform over HTTP: what the order services rely on."""
+"""The WeChat Pay adapter against the fake platform over HTTP: what the order services rely on,
+in the port's words (our numbers, channels, states; WeChat's stay inside the adapter)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import requests
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
 from backend.config import Config
+from backend.payments.bill import BILL_SCHEMA
 from backend.payments.gateway import (
+    AlreadyPaid,
     GatewayError,
     InvalidNotification,
     PaymentRequest,
@@ -47,18 +50,19 @@ def gateway(fake, **overrides) -> WeChatPayGateway:
     return WeChatPayGateway(**options)
 
 
-def new_trade(pay: WeChatPayGateway, total_fen=25000, trade_type="JSAPI"):
+def new_trade(pay: WeChatPayGateway, total_fen=25000, channel="wechat_miniprogram"):
     number = "T" + uuid.uuid4().hex[:20]
+    now = datetime.now(UTC)
     started = pay.create(
         PaymentRequest(
-            out_trade_no=number,
+            order_no=number,
             total_fen=total_fen,
             description="城乡居民医疗保险缴费",
-            trade_type=trade_type,
+            channel=channel,
             client_ip="127.0.0.1",
-            expires_at=datetime.now(UTC) + timedelta(minutes=30),
-            openid="oPAYER" if trade_type == "JSAPI" else None,
-            product_id=number if trade_type == "NATIVE" else None,
+            created_at=now,
+            expires_at=now + timedelta(minutes=30),
+            payer="oPAYER" if channel == "wechat_miniprogram" else None,
         )
     )
     return number, started
@@ -67,13 +71,13 @@ def new_trade(pay: WeChatPayGateway, total_fen=25000, trade_type="JSAPI"):
 def test_a_jsapi_payment_is_started_queried_and_found_paid(fake):
     pay = gateway(fake)
     number, started = new_trade(pay)
-    assert started.client_params["package"] == f"prepay_id={started.prepay_id}"
+    assert started.client_params["package"] == f"prepay_id={started.platform_ref}"
     assert len(started.client_params["timeStamp"]) == 10
-    assert pay.query(number).state == "NOTPAY"
+    assert pay.query(number).state == "unpaid"
 
     requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
     status = pay.query(number)
-    assert (status.state, status.total_fen) == ("SUCCESS", 25000)
+    assert (status.state, status.total_fen, status.paid) == ("paid", 25000, True)
     assert status.transaction_id
     # WeChat's Beijing time_end comes back as an aware UTC time near now.
     assert abs((status.paid_at - datetime.now(UTC)).total_seconds()) < 60
@@ -81,7 +85,7 @@ def test_a_jsapi_payment_is_started_queried_and_found_paid(fake):
 
 def test_an_unknown_trade_reads_as_unpaid_and_closes_quietly(fake):
     pay = gateway(fake)
-    assert pay.query("Tnever-created-0001").state == "NOTPAY"
+    assert pay.query("Tnever-created-0001").state == "unpaid"
     pay.close("Tnever-created-0001")  # ORDERNOTEXIST: nothing to close, no error
 
 
@@ -89,9 +93,8 @@ def test_closing_a_paid_trade_says_so(fake):
     pay = gateway(fake)
     number, _ = new_trade(pay)
     requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
-    with pytest.raises(GatewayError) as refused:
+    with pytest.raises(AlreadyPaid) as refused:
         pay.close(number)
-    assert refused.value.code == "ORDERPAID"
     assert not refused.value.retryable
 
 
@@ -100,20 +103,20 @@ def test_a_refund_is_accepted_then_settles(fake):
     number, _ = new_trade(pay)
     requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": number, "notify": "missing"})
     refund = RefundRequest(number, "R" + number, 25000, 25000, "重复缴费退款")
-    assert pay.refund(refund).state == "PROCESSING"
+    assert pay.refund(refund).state == "processing"
     requests.post(f"{fake.url}/_control/refunds/settle", json={"out_refund_no": "R" + number})
     settled = pay.query_refund("R" + number)
-    assert (settled.state, settled.refund_fen) == ("SUCCESS", 25000)
+    assert (settled.state, settled.refund_fen, settled.order_no) == ("succeeded", 25000, number)
     assert settled.succeeded_at is not None
 
 
 def test_the_sandbox_signs_with_its_own_key(fake):
     pay = gateway(fake, sandbox=True)
-    number, started = new_trade(pay, trade_type="NATIVE")
+    number, started = new_trade(pay, channel="wechat_qr")
     assert started.code_url.startswith("weixin://")
-    assert pay.query(number).state == "NOTPAY"
+    assert pay.query(number).state == "unpaid"
     # The same number is unknown outside the sandbox.
-    assert gateway(fake).query(number).state == "NOTPAY"
+    assert gateway(fake).query(number).state == "unpaid"
 
 
 def test_a_wrong_key_is_refused_not_misread(fake):
@@ -191,3 +194,18 @@ def test_the_fakes_bill_of_payments_and_refunds_parses_and_adds_up(fake):
     refunds = {r.out_trade_no: r.refund_fen for r in rows if r.is_refund}
     assert payments == {paid: 25000, refunded: 20000}
     assert refunds == {refunded: 20000}
+
+
+def test_the_bill_reaches_reconciliation_as_plain_rows_in_our_words(fake, tmp_path):
+    pay = gateway(fake)
+    paid, _ = new_trade(pay, total_fen=30000)
+    requests.post(f"{fake.url}/_control/pay", json={"out_trade_no": paid, "notify": "missing"})
+    stored = tmp_path / "bill.txt"
+    stored.write_text(pay.download_bill(datetime.now(BEIJING).date()), encoding="utf-8")
+
+    bill = pay.read_bill(stored)
+    frame = bill.frame()
+    assert set(BILL_SCHEMA) <= set(frame.columns)
+    [row] = frame.filter(frame["order_no"] == paid).to_dicts()
+    assert (row["paid_fen"], row["is_refund"], row["refund_no"]) == (30000, False, None)
+    assert bill.totals is not None and bill.totals.count == frame.height

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,10 +18,11 @@ from sqlalchemy import func, select
 from backend.models import AuditEntry, WeChatBill
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentRequest, RefundRequest
+from backend.payments.wechat.bill import PlainBill, parse_file
 from backend.recon.pull import BillNotReady, pull_bill
 from backend.values.beijing import beijing_today
 
-A_QUIET_DAY = date(2020, 1, 6)  # nobody paid anything at the fake then
+A_QUIET_DAY = date(2019, 1, 6)  # nobody paid anything at the fake then
 
 
 @pytest.fixture
@@ -41,17 +42,18 @@ def session(app):
         yield session
 
 
-def paid_trade(gateway, fake_wechat, total_fen: int) -> str:
+def paid_trade(gateway, fake_wechat, total_fen: int, now: datetime) -> str:
     number = "T" + uuid.uuid4().hex[:20]
     gateway.create(
         PaymentRequest(
-            out_trade_no=number,
+            order_no=number,
             total_fen=total_fen,
             description="城乡居民医疗保险缴费",
-            trade_type="JSAPI",
+            channel="wechat_miniprogram",
             client_ip="127.0.0.1",
-            expires_at=datetime.now(UTC) + timedelta(minutes=30),
-            openid="oPAYER",
+            created_at=now,
+            expires_at=now + timedelta(minutes=30),
+            payer="oPAYER",
         )
     )
     paid = requests.post(
@@ -80,12 +82,13 @@ def figures(bill: WeChatBill) -> tuple[int, ...]:
 
 
 class BadBill:
-    """A gateway that only downloads, and downloads a bill whose second record is broken."""
+    """A gateway that only downloads and reads bills (WeChat's format), and downloads one whose
+    second record is broken."""
 
     TEXT = (
         "交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,应结订单金额\r\n"
-        "`2026-11-27 10:00:00,`wx1,`1900000109,`4200001,`T1,`SUCCESS,`250.00\r\n"
-        "`2026-11-27 10:05:00,`wx1,`1900000109,`4200002,`T2,`SUCCESS,`abc\r\n"
+        "`2019-11-05 10:00:00,`wx1,`1900000109,`4200001,`T1,`SUCCESS,`250.00\r\n"
+        "`2019-11-05 10:05:00,`wx1,`1900000109,`4200002,`T2,`SUCCESS,`abc\r\n"
         "总交易单数,应结订单总金额,退款总金额\r\n"
         "`2,`500.00,`0.00\r\n"
     )
@@ -93,23 +96,28 @@ class BadBill:
     def download_bill(self, day: date) -> str | None:
         return self.TEXT
 
+    def read_bill(self, path: Path) -> PlainBill:
+        return PlainBill(parse_file(path))
 
-def test_a_day_is_pulled_stored_and_counted(app, session, gateway, fake_wechat, bill_dir):
-    now = datetime.now(UTC)
+
+def test_a_day_is_pulled_stored_and_counted(
+    app, session, uow, clock, gateway, fake_wechat, bill_dir
+):
+    now = clock.now()
     day = beijing_today(now)
     tomorrow = day + timedelta(days=1)
 
     def pull() -> WeChatBill:
         return pull_bill(
-            session, gateway, day, bill_dir=bill_dir, now=now, actor="test", today=tomorrow
+            uow, gateway, day, bill_dir=bill_dir, now=now, actor="test", today=tomorrow
         )
 
     before = pull()
     assert before.status in ("ok", "empty")  # an empty record counts zeros
     base = figures(before)
 
-    first = paid_trade(gateway, fake_wechat, 25000)
-    paid_trade(gateway, fake_wechat, 12000)
+    first = paid_trade(gateway, fake_wechat, 25000, now)
+    paid_trade(gateway, fake_wechat, 12000, now)
     refunded(gateway, fake_wechat, first, 25000, 5000)
 
     bill = pull()
@@ -133,20 +141,16 @@ def test_a_day_is_pulled_stored_and_counted(app, session, gateway, fake_wechat, 
     assert pulls[-1].detail["sha256"] == bill.sha256 and pulls[-1].detail["changed"] is False
 
 
-def test_a_day_without_trades_is_empty(session, gateway, bill_dir):
-    bill = pull_bill(
-        session, gateway, A_QUIET_DAY, bill_dir=bill_dir, now=datetime.now(UTC), actor="test"
-    )
+def test_a_day_without_trades_is_empty(uow, clock, gateway, bill_dir):
+    bill = pull_bill(uow, gateway, A_QUIET_DAY, bill_dir=bill_dir, now=clock.now(), actor="test")
     assert (bill.status, bill.sha256, bill.path, bill.row_count) == ("empty", None, None, 0)
     assert bill.hash_changed is None
     assert not bill_dir.exists() or not any(bill_dir.iterdir())
 
 
-def test_an_unreadable_bill_is_kept_and_marked_invalid(session, bill_dir):
-    day = date(2026, 11, 27)
-    bill = pull_bill(
-        session, BadBill(), day, bill_dir=bill_dir, now=datetime.now(UTC), actor="test"
-    )
+def test_an_unreadable_bill_is_kept_and_marked_invalid(uow, clock, bill_dir):
+    day = date(2019, 11, 5)
+    bill = pull_bill(uow, BadBill(), day, bill_dir=bill_dir, now=clock.now(), actor="test")
     assert bill.status == "invalid"
     assert bill.error.startswith("line 3: 应结订单金额: 'abc' is not an amount")
     assert (bill.row_count, bill.settlement_fen) == (0, 0)
@@ -155,39 +159,39 @@ def test_an_unreadable_bill_is_kept_and_marked_invalid(session, bill_dir):
     assert bill.sha256 == hashlib.sha256(kept.read_bytes()).hexdigest()
 
 
-def test_today_and_later_are_refused(session, gateway, bill_dir):
-    now = datetime.now(UTC)
+def test_today_and_later_are_refused(session, uow, clock, gateway, bill_dir):
+    now = clock.now()
     for day in (beijing_today(now), beijing_today(now) + timedelta(days=3)):
-        with pytest.raises(BillNotReady, match="WeChat writes a day's bill on the next day"):
-            pull_bill(session, gateway, day, bill_dir=bill_dir, now=now, actor="test")
+        with pytest.raises(BillNotReady, match="微信在次日（北京时间）生成前一天的对账单"):
+            pull_bill(uow, gateway, day, bill_dir=bill_dir, now=now, actor="test")
     assert session.scalar(select(func.count()).select_from(WeChatBill)) == 0
 
 
-def test_the_command_reports_each_outcome(app, bill_dir, monkeypatch):
+def test_the_command_reports_each_outcome(app, clock, bill_dir):
     runner = app.test_cli_runner()
 
     empty = runner.invoke(args=["pull-bill", A_QUIET_DAY.isoformat()])
-    assert (empty.exit_code, empty.output) == (0, "2020-01-06: empty (No Bill Exist)\n")
+    assert (empty.exit_code, empty.output) == (0, "2019-01-06: empty (No Bill Exist)\n")
 
-    future = (beijing_today(datetime.now(UTC)) + timedelta(days=1)).isoformat()
+    future = (beijing_today(clock.now()) + timedelta(days=1)).isoformat()
     refused = runner.invoke(args=["pull-bill", future])
     assert refused.exit_code == 1
-    assert "WeChat writes a day's bill on the next day" in refused.output
+    assert "微信在次日（北京时间）生成前一天的对账单" in refused.output
 
-    monkeypatch.setattr("backend.recon.cli.gateway_from_config", lambda cfg: BadBill())
-    invalid = runner.invoke(args=["pull-bill", "2026-11-27"])
+    app.extensions["payment_gateway"] = BadBill()
+    invalid = runner.invoke(args=["pull-bill", "2019-11-05"])
     assert invalid.exit_code == 1
-    assert invalid.output.startswith("2026-11-27: invalid: line 3: 应结订单金额: 'abc'")
+    assert invalid.output.startswith("2019-11-05: invalid: line 3: 应结订单金额: 'abc'")
 
-    class GoodBill:
+    class GoodBill(BadBill):
         def download_bill(self, day: date) -> str:
             return BadBill.TEXT.replace("`abc", "`2250.00").replace("`500.00", "`2500.00")
 
-    monkeypatch.setattr("backend.recon.cli.gateway_from_config", lambda cfg: GoodBill())
-    ok = runner.invoke(args=["pull-bill", "2026-11-27"])
+    app.extensions["payment_gateway"] = GoodBill()
+    ok = runner.invoke(args=["pull-bill", "2019-11-05"])
     assert ok.exit_code == 0, ok.output
-    digest = hashlib.sha256(GoodBill().download_bill(date(2026, 11, 27)).encode()).hexdigest()
+    digest = hashlib.sha256(GoodBill().download_bill(date(2019, 11, 5)).encode()).hexdigest()
     assert ok.output == (
-        "2026-11-27: ok, 2 rows (2 payments, 0 refunds), 2,500.00 yuan settled, 0.00 refunded, "
+        "2019-11-05: ok, 2 rows (2 payments, 0 refunds), 2,500.00 yuan settled, 0.00 refunded, "
         f"sha256 {digest[:12]}…, changed since the last pull\n"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import create_app
+from backend.infra.uow import UnitOfWork
 from backend.models import OrderItem, PaymentOrder, ReconDiscrepancy, Refund
 from backend.payments import gateway_from_config
 from backend.recon.pull import pull_bill
@@ -63,9 +64,8 @@ class Played:
 class Payer:
     """Plays stories through the resident API, the fake platform and the staff refund API."""
 
-    def __init__(self, session, http, server, wx, app, recon_headers, tag: str, expiring) -> None:
+    def __init__(self, session, http, server, wx, app, recon_headers, tag: str) -> None:
         self.session, self.http, self.server, self.wx, self.app = session, http, server, wx, app
-        self.expiring = expiring
         self.recon = recon_headers
         self.auth = sign_in(http, server.url, wx, f"money-{tag}")
         self.tag = tag
@@ -83,11 +83,10 @@ class Payer:
         first_orders = {}
         for story, registration in people:
             if story == "duplicate":
-                first_orders[registration.ref] = self._order(
-                    registration.ref, played, self.expiring
-                )
+                first_orders[registration.ref] = self._order(registration.ref, played)
         if first_orders:
-            time.sleep(1.1)
+            clock = self.app.extensions["clock"]
+            clock.advance(timedelta(seconds=self.app.config["ORDER_TTL_SECONDS"] + 1))
             self._worker()  # closes them (expired, unpaid at WeChat)
         for story, registration in people:
             created = self._order(registration.ref, played)
@@ -117,8 +116,8 @@ class Payer:
                 played.refunds.append(answer.json()["refund_no"])
         return played
 
-    def _order(self, ref: str, played: Played, server=None) -> str:
-        answer = order(self.http, (server or self.server).url, self.auth, [ref])
+    def _order(self, ref: str, played: Played) -> str:
+        answer = order(self.http, self.server.url, self.auth, [ref])
         assert answer.status_code == 201, answer.text
         played.orders.add(answer.json()["order_no"])
         return answer.json()["order_no"]
@@ -136,17 +135,18 @@ class Payer:
         assert result.exit_code == 0, result.output
 
 
-def reconcile_today(session, app, tmp_path):
-    now = datetime.now(UTC)
+def reconcile_today(app, tmp_path):
+    uow = UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+    now = uow.clock.now()
     today = beijing_today(now)
     tomorrow = today + timedelta(days=1)  # today's bill, as if pulled tomorrow
     gateway = gateway_from_config(app.config["APP_CONFIG"])
     pulled = pull_bill(
-        session, gateway, today, bill_dir=tmp_path, now=now, actor="test", today=tomorrow
+        uow, gateway, today, bill_dir=tmp_path, now=now, actor="test", today=tomorrow
     )
     assert pulled.status == "ok", pulled.error
     return reconcile_day(
-        session, gateway, day=today, today=tomorrow, now=now, refund_check_after=timedelta(0)
+        uow, gateway, day=today, today=tomorrow, now=now, refund_check_after=timedelta(0)
     )
 
 
@@ -228,14 +228,14 @@ def credited_twice(session, registrations: list[int]) -> list[int]:
 
 
 def test_reconciliation_finds_and_fixes_exactly_what_happened(
-    session, http, server, expiring, fake_wechat, recon_app, staff_token, tmp_path
+    session, http, server, fake_wechat, recon_app, staff_token, tmp_path
 ):
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
-    payer = Payer(session, http, server, fake_wechat, recon_app, recon, "story", expiring)
+    payer = Payer(session, http, server, fake_wechat, recon_app, recon, "story")
     played = payer.play(["paid", "lost", "refunded", "duplicate"])
     wait_until(lambda: refunds_settled(session, played.orders))
 
-    report = reconcile_today(session, recon_app, tmp_path)
+    report = reconcile_today(recon_app, tmp_path)
     ours = [d for d in report.discrepancies if d.order_no in played.orders]
     assert sorted((d.kind, d.order_no, d.status) for d in ours) == sorted(
         [
@@ -252,7 +252,7 @@ def test_reconciliation_finds_and_fixes_exactly_what_happened(
     assert refunded == ledger["refunded"]
     assert credited_twice(session, played.registrations) == []
 
-    again = reconcile_today(session, recon_app, tmp_path)  # rerunning shows the same result
+    again = reconcile_today(recon_app, tmp_path)  # rerunning shows the same result
     assert sorted((d.kind, d.order_no, d.status) for d in again.discrepancies) == sorted(
         (d.kind, d.order_no, d.status) for d in report.discrepancies
     )
@@ -265,14 +265,14 @@ def test_reconciliation_finds_and_fixes_exactly_what_happened(
 )
 @given(stories=st.lists(st.sampled_from(STORIES), min_size=1, max_size=5))
 def test_money_is_conserved_whatever_happens(
-    session, http, server, expiring, fake_wechat, recon_app, staff_token, tmp_path_factory, stories
+    session, http, server, fake_wechat, recon_app, staff_token, tmp_path_factory, stories
 ):
     tag = f"p{time.monotonic_ns()}"
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700', name=tag)}"}
-    payer = Payer(session, http, server, fake_wechat, recon_app, recon, tag, expiring)
+    payer = Payer(session, http, server, fake_wechat, recon_app, recon, tag)
     played = payer.play(stories)
     wait_until(lambda: refunds_settled(session, played.orders))
-    reconcile_today(session, recon_app, tmp_path_factory.mktemp("bills"))
+    reconcile_today(recon_app, tmp_path_factory.mktemp("bills"))
     wait_until(lambda: refunds_settled(session, played.orders))
 
     paid, refunded = taken_at_wechat(http, fake_wechat, played.orders)

@@ -3,8 +3,8 @@ registration is free again and the bureau hears of the reversal; duplicates refu
 
 from __future__ import annotations
 
-import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -36,9 +36,11 @@ def server(refund_app):
 
 
 @pytest.fixture
-def bureau(server, refund_app):
+def bureau(server, refund_app, clock):
     fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries", time_scale=0.01
+        callback_url=server.url + "/api/tax/v1/treasury-entries",
+        time_scale=0.01,
+        clock=clock.timestamp,
     )
     with ServerThread(fake) as running:
         refund_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
@@ -151,7 +153,7 @@ def test_a_full_refund_frees_the_registration_and_reverses_the_bureau_entry(
 
 
 def test_partial_refunds_never_exceed_what_was_paid_and_one_runs_at_a_time(
-    session, http, server, fake_wechat, refund_app, recon, faults
+    session, http, server, fake_wechat, refund_app, recon, faults, clock
 ):
     _, created, [(registration_id, ref)] = paid_order(session, http, server, fake_wechat, seq=11)
     order_no = created["order_no"]
@@ -163,7 +165,7 @@ def test_partial_refunds_never_exceed_what_was_paid_and_one_runs_at_a_time(
     assert busy.status_code == 409
     assert "正在处理" in busy.json()["message"]
 
-    time.sleep(0.2)  # the fake finishes the refund, silently
+    clock.advance(timedelta(seconds=1))  # the fake finishes the refund, silently
     assert "finished 1" in run_worker(refund_app)
     assert refund_view(http, server, recon, first.json()["refund_no"])["status"] == "succeeded"
     assert registration_status(session, registration_id) == "paid"  # part of it is still paid
@@ -173,7 +175,7 @@ def test_partial_refunds_never_exceed_what_was_paid_and_one_runs_at_a_time(
     assert "最多可退 200.00 元" in too_much.json()["message"]
     rest = ask(http, server, recon, order_no, ref)  # all that is left
     assert rest.json()["amount_fen"] == 20000
-    time.sleep(0.2)
+    clock.advance(timedelta(seconds=1))
     run_worker(refund_app)
     assert (
         fresh(
@@ -259,14 +261,14 @@ def test_a_forged_refund_notification_changes_nothing(session, http, server, rec
 
 
 def test_a_duplicate_payment_is_refunded_automatically(
-    session, http, server, expiring, fake_wechat, refund_app, recon
+    session, http, server, fake_wechat, refund_app, recon, clock
 ):
     auth = sign_in(http, server.url, fake_wechat, "pays-twice")
     _, registrations = add_person(session, birth=age_on_2019(40), seq="041")
     registration_id, ref = registrations[1].id, registrations[1].ref
-    first = order(http, expiring.url, auth, [ref]).json()
-    time.sleep(1.1)
-    run_worker(refund_app)  # the first order expires and closes
+    first = order(http, server.url, auth, [ref]).json()
+    clock.advance(timedelta(seconds=refund_app.config["ORDER_TTL_SECONDS"] + 1))
+    assert "closed 1" in run_worker(refund_app)  # the first order expires and closes
     second = order(http, server.url, auth, [ref]).json()
     pay_jsapi(http, fake_wechat, second["pay"])
     wait_until(

@@ -233,7 +233,9 @@ def test_an_interrupted_seed_is_finished_by_running_it_again(app, seed):
             yield person
 
     with pytest.raises(KeyboardInterrupt):
-        loader.load_people(engine, stream_cut_at(250), batch_size=100)
+        loader.load_people(
+            engine, stream_cut_at(250), now=app.extensions["clock"].now(), batch_size=100
+        )
     assert loader.counts(engine).enrollees == 200  # two whole batches, nothing half-written
 
     seed("--size", str(SIZE), "--batch-size", "100")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import pytest
 
 from backend.models import OrderItem, PaymentOrder, Refund
-from backend.values.beijing import BEIJING
+from backend.values.beijing import BEIJING, beijing_today
 from tests.support.builders import add_person, age_on_2019
 from tests.support.regions import OTHER_VILLAGE
 from tests.support.resident import get_order, order, pay, sign_in
@@ -25,8 +25,10 @@ def session(app, with_regions):
         yield session
 
 
-def today_in_beijing() -> str:
-    return datetime.now(UTC).astimezone(timezone(timedelta(hours=8))).date().isoformat()
+@pytest.fixture
+def today(clock) -> str:
+    """Today in Beijing on the business clock, as the query writes it."""
+    return beijing_today(clock.now()).isoformat()
 
 
 def paid(http, live_server, wx, auth, refs):
@@ -39,7 +41,7 @@ def paid(http, live_server, wx, auth, refs):
 
 
 def test_a_day_of_payments_per_county_and_scheme_with_totals(
-    session, http, live_server, fake_wechat, staff_token, app
+    session, http, live_server, fake_wechat, staff_token, app, today
 ):
     _, here = add_person(session, birth=age_on_2019(40), seq="011")
     _, there = add_person(session, birth=age_on_2019(35), seq="022", village=OTHER_VILLAGE)
@@ -49,7 +51,7 @@ def test_a_day_of_payments_per_county_and_scheme_with_totals(
     unpaid = order(http, live_server, auth, [there[0].ref]).json()  # created, never paid
 
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
-    query = {"date": today_in_beijing(), "county": "410721", "scheme": "medical"}
+    query = {"date": today, "county": "410721", "scheme": "medical"}
     answer = http.get(live_server + URL, params=query, headers=recon)
     assert answer.status_code == 200
     assert answer.headers["Content-Disposition"].endswith('.csv"')
@@ -76,17 +78,17 @@ def test_a_day_of_payments_per_county_and_scheme_with_totals(
     other = http.get(live_server + URL, params={**query, "county": "410724"}, headers=recon)
     assert len(other.content.decode("utf-8-sig").splitlines()) == 5  # 获嘉县's own payment
 
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).astimezone(timezone(timedelta(hours=8)))
+    yesterday = date.fromisoformat(today) - timedelta(days=1)
     earlier = http.get(
-        live_server + URL, params={**query, "date": yesterday.date().isoformat()}, headers=recon
+        live_server + URL, params={**query, "date": yesterday.isoformat()}, headers=recon
     )
     assert earlier.content.decode("utf-8-sig").splitlines()[1].startswith("支付合计,0 笔")
 
 
 def test_only_reconciliation_staff_of_the_region_download_it(
-    session, http, live_server, staff_token
+    session, http, live_server, staff_token, today
 ):
-    query = {"date": today_in_beijing(), "county": "410721", "scheme": "medical"}
+    query = {"date": today, "county": "410721", "scheme": "medical"}
     viewer = {"Authorization": f"Bearer {staff_token('viewer', '410700')}"}
     assert http.get(live_server + URL, params=query, headers=viewer).status_code == 403
     far = {"Authorization": f"Bearer {staff_token('recon', '410724', 'far-recon')}"}
@@ -97,17 +99,15 @@ def test_only_reconciliation_staff_of_the_region_download_it(
 
 
 def test_flask_settle_writes_the_files_of_every_county_and_scheme_with_payments(
-    session, http, live_server, fake_wechat, app, tmp_path
+    session, http, live_server, fake_wechat, app, tmp_path, today
 ):
     _, regs = add_person(session, birth=age_on_2019(40))
     auth = sign_in(http, live_server, fake_wechat, "cli-settler")
     paid(http, live_server, fake_wechat, auth, [r.ref for r in regs])
-    result = app.test_cli_runner().invoke(
-        args=["settle", today_in_beijing(), "--out", str(tmp_path)]
-    )
+    result = app.test_cli_runner().invoke(args=["settle", today, "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in tmp_path.iterdir())
-    stamp = today_in_beijing().replace("-", "")
+    stamp = today.replace("-", "")
     assert names == [
         f"settlement-410721-{scheme}-{stamp}.{ext}"
         for scheme in ("medical", "pension")

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.payments.wechat.bill import BillError, parse, parse_file, yuan_to_fen
 from backend.payments.wechat import bill as bill_module
+from backend.payments.wechat.bill import BillError, parse, parse_file, yuan_to_fen
 
 HEADER = (
     "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,"

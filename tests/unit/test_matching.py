@@ -24,15 +24,15 @@ DAY = date(2019, 11, 5)
 
 @dataclass(frozen=True)
 class Row:
-    out_trade_no: str
+    order_no: str
     transaction_id: str
-    settlement_fen: int
+    paid_fen: int
     refund_fen: int = 0
-    out_refund_no: str | None = None
+    refund_no: str | None = None
 
     @property
     def is_refund(self) -> bool:
-        return self.out_refund_no is not None
+        return self.refund_no is not None
 
 
 # One order's story: WeChat took the money or not; our side heard of it or not (a lost
@@ -76,7 +76,7 @@ def build(history):
 def test_every_fen_wechat_took_is_matched_or_explained(history):
     bill, ours, refunds = build(history)
     outcome = match(bill, ours, day=DAY, today=DAY, refunds=refunds)
-    taken = sum(r.settlement_fen for r in bill if not r.is_refund)
+    taken = sum(r.paid_fen for r in bill if not r.is_refund)
     credited = sum(
         p.paid_fen for p in ours.values() if p.status == "paid" and p.paid_fen is not None
     )
@@ -150,35 +150,35 @@ def one_at_a_time(bill, ours, *, day, today, refunds):
     waiting, refunds_waiting = dict(ours), dict(refunds)
     for row in bill:
         if row.is_refund:
-            refund = refunds_waiting.pop(row.out_refund_no or "", None)
+            refund = refunds_waiting.pop(row.refund_no or "", None)
             if refund is None or refund.amount_fen != row.refund_fen:
                 outcome.discrepancies.append(
                     Discrepancy(
                         "status_mismatch",
-                        row.out_trade_no,
+                        row.order_no,
                         row.transaction_id,
                         refund.amount_fen if refund else None,
                         row.refund_fen,
-                        refund_no=row.out_refund_no or "",
+                        refund_no=row.refund_no or "",
                     )
                 )
             else:
                 outcome.matched += 1
             continue
-        payment = waiting.pop(row.out_trade_no, None)
+        payment = waiting.pop(row.order_no, None)
         if payment is None or payment.paid_fen is None:
             kind, ours_fen = "missing_in_ours", None
         elif payment.status == "refund_due":
             kind, ours_fen = "duplicate_payment", payment.paid_fen
         elif payment.transaction_id not in (None, row.transaction_id):
             kind, ours_fen = "status_mismatch", payment.paid_fen
-        elif payment.paid_fen != row.settlement_fen:
+        elif payment.paid_fen != row.paid_fen:
             kind, ours_fen = "amount_mismatch", payment.paid_fen
         else:
             outcome.matched += 1
             continue
         outcome.discrepancies.append(
-            Discrepancy(kind, row.out_trade_no, row.transaction_id, ours_fen, row.settlement_fen)
+            Discrepancy(kind, row.order_no, row.transaction_id, ours_fen, row.paid_fen)
         )
     for refund in refunds_waiting.values():
         payment = ours.get(refund.order_no)
@@ -218,11 +218,11 @@ fen = st.sampled_from([0, 1, 2500, 25000])
 class Line:
     """A bill row that may be a refund without a refund number (as a BillRow can be)."""
 
-    out_trade_no: str
+    order_no: str
     transaction_id: str
-    settlement_fen: int
+    paid_fen: int
     refund_fen: int
-    out_refund_no: str | None
+    refund_no: str | None
     is_refund: bool
 
 
@@ -258,11 +258,8 @@ def test_the_join_gives_what_the_rules_give_row_by_row(bill, ours, refunds, days
     assert match(bill, ours, day=DAY, today=today, refunds=refunds) == expected
     # The same as tables: the bill as a DataFrame, ours as OurPayments (what ours.py gives).
     table = pl.DataFrame(
-        [
-            (r.out_trade_no, r.transaction_id, r.settlement_fen, r.refund_fen, r.out_refund_no)
-            for r in bill
-        ],
-        schema=["out_trade_no", "transaction_id", "settlement_fen", "refund_fen", "out_refund_no"],
+        [(r.order_no, r.transaction_id, r.paid_fen, r.refund_fen, r.refund_no) for r in bill],
+        schema=["order_no", "transaction_id", "paid_fen", "refund_fen", "refund_no"],
         orient="row",
     ).with_columns(is_refund=pl.Series([r.is_refund for r in bill], dtype=pl.Boolean))
     as_tables = match(table, as_table(ours), day=DAY, today=today, refunds=refunds)

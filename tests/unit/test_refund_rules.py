@@ -6,13 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from backend.refunds.rules import (
-    PastRefund,
-    RefundRefused,
-    check_request,
-    on_refund_succeeded,
-)
+from backend.errors import Conflict, DomainError, Refused
+from backend.refunds.rules import PastRefund, check_request, on_refund_succeeded
 from backend.states.orders import OrderStatus
+from backend.states.refunds import RefundStatus
 
 PAID = OrderStatus.PAID
 
@@ -22,7 +19,7 @@ PAID = OrderStatus.PAID
     st.lists(
         st.tuples(
             st.one_of(st.none(), st.integers(min_value=-5, max_value=120_000)),
-            st.sampled_from(["succeeded", "failed"]),
+            st.sampled_from([RefundStatus.SUCCEEDED, RefundStatus.FAILED]),
         ),
         max_size=12,
     ),
@@ -34,32 +31,34 @@ def test_whatever_is_asked_the_refunds_never_exceed_the_payment(item_fen, asks):
             granted = check_request(
                 order_status=PAID, item_fen=item_fen, past=past, amount_fen=amount
             )
-        except RefundRefused:
+        except DomainError:
             continue
         assert granted > 0
         past.append(PastRefund(granted, outcome))
-    assert sum(r.amount_fen for r in past if r.status == "succeeded") <= item_fen
+    assert sum(r.amount_fen for r in past if r.status is RefundStatus.SUCCEEDED) <= item_fen
 
 
 def test_one_refund_at_a_time_and_only_of_money_taken():
-    with pytest.raises(RefundRefused, match="正在处理"):
+    with pytest.raises(Conflict, match="正在处理"):
         check_request(
             order_status=PAID,
             item_fen=100,
-            past=[PastRefund(10, "processing")],
+            past=[PastRefund(10, RefundStatus.PROCESSING)],
             amount_fen=10,
         )
     for status in (OrderStatus.CREATED, OrderStatus.CLOSED, OrderStatus.REFUNDED):
-        with pytest.raises(RefundRefused):
+        with pytest.raises(Conflict):
             check_request(order_status=status, item_fen=100, past=[], amount_fen=None)
-    refused = pytest.raises(RefundRefused, match=r"最多可退 0\.60 元")
-    with refused as caught:
+    with pytest.raises(Refused, match=r"最多可退 0\.60 元") as caught:
         check_request(
-            order_status=PAID, item_fen=100, past=[PastRefund(40, "succeeded")], amount_fen=61
+            order_status=PAID,
+            item_fen=100,
+            past=[PastRefund(40, RefundStatus.SUCCEEDED)],
+            amount_fen=61,
         )
-    assert caught.value.status == 422
+    assert caught.value.reason == "amount_over_refundable"
     left = check_request(
-        order_status=PAID, item_fen=100, past=[PastRefund(40, "failed")], amount_fen=None
+        order_status=PAID, item_fen=100, past=[PastRefund(40, RefundStatus.FAILED)], amount_fen=None
     )
     assert left == 100  # a failed refund gave nothing back
 

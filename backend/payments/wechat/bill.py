@@ -24,6 +24,7 @@ from pathlib import Path
 
 import polars as pl
 
+from backend.payments.bill import BillError, BillTotals
 from backend.values.beijing import BEIJING
 
 # Our name -> the header names it may have (current first, legacy after).
@@ -79,14 +80,6 @@ _DECIMAL = r"^-?[0-9]+(\.[0-9]+)?$"
 _PREFIX = 1 << 16  # where the header is looked for first
 
 
-class BillError(ValueError):
-    """The bill cannot be read as WeChat writes it; `line` is 1-based in the downloaded text."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-
-
 @dataclass(frozen=True)
 class BillRow:
     line: int
@@ -139,6 +132,31 @@ class Bill:
 
     def rows(self) -> BillRows:
         return BillRows(self)
+
+
+class PlainBill:
+    """The bill as the payment port hands it over: plain rows in the project's words
+    (backend.payments.bill), for reconciliation."""
+
+    def __init__(self, bill: Bill) -> None:
+        self._bill = bill
+
+    def frame(self) -> pl.DataFrame:
+        return self._bill.frame().select(
+            order_no=pl.col("out_trade_no"),
+            transaction_id=pl.col("transaction_id"),
+            paid_fen=pl.col("settlement_fen"),
+            refund_fen=pl.col("refund_fen"),
+            refund_no=pl.col("out_refund_no"),
+            is_refund=pl.col("is_refund"),
+        )
+
+    @property
+    def totals(self) -> BillTotals | None:
+        summary = self._bill.summary
+        if summary is None:
+            return None
+        return BillTotals(summary.count, summary.settlement_fen, summary.refund_fen)
 
 
 class BillRows(Iterator[BillRow]):

@@ -1,0 +1,80 @@
+"""The worker's jobs: what each does in one round, with the app's settings and ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask
+
+from backend.infra.uow import UnitOfWork
+from backend.ledger.client import TaxLedgerClient
+from backend.ledger.outbox import deliver_due
+from backend.ledger.port import TaxLedger
+from backend.orders.poller import check_open_orders
+from backend.payments import gateway_from_config
+from backend.payments.gateway import PaymentGateway
+from backend.refunds.service import check_refunds
+
+LEDGER_BATCH = 50  # messages claimed per round
+
+
+@dataclass(frozen=True)
+class Outcome:
+    summary: str
+    worth_telling: bool  # something happened (a quiet round is not printed)
+    more_waiting: bool = False  # a full batch: run again at once rather than after the interval
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[UnitOfWork], Outcome]
+
+
+def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLedger | None = None):
+    """The worker's jobs, in the order a round runs them."""
+    cfg = app.config["APP_CONFIG"]
+    clock = app.extensions["clock"]
+    gateway = gateway or gateway_from_config(cfg)
+    ledger = ledger or TaxLedgerClient(cfg.TAX_LEDGER_URL, cfg.TAX_LEDGER_SECRET, clock)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def orders(uow: UnitOfWork) -> Outcome:
+        report = check_open_orders(
+            uow,
+            gateway,
+            now=clock.now(),
+            check_after=timedelta(seconds=cfg.ORDER_CHECK_AFTER_SECONDS),
+        )
+        return Outcome(str(report), bool(report))
+
+    def refunds(uow: UnitOfWork) -> Outcome:
+        report = check_refunds(
+            uow,
+            gateway,
+            now=clock.now(),
+            check_after=timedelta(seconds=cfg.REFUND_CHECK_AFTER_SECONDS),
+        )
+        return Outcome(str(report), bool(report))
+
+    def ledger_delivery(uow: UnitOfWork) -> Outcome:
+        sent = deliver_due(
+            uow,
+            ledger,
+            clock=clock,
+            schedule=cfg.LEDGER_RETRY_SCHEDULE,
+            worker=worker,
+            lease=timedelta(seconds=cfg.LEDGER_LEASE_SECONDS),
+            limit=LEDGER_BATCH,
+        )
+        handled = sent.delivered + sent.failed + sent.dead
+        return Outcome(str(sent), handled > 0, more_waiting=handled >= LEDGER_BATCH)
+
+    return [Job("orders", orders), Job("refunds", refunds), Job("ledger", ledger_delivery)]
+
+
+JOB_NAMES = ("orders", "refunds", "ledger")

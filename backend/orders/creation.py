@@ -1,0 +1,407 @@
+"""Creating an order: one payment (a household at once) for registrations the server prices.
+
+Three scopes, in this order, none holding a transaction across the network:
+
+1. Read and price. One compiled query (an autocommit round trip) brings the registrations, their
+   holders and special groups, and the order this payer may already have made under this
+   Idempotency-Key; the fee engine prices each item from the cached policy, today inside the
+   collection window.
+2. Write, one transaction: the order, its items holding the registrations, the registrations'
+   guarded unpaid -> pending move, the audit entry. The database decides races: one order item
+   per registration may hold it (order_item.held_registration_id is unique), one order per payer
+   and key; the loser is told which.
+3. Open the platform trade (a network call, outside any transaction), then keep its answer in one
+   statement. A trade the platform refuses closes the order at once, freeing its registrations.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from backend.enrollees.groups import groups_by_year, memberships_of
+from backend.errors import Conflict, Refused, Unavailable
+from backend.fees import PolicyBook
+from backend.infra.idempotency import replay_of, request_hash
+from backend.infra.statements import Reader, execute_compiled, execute_compiled_many
+from backend.infra.uow import UnitOfWork
+from backend.models import AuditEntry, Enrollee, OrderItem, PaymentOrder, Registration
+from backend.orders.channels import CHANNELS
+from backend.orders.closing import close_order
+from backend.orders.pricing import PricedItem, RegistrationToPrice, price_item
+from backend.orders.views import ItemView, OrderView, order_views
+from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest
+from backend.states.orders import OrderStatus
+from backend.states.transitions import REGISTRATIONS
+from backend.values.beijing import beijing_today, compact_text
+from backend.values.labels import SCHEME_SHORT
+from backend.values.region_codes import county_of
+
+log = logging.getLogger(__name__)
+
+MAX_ITEMS = 10  # a household rarely has more than five people with two schemes each
+IN_USE = "所选参保登记已缴费或正在另一笔订单中支付，请刷新后重试。"
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    registration_ref: str
+    grade_yuan: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    openid: str
+    idempotency_key: str
+    items: tuple[ItemRequest, ...]
+    trade_type: str  # JSAPI | NATIVE
+    client_ip: str
+
+
+def new_order_no(now: datetime) -> str:
+    """Our out_trade_no: 'SI', Beijing date and time, 10 random digits (26 characters)."""
+    return f"SI{compact_text(now)}{secrets.randbelow(10**10):010d}"
+
+
+def create_order(
+    uow: UnitOfWork,
+    reader: Reader,
+    gateway: PaymentGateway,
+    book: PolicyBook,
+    ask: OrderRequest,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    check_after: timedelta,
+) -> tuple[OrderView, bool]:
+    """(the order, replayed). The same key and body again return the first order.
+
+    `ttl`: how long the order waits for its payment; `check_after`: when the poller first asks
+    the platform about it, should no notification have come.
+    """
+    digest = request_hash(
+        items=sorted([i.registration_ref, i.grade_yuan or 0] for i in ask.items),
+        trade_type=ask.trade_type,
+    )
+    found, replay_id = _read(reader, ask)
+    if replay_id is not None:
+        return _replayed(uow, replay_id, digest), True
+    _check_items(ask.items)
+    priced = _price(book, ask.items, found, today=beijing_today(now))
+    total = sum(p.amount_fen for p in priced)
+
+    order = _new_order(ask, priced, digest, total, now=now, ttl=ttl, check_after=check_after)
+    try:
+        with uow as session:
+            _write(session.connection(), order, priced, now=now)
+    except (IntegrityError, Conflict):
+        # Either another request with this key won the race, or another order holds one of
+        # these registrations: the constraints decided, not a check in Python.
+        with uow as session:
+            earlier = session.scalar(_BY_KEY, {"openid": ask.openid, "key": ask.idempotency_key})
+        if earlier is not None:
+            return _replayed(uow, earlier, digest), True
+        raise Conflict(IN_USE, reason="in_use", field="items") from None
+
+    started = _open_trade(uow, gateway, order, now=now)
+    view = OrderView(
+        order_no=order["b_order_no"],
+        openid=ask.openid,
+        status=OrderStatus.CREATED.value,
+        status_reason=None,
+        trade_type=ask.trade_type,
+        total_fen=total,
+        created_at=now,
+        expires_at=order["b_expires_at"],
+        paid_at=None,
+        transaction_id=None,
+        code_url=started.code_url,
+        pay_params=started.client_params,
+        items=tuple(
+            ItemView(
+                registration_ref=p.registration_ref,
+                holder_name=p.holder_name,
+                village_code=p.village_code,
+                scheme=p.scheme,
+                period_year=p.period_year,
+                grade_yuan=p.grade_yuan,
+                amount_fen=p.amount_fen,
+                gov_paid_fen=p.gov_paid_fen,
+                contribution_subsidy_fen=p.contribution_subsidy_fen,
+            )
+            for p in priced
+        ),
+    )
+    return view, False
+
+
+# -- 1. read and price -------------------------------------------------------------------------
+
+_reg, _enr, _ord = Registration.__table__, Enrollee.__table__, PaymentOrder.__table__
+_items, _audit = OrderItem.__table__, AuditEntry.__table__
+_NOW = bindparam("b_now", type_=_ord.c.updated_at.type)
+_BY_KEY = select(_ord.c.id).where(
+    _ord.c.openid == bindparam("openid"), _ord.c.idempotency_key == bindparam("key")
+)
+
+
+@functools.cache
+def _pricing_read(count: int):
+    """The registrations named by `count` refs, each with its holder, their special groups and
+    the order already made under the request's key (the same on every row)."""
+    return (
+        select(
+            _reg.c.id,
+            _reg.c.ref,
+            _reg.c.scheme,
+            _reg.c.period_year,
+            _reg.c.status,
+            _reg.c.village_code,
+            _reg.c.school_code,
+            _reg.c.enrollee_id,
+            _enr.c.name,
+            _enr.c.birth_date,
+            memberships_of(_enr.c.id),
+            _BY_KEY.scalar_subquery().label("replay_of"),
+        )
+        .join(_enr, _enr.c.id == _reg.c.enrollee_id)
+        .where(_reg.c.ref.in_([bindparam(f"ref_{i}") for i in range(count)]))
+    )
+
+
+def _read(reader: Reader, ask: OrderRequest) -> tuple[dict[str, RegistrationToPrice], int | None]:
+    refs = list(dict.fromkeys(i.registration_ref for i in ask.items))[:MAX_ITEMS]
+    rows = reader.all(
+        _pricing_read(len(refs)),
+        openid=ask.openid,
+        key=ask.idempotency_key,
+        **{f"ref_{i}": ref for i, ref in enumerate(refs)},
+    )
+    if not rows:  # no registration found: only a replay can still answer
+        replay = reader.all(_BY_KEY, openid=ask.openid, key=ask.idempotency_key)
+        return {}, replay[0].id if replay else None
+    found = {
+        row.ref: RegistrationToPrice(
+            id=row.id,
+            ref=row.ref,
+            scheme=row.scheme,
+            period_year=row.period_year,
+            status=row.status,
+            village_code=row.village_code,
+            is_student=row.school_code is not None,
+            enrollee_id=row.enrollee_id,
+            holder_name=row.name,
+            birth_date=row.birth_date,
+            groups_by_year=groups_by_year(row.memberships),
+        )
+        for row in rows
+    }
+    return found, rows[0].replay_of
+
+
+def _check_items(items: Sequence[ItemRequest]) -> None:
+    if not items:
+        raise Refused("请至少选择一项参保登记。", reason="no_items", field="items")
+    if len(items) > MAX_ITEMS:
+        raise Refused(f"一笔订单最多支付 {MAX_ITEMS} 项。", reason="too_many_items", field="items")
+    refs = [i.registration_ref for i in items]
+    if len(set(refs)) != len(refs):
+        raise Refused("同一参保登记在订单中出现了两次。", reason="repeated_item", field="items")
+
+
+def _price(
+    book: PolicyBook, items: Sequence[ItemRequest], found: dict[str, RegistrationToPrice], *, today
+) -> list[PricedItem]:
+    missing = [i.registration_ref for i in items if i.registration_ref not in found]
+    if missing:
+        raise Refused(
+            f"找不到参保登记 {', '.join(missing)}，请重新查询。",
+            reason="unknown_registration",
+            field="items",
+        )
+    return [
+        price_item(book, found[i.registration_ref], grade_yuan=i.grade_yuan, today=today)
+        for i in items
+    ]
+
+
+def _replayed(uow: UnitOfWork, order_id: int, digest: str) -> OrderView:
+    with uow as session:
+        stored = session.scalar(
+            select(PaymentOrder.request_hash).where(PaymentOrder.id == order_id)
+        )
+        replay_of(stored, digest, what="订单")
+        return order_views(session, PaymentOrder.id == order_id)[0]
+
+
+# -- 2. write ----------------------------------------------------------------------------------
+
+# Built once (building a statement costs more CPU than PostgreSQL spends running it), run
+# compiled on the transaction's connection.
+_ORDER_VALUES = (
+    "order_no",
+    "openid",
+    "idempotency_key",
+    "request_hash",
+    "trade_type",
+    "total_fen",
+    "description",
+    "client_ip",
+    "expires_at",
+    "next_check_at",
+    "county_code",
+)
+_INSERT_ORDER = (
+    insert(_ord)
+    .values(
+        status=OrderStatus.CREATED.value,
+        created_at=_NOW,
+        updated_at=_NOW,
+        **{name: bindparam(f"b_{name}", type_=_ord.c[name].type) for name in _ORDER_VALUES},
+    )
+    .returning(_ord.c.id)
+)
+_ITEM_VALUES = (
+    "registration_id",
+    "scheme",
+    "period_year",
+    "grade_yuan",
+    "amount_fen",
+    "gov_paid_fen",
+    "contribution_subsidy_fen",
+)
+_INSERT_ITEM = insert(_items).values(
+    order_id=bindparam("b_order_id"),
+    held_registration_id=bindparam("b_registration_id"),
+    **{name: bindparam(f"b_{name}") for name in _ITEM_VALUES},
+)
+_HOLD = REGISTRATIONS.statement(
+    "hold",
+    _reg.c.id.in_(select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_id"))),
+    updated_at=_NOW,
+)
+_AUDIT_CREATED = insert(_audit).values(
+    occurred_at=_NOW,
+    actor=bindparam("b_actor"),
+    action="order.create",
+    target=bindparam("b_order_no"),
+    region_code=bindparam("b_county_code"),
+    detail=bindparam("b_detail", type_=_audit.c.detail.type),
+)
+
+
+def _new_order(
+    ask: OrderRequest,
+    priced: list[PricedItem],
+    digest: str,
+    total: int,
+    *,
+    now: datetime,
+    ttl: timedelta,
+    check_after: timedelta,
+) -> dict:
+    schemes = "、".join(SCHEME_SHORT[s] for s in SCHEME_SHORT if any(p.scheme == s for p in priced))
+    return {
+        "b_order_no": new_order_no(now),
+        "b_openid": ask.openid,
+        "b_idempotency_key": ask.idempotency_key,
+        "b_request_hash": digest,
+        "b_trade_type": ask.trade_type,
+        "b_total_fen": total,
+        "b_description": f"城乡居民{schemes}缴费",
+        "b_client_ip": ask.client_ip,
+        "b_expires_at": now + ttl,
+        "b_next_check_at": min(now + check_after, now + ttl),
+        "b_county_code": county_of(priced[0].village_code),
+        "b_now": now,
+    }
+
+
+def _write(connection, order: dict, priced: list[PricedItem], *, now: datetime) -> None:
+    order_id = execute_compiled(connection, _INSERT_ORDER, order)[0][0]
+    order["id"] = order_id
+    execute_compiled_many(
+        connection,
+        _INSERT_ITEM,
+        [
+            {"b_order_id": order_id, **{f"b_{n}": getattr(p, n) for n in _ITEM_VALUES}}
+            for p in priced
+        ],
+    )
+    held = execute_compiled(connection, _HOLD, {"b_id": order_id, "b_now": now})
+    if len(held) != len(priced):
+        raise Conflict(IN_USE, reason="in_use", field="items")
+    execute_compiled(
+        connection,
+        _AUDIT_CREATED,
+        {
+            "b_now": now,
+            "b_actor": f"openid:{order['b_openid']}",
+            "b_order_no": order["b_order_no"],
+            "b_county_code": order["b_county_code"],
+            "b_detail": {
+                "total_fen": order["b_total_fen"],
+                "registrations": len(priced),
+                "trade_type": order["b_trade_type"],
+            },
+        },
+    )
+
+
+# -- 3. open the platform trade ----------------------------------------------------------------
+
+_SAVE_TRADE = (
+    update(_ord)
+    .where(_ord.c.id == bindparam("b_id"))
+    .values(
+        prepay_id=bindparam("b_prepay_id"),
+        code_url=bindparam("b_code_url"),
+        pay_params=bindparam("b_pay_params", type_=_ord.c.pay_params.type),
+        updated_at=_NOW,
+    )
+)
+
+
+def _open_trade(uow: UnitOfWork, gateway: PaymentGateway, order: dict, *, now: datetime):
+    trade_type = order["b_trade_type"]
+    try:
+        started = gateway.create(
+            PaymentRequest(
+                order_no=order["b_order_no"],
+                total_fen=order["b_total_fen"],
+                description=order["b_description"],
+                channel=CHANNELS[trade_type],  # type: ignore[arg-type]
+                client_ip=order["b_client_ip"],
+                created_at=now,
+                expires_at=order["b_expires_at"],
+                payer=order["b_openid"] if trade_type == "JSAPI" else None,
+            )
+        )
+    except GatewayError as exc:
+        log.warning(
+            "order %s: the payment platform refused or failed: %s", order["b_order_no"], exc
+        )
+        # Nobody can pay a trade whose prepay_id they never got; free the registrations now.
+        with uow as session:
+            close_order(session, order["id"], reason="gateway_error", actor="system", now=now)
+        raise Unavailable("微信支付暂时不可用，请稍后再试。", reason="payment_unavailable") from exc
+    with uow as session:
+        execute_compiled(
+            session.connection(),
+            _SAVE_TRADE,
+            {
+                "b_id": order["id"],
+                "b_prepay_id": started.platform_ref,
+                "b_code_url": started.code_url,
+                "b_pay_params": started.client_params,
+                "b_now": now,
+            },
+        )
+    return started

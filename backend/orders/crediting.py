@@ -1,0 +1,294 @@
+"""Crediting a payment the platform reports (notification, or its answer to our query): once.
+
+The usual case, an open order paid in full, is the order machine's `pay` move and three more
+statements in one transaction, built once from the same tables (backend.states.transitions) and
+run compiled: the busiest write of the season costs little more CPU than PostgreSQL spends on
+it. Everything else (paid already, closed, another amount, an order we never made) is decided by
+the order machine's `on_payment` under a row lock. However many copies of a notification arrive
+at once, one guarded update wins; only the winner marks the registrations paid, writes the tax
+ledger messages (the outbox) and the audit entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.infra import audit
+from backend.infra.statements import execute_compiled
+from backend.infra.uow import UnitOfWork
+from backend.models import AuditEntry, LedgerMessage, OrderItem, PaymentOrder, Registration
+from backend.payments.gateway import GatewayError, TradeStatus
+from backend.states.ledger import MessageStatus
+from backend.states.orders import OrderStatus, PaymentDecision, on_payment
+from backend.states.registrations import RegistrationStatus
+from backend.states.transitions import ORDERS, REGISTRATIONS
+
+log = logging.getLogger(__name__)
+
+
+class UnknownOrder(NotFound):
+    """A payment for an order number we never issued."""
+
+
+@dataclass(frozen=True)
+class ReportedPayment:
+    """A payment the platform reported, by notification or in answer to our query."""
+
+    order_no: str
+    transaction_id: str
+    total_fen: int
+    paid_at: datetime
+
+
+def record_payment(
+    uow: UnitOfWork, payment: ReportedPayment, *, actor: str, now: datetime
+) -> PaymentDecision:
+    """Credit an order once for a reported payment; safe to call any number of times.
+
+    UnknownOrder for an order number we never issued.
+    """
+    try:
+        with uow as session:
+            return _record(session, payment, actor=actor, now=now)
+    except IntegrityError:
+        # The platform's transaction_id is unique: one already recorded on another order means
+        # the report is wrong somewhere. Nothing is credited; the caller answers FAIL and logs.
+        log.error(
+            "order %s: transaction %s is already recorded on another order",
+            payment.order_no,
+            payment.transaction_id,
+        )
+        return PaymentDecision(None, False, "transaction_conflict")
+
+
+def record_confirmed_trade(
+    uow: UnitOfWork, trade: TradeStatus, *, actor: str, now: datetime
+) -> PaymentDecision:
+    """A payment the platform confirmed in answer to a query, recorded as its notification
+    would be."""
+    if trade.transaction_id is None or trade.total_fen is None or trade.paid_at is None:
+        raise GatewayError(f"order {trade.order_no}: reported paid without the payment's details")
+    payment = ReportedPayment(trade.order_no, trade.transaction_id, trade.total_fen, trade.paid_at)
+    return record_payment(uow, payment, actor=actor, now=now)
+
+
+# -- the usual case: statements built once --------------------------------------------------------
+
+_orders, _items, _registrations = (
+    PaymentOrder.__table__,
+    OrderItem.__table__,
+    Registration.__table__,
+)
+_NOW = bindparam("b_now", type_=_orders.c.updated_at.type)
+# The order machine's `pay` (created -> paid), for the order paid in full.
+_PAY = ORDERS.statement(
+    "pay",
+    _orders.c.order_no == bindparam("b_order_no"),
+    _orders.c.total_fen == bindparam("b_paid_fen"),
+    returning=(_orders.c.county_code,),
+    transaction_id=bindparam("b_transaction_id"),
+    paid_at=bindparam("b_paid_at", type_=_orders.c.paid_at.type),
+    paid_fen=bindparam("b_paid_fen"),
+    updated_at=_NOW,
+)
+_ITEMS_OF_ORDER = select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_id"))
+# The registration machine's `credit` for every registration of the order.
+_CREDIT_REGISTRATIONS = REGISTRATIONS.statement(
+    "credit", _registrations.c.id.in_(_ITEMS_OF_ORDER), updated_at=_NOW
+)
+# One outbox message per paid registration, in the transaction that pays it (design.md
+# section 8): no crash can lose it, and its message_id (unique per order item) cannot double it.
+_ledger = LedgerMessage.__table__
+_ENQUEUE_LEDGER_PAYMENTS = insert(_ledger).from_select(
+    [
+        "message_id",
+        "kind",
+        "registration_id",
+        "order_item_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ],
+    select(
+        literal("pay-") + cast(_items.c.id, String),
+        literal("payment"),
+        _items.c.registration_id,
+        _items.c.id,
+        literal(MessageStatus.PENDING.value),
+        literal(0),
+        _NOW,
+        _NOW,
+        _NOW,
+    ).where(_items.c.order_id == bindparam("b_id")),
+)
+_AUDIT_PAID = insert(AuditEntry.__table__).values(
+    occurred_at=_NOW,
+    actor=bindparam("b_actor"),
+    action="order.paid",
+    target=bindparam("b_order_no"),
+    region_code=bindparam("b_county_code"),
+    detail=bindparam("b_detail", type_=AuditEntry.__table__.c.detail.type),
+)
+
+
+def _record(
+    session: Session, payment: ReportedPayment, *, actor: str, now: datetime
+) -> PaymentDecision:
+    connection = session.connection()
+    paid = execute_compiled(
+        connection,
+        _PAY,
+        {
+            "b_order_no": payment.order_no,
+            "b_paid_fen": payment.total_fen,
+            "b_transaction_id": payment.transaction_id,
+            "b_paid_at": payment.paid_at,
+            "b_now": now,
+        },
+    )
+    if not paid:
+        return _record_unusual(session, payment, actor=actor, now=now)
+    order_id, county_code = paid[0]
+    values = {"b_id": order_id, "b_now": now}
+    execute_compiled(connection, _CREDIT_REGISTRATIONS, values)
+    execute_compiled(connection, _ENQUEUE_LEDGER_PAYMENTS, values)
+    execute_compiled(
+        connection,
+        _AUDIT_PAID,
+        {
+            "b_now": now,
+            "b_actor": actor,
+            "b_order_no": payment.order_no,
+            "b_county_code": county_code,
+            "b_detail": {
+                "transaction_id": payment.transaction_id,
+                "paid_fen": payment.total_fen,
+                "reason": "paid",
+            },
+        },
+    )
+    log.info("order %s: paid (paid)", payment.order_no)
+    return PaymentDecision("pay", True, "paid")
+
+
+# -- everything else: decided by the order machine under a row lock ----------------------------
+
+
+def _record_unusual(
+    session: Session, payment: ReportedPayment, *, actor: str, now: datetime
+) -> PaymentDecision:
+    """Paid already, closed, another amount or unknown."""
+    order = session.execute(
+        select(
+            PaymentOrder.id,
+            PaymentOrder.order_no,
+            PaymentOrder.status,
+            PaymentOrder.total_fen,
+            PaymentOrder.county_code,
+        )
+        .where(PaymentOrder.order_no == payment.order_no)
+        .with_for_update()
+    ).first()
+    if order is None:
+        raise UnknownOrder(f"没有订单 {payment.order_no}。", reason="unknown_order")
+    status = OrderStatus(order.status)
+    ids = list(
+        session.scalars(select(OrderItem.registration_id).where(OrderItem.order_id == order.id))
+    )
+    free = status is OrderStatus.CLOSED and _registrations_free(session, order.id, ids)
+    decision = on_payment(
+        status, amount_matches=payment.total_fen == order.total_fen, registrations_free=free
+    )
+    if decision.event is None:
+        if decision.reason == "amount_mismatch":
+            _audit_amount_mismatch(session, order, payment, actor=actor)
+        return decision
+    if decision.event == "pay_after_close" and not _retake_holds(session, order.id):
+        decision = PaymentDecision("mark_duplicate", False, "duplicate_payment")
+
+    def credit(session: Session, _ids: list[int]) -> None:
+        values = {"b_id": order.id, "b_now": now}
+        execute_compiled(session.connection(), _CREDIT_REGISTRATIONS, values)
+        execute_compiled(session.connection(), _ENQUEUE_LEDGER_PAYMENTS, values)
+
+    moved = ORDERS.apply(
+        session,
+        decision.event,
+        PaymentOrder.id == order.id,
+        values={
+            "transaction_id": payment.transaction_id,
+            "paid_at": payment.paid_at,
+            "paid_fen": payment.total_fen,
+            "status_reason": None if decision.credit else decision.reason,
+            "updated_at": now,
+        },
+        audit_note=audit.Note(
+            actor=actor,
+            action="order.paid" if decision.credit else "order.refund_due",
+            target=order.order_no,
+            region_code=order.county_code,
+            detail={
+                "transaction_id": payment.transaction_id,
+                "paid_fen": payment.total_fen,
+                "reason": decision.reason,
+            },
+        ),
+        then=credit if decision.credit else None,
+    )
+    if not moved:  # another delivery of the same payment got there first
+        return PaymentDecision(None, False, "already_recorded")
+    log.info("order %s: %s (%s)", order.order_no, decision.target, decision.reason)
+    return decision
+
+
+def _audit_amount_mismatch(session: Session, order, payment: ReportedPayment, *, actor: str):
+    audit.record(
+        session,
+        actor=actor,
+        action="order.amount_mismatch",
+        target=order.order_no,
+        region_code=order.county_code,
+        detail={
+            "order_total_fen": order.total_fen,
+            "paid_fen": payment.total_fen,
+            "transaction_id": payment.transaction_id,
+        },
+    )
+
+
+def _registrations_free(session: Session, order_id: int, ids: list[int]) -> bool:
+    """No other order holds these registrations and none is paid."""
+    held_elsewhere = session.scalar(
+        select(func.count())
+        .select_from(OrderItem)
+        .where(OrderItem.held_registration_id.in_(ids), OrderItem.order_id != order_id)
+    )
+    unpaid = session.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.id.in_(ids), Registration.status == RegistrationStatus.UNPAID.value)
+    )
+    return held_elsewhere == 0 and unpaid == len(ids)
+
+
+def _retake_holds(session: Session, order_id: int) -> bool:
+    """A closed order paid late takes its registrations back, unless another order won them."""
+    try:
+        with session.begin_nested():
+            session.execute(
+                update(OrderItem)
+                .where(OrderItem.order_id == order_id)
+                .values(held_registration_id=OrderItem.registration_id)
+            )
+    except IntegrityError:
+        return False
+    return True
