@@ -16,7 +16,9 @@ KNOWN_FAULTS = {
     "refund_systemerror",  # secapi/pay/refund answers SYSTEMERROR (retry with the same number)
     "refund_notify_lost",  # refunds complete without a notification (refundquery finds them)
     "bill_creating",  # downloadbill answers return_code FAIL "Bill Creating"
+    "pay_slow",  # seconds every WeChat Pay call waits before answering (0 or false: none)
 }
+NUMERIC_FAULTS = {"pay_slow"}
 
 
 @blp.get("/health")
@@ -33,13 +35,16 @@ def reset():
 
 @blp.post("/faults")
 def faults():
-    """`{"login_busy": true, "pay_http_500": false, ...}` flips switches until switched off."""
+    """`{"login_busy": true, "pay_http_500": false, "pay_slow": 2.5, ...}` flips switches (and
+    sets the one number) until switched off."""
     body = request.get_json(silent=True) or {}
     unknown = set(body) - KNOWN_FAULTS
     if unknown:
         return jsonify(error=f"unknown faults: {sorted(unknown)}", known=sorted(KNOWN_FAULTS)), 400
     state = current_app.extensions["fake_wechat"]
     with state.lock:
-        state.faults.update({k: bool(v) for k, v in body.items()})
+        state.faults.update(
+            {k: (float(v or 0) if k in NUMERIC_FAULTS else bool(v)) for k, v in body.items()}
+        )
         current = dict(state.faults)
     return jsonify(faults=current)

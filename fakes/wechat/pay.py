@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -266,6 +267,8 @@ def _serve(path: str, handler: Callable[[Call], Response], realm: str) -> Callab
 
     def view() -> Response | tuple[str, int]:
         faults = _platform().faults
+        if faults.get("pay_slow"):
+            time.sleep(faults["pay_slow"])  # a slow platform: real seconds, not scaled
         if faults.get("pay_http_500"):
             return "Internal Server Error", 500
         try:

@@ -19,7 +19,7 @@ Control, JSON (control.py, pay_control.py, login.py)
     POST /_control/reset                   forget codes, faults, trades
     POST /_control/faults                  {"login_busy", "pay_systemerror", "pay_http_500",
                                             "refund_systemerror", "refund_notify_lost",
-                                            "bill_creating": bool}
+                                            "bill_creating": bool; "pay_slow": seconds}
     POST /_control/login                   {"user"} -> {"code", "openid"} (wx.login)
     POST /_control/pay                     {"out_trade_no", "notify"?, "delay_seconds"?, "force"?,
                                             "openid"?} -> {"transaction_id", "trade_state"}
