@@ -210,12 +210,12 @@ def price_registration(
     found = replace(found, chosen=chosen, grades=grades)
     if registration.status != RegistrationStatus.UNPAID:
         return found  # paid, or being paid: the status says why not again
-    closed = window_refusal(policy, today)
-    if closed:
-        return replace(found, not_payable_reason=closed)
     # Pension: a person the government pays for may still choose a higher grade.
     if not any(q.payable_fen for q in (*grades, chosen)):
         return replace(found, not_payable_reason=f"{label}由政府全额代缴，无需个人缴费。")
+    closed = window_refusal(policy, today)
+    if closed:
+        return replace(found, not_payable_reason=closed)
     return replace(found, payable_now=True)
 
 

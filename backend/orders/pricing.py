@@ -69,9 +69,6 @@ def price_item(
         raise Refused(
             f"{label}缴费政策尚未发布，暂不能缴费。", reason="no_policy", field=FIELD
         ) from None
-    closed = window_refusal(policy, today)
-    if closed:
-        raise Refused(closed, reason="outside_window", field=FIELD)
     if registration.scheme == "medical" and grade_yuan is not None:
         raise Refused("医疗保险没有缴费档次，请不要选择档次。", reason="no_grades", field=FIELD)
     try:
@@ -88,6 +85,9 @@ def price_item(
         raise Refused(
             f"{label}由政府全额代缴，无需个人缴费。", reason="government_pays", field=FIELD
         )
+    closed = window_refusal(policy, today)
+    if closed:
+        raise Refused(closed, reason="outside_window", field=FIELD)
     return PricedItem(
         registration_id=registration.id,
         registration_ref=registration.ref,

@@ -64,7 +64,6 @@
     pending: "支付中",
     paid: "已缴费",
     treasury_entered: "已入库",
-    refunded: "已退款",
   };
   var ORDER_STATUS = {
     created: "待支付",
@@ -110,9 +109,10 @@
     return text.slice(-5);
   }
 
+  /** "2019-09-01" to "2019年9月1日", written as the server's own sentences write a date. */
   function chineseDate(isoDate) {
     var m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(isoDate || "");
-    return m ? m[1] + "年" + m[2] + "月" + m[3] + "日" : "";
+    return m ? m[1] + "年" + +m[2] + "月" + +m[3] + "日" : "";
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -787,12 +787,14 @@
       put(view, alertBox("warn", "没有参保登记", "该参保人暂无可缴费的参保登记，请联系村（社区）协办员。"));
     }
     var payable = 0;
+    var blocked = 0;
     registrations.forEach(function (reg) {
       var card = registrationCard(seq, person, reg);
       if (card.payable) payable++;
+      if (card.blocked) blocked++;
       put(view, card.el);
     });
-    if (registrations.length && !payable) {
+    if (registrations.length && !payable && !blocked) {
       put(view, alertBox("ok", "无需缴费", "该参保人本年度没有需要缴费的项目。"));
     }
     put(view, h("a", { class: "btn btn-secondary", href: "#/find", id: "find-another" },
@@ -800,15 +802,21 @@
     append(view, bottomBar());
   }
 
+  /**
+   * One registration's card. Whether it can be paid is the server's word (payable_now): only the
+   * server knows today's date in the collection season. {el, payable, blocked}: blocked when it is
+   * unpaid and owes money but cannot be paid now (outside the collection window).
+   */
   function registrationCard(seq, person, reg) {
     var status = reg.status;
     var paid = status === "paid" || status === "treasury_entered";
-    var open = (status === "unpaid" || status === "refunded") && !reg.ineligible_reason;
+    var open = status === "unpaid" && !reg.ineligible_reason;
     var grades = reg.scheme === "pension" ? reg.grades || [] : [];
-    var canPay = open && (grades.length
+    var owesSomething = grades.length
       ? grades.some(function (g) { return g.payable_fen > 0; })
-      : reg.payable_fen > 0);
-    var govPaysAll = open && !canPay;
+      : reg.payable_fen > 0;
+    var canPay = open && reg.payable_now === true;
+    var govPaysAll = open && !canPay && !owesSomething;
     var el = h("div", {
       class: "card registration" + (paid ? " is-paid" : canPay ? "" : " is-off"),
       "data-ref": reg.ref, "data-scheme": reg.scheme,
@@ -834,11 +842,31 @@
       put(el, h("p", { class: "off-note", text: reg.ineligible_reason }));
       return { el: el, payable: false };
     }
-    if (!canPay) {
+    if (govPaysAll) {
       put(el,
         breakdownTable(reg, reg.breakdown),
         h("p", { class: "done-note", text: "由政府全额代缴，个人无需缴费" }));
       return { el: el, payable: false };
+    }
+    if (!canPay) {
+      // Outside the collection window (or whatever else the server says): no way to add it.
+      put(el, h("div", { class: "alert alert-warn not-payable", "data-testid": "not-payable" },
+        h("strong", { text: "现在不能缴费" }),
+        reg.not_payable_reason || "该项目现在不能缴费，请联系村（社区）协办员。"));
+      if (inBasket(reg.ref)) {
+        var stale = h("div", { class: "row stale-row" },
+          h("span", { class: "off-note", text: "该项目仍在待缴清单中，请移出" }),
+          h("button", {
+            type: "button", class: "btn btn-danger-text btn-small", "data-action": "remove",
+            onclick: function () {
+              saveBasket(basket().filter(function (i) { return i.ref !== reg.ref; }));
+              refreshBar();
+              stale.remove();
+            },
+          }, "移出"));
+        put(el, stale);
+      }
+      return { el: el, payable: false, blocked: true };
     }
 
     var chosen = inBasket(reg.ref);
@@ -881,8 +909,14 @@
         free ? h("div", { class: "field-hint", text: free.grade_yuan + "元档由政府全额代缴，个人无需缴费，不必在这里办理；选更高档次只需缴纳差额。" }) : null,
         h("div", { class: "field-hint", text: "档次越高，个人账户积累越多，政府缴费补贴也越多。" }));
     }
+    // Payment closes at pay_until; the deadline is only the campaign's target, paid after it too.
     put(el, money,
-      reg.deadline ? h("div", { class: "muted", text: "缴费截止：" + chineseDate(reg.deadline) }) : null,
+      reg.pay_until
+        ? h("div", { class: "pay-until", "data-testid": "pay-until", text: "可缴费至 " + chineseDate(reg.pay_until) })
+        : null,
+      reg.deadline
+        ? h("div", { class: "muted", "data-testid": "target", text: "集中征缴目标：" + chineseDate(reg.deadline) + "前" })
+        : null,
       action);
 
     function current() {
@@ -1067,7 +1101,9 @@
           if (seq !== state.seq) return;
           pay.disabled = false;
           pay.textContent = "重新提交 " + yuan(total);
+          var reason = error.body && error.body.reason;
           var hint = error.status === 409 ? "请回到缴费项目重新查询该参保人，把已缴或支付中的项目移出清单。"
+            : reason === "outside_window" ? "不在缴费期内的项目不能在这里缴纳，请把它移出清单，其余项目可以照常缴费。"
             : error.status === 0 ? "订单可能已经提交：请再点一次“重新提交”，不会重复下单或扣款。" : null;
           refill(outcome, alertBox("error", error.status === 0 ? "没有收到回复" : "订单没有提交成功",
             [errorText(error), hint ? h("div", { text: hint }) : null]));

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 
 import pytest
 import requests
@@ -412,3 +413,94 @@ def test_lost_order_answer_is_retried_with_the_same_key(phone, backend, mock_ser
     assert len(keys) == 2 and keys[0] == keys[1]
     (created,) = orders_in_db(session)  # the same order both times
     assert created.status == "created" and created.total_fen == 25000
+
+
+# What the 2019 policy's collection window says, as the phone writes it.
+PAY_UNTIL = "可缴费至 2019年12月31日"
+WINDOW_CLOSED = "缴费期为2019年9月1日至2019年12月31日，已经结束"
+LATE_PAYMENT = {
+    "pension": "逾期补缴请联系参保地社保经办机构",
+    "medical": "逾期补缴请联系参保地医保经办机构",
+}
+
+
+def test_each_registration_says_until_when_it_can_be_paid(phone, backend, mock_server, session):
+    person, _ = add_person(session, name="郭玉兰", birth=age_on_2019(38), seq="061")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "郭玉兰")
+
+    # Inside the window, after the pension's campaign target: the target is shown as a target,
+    # and payment stays open until the window closes.
+    pension, medical = registration(phone, "pension"), registration(phone, "medical")
+    expect(pension.get_by_test_id("pay-until")).to_have_text(PAY_UNTIL)
+    expect(medical.get_by_test_id("pay-until")).to_have_text(PAY_UNTIL)
+    expect(pension).to_contain_text("集中征缴目标：2019年10月31日前")
+    expect(medical).to_contain_text("集中征缴目标：2019年11月30日前")
+    expect(phone.locator("#view")).not_to_contain_text("截止")
+    expect(phone.get_by_test_id("not-payable")).to_have_count(0)
+    expect(pension.locator("[data-action=add]")).to_be_visible()
+    expect(medical.locator("[data-action=add]")).to_be_visible()
+    phone.shot("payable")
+
+
+def test_after_the_window_closes_the_page_says_why_and_offers_no_way_to_pay(
+    phone, backend, mock_server, session, clock
+):
+    person, _ = add_person(session, name="韩志刚", birth=age_on_2019(44), seq="071")
+    clock.advance(timedelta(days=50))  # 9 January 2020: the 2019 collection is over
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "韩志刚")
+
+    for scheme in ("pension", "medical"):
+        card = registration(phone, scheme)
+        expect(card).to_contain_text("未缴费")
+        reason = card.get_by_test_id("not-payable")
+        expect(reason).to_contain_text("现在不能缴费")
+        expect(reason).to_contain_text(WINDOW_CLOSED)
+        expect(reason).to_contain_text(LATE_PAYMENT[scheme])
+        expect(card.get_by_test_id("pay-until")).to_have_count(0)
+        expect(card.locator("button.grade")).to_have_count(0)
+    expect(registration(phone, "pension")).to_contain_text("2019年度养老保险")
+    expect(registration(phone, "medical")).to_contain_text("2020年度医疗保险")
+    expect(phone.locator("[data-action=add]")).to_have_count(0)
+    expect(phone.locator("#basket-bar")).to_have_count(0)
+    # Not "nothing to pay": they still owe it, just not here and not now.
+    expect(phone.locator("#view")).not_to_contain_text("无需缴费")
+    phone.shot("window-closed")
+
+
+def test_an_order_made_after_the_window_closes_gets_the_servers_message(
+    phone, backend, mock_server, session, clock
+):
+    person, _ = add_person(session, name="冯淑芬", birth=age_on_2019(50), seq="081")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "冯淑芬")
+    registration(phone, "medical").locator("[data-action=add]").click()
+    expect(phone.locator("#basket-bar")).to_contain_text("¥250.00")
+    phone.click("#to-basket")
+    expect(phone.locator("#basket-total")).to_have_text("¥250.00")
+
+    # The basket waited on the phone over new year; the server refuses the order and says why.
+    clock.advance(timedelta(days=50))
+    phone.click("#pay")
+    outcome = phone.locator("#order-result")
+    expect(outcome).to_contain_text("订单没有提交成功")
+    expect(outcome).to_contain_text("2020年度医疗保险的" + WINDOW_CLOSED)
+    expect(outcome).to_contain_text(LATE_PAYMENT["medical"])
+    expect(outcome).to_contain_text("请把它移出清单")
+    expect(phone.locator("#pay-sheet")).to_have_count(0)
+    phone.shot("refused")
+    assert orders_in_db(session) == []
+
+    # Looked up again, the item says why and can be taken out of the basket.
+    phone.click("#find-another")
+    look_up(phone, person.id_number, "冯淑芬")
+    medical = registration(phone, "medical")
+    expect(medical.get_by_test_id("not-payable")).to_contain_text(WINDOW_CLOSED)
+    expect(phone.locator("[data-action=add]")).to_have_count(0)
+    expect(medical).to_contain_text("该项目仍在待缴清单中")
+    phone.shot("still-in-basket")
+    medical.locator("[data-action=remove]").click()
+    expect(phone.locator("#basket-bar")).to_have_count(0)
+    expect(medical.locator("[data-action=remove]")).to_have_count(0)
+    phone.shot("looked-up-again")

@@ -133,3 +133,22 @@ def test_whom_the_government_pays_for_in_full_is_told_so_not_offered_a_payment(
     assert (shown["payable_now"], shown["payable_fen"]) == (False, 0)
     assert "政府全额代缴" in shown["not_payable_reason"]
     assert order(http, live_server, auth, [medical.ref]).status_code == 422
+
+
+def test_after_the_window_whom_the_government_pays_for_is_not_sent_to_pay_late(
+    session, http, live_server, fake_wechat, auth, clock
+):
+    person, [medical] = add_person(
+        session,
+        name="孤儿乙",
+        birth=age_on_2019(12),
+        schemes=(("medical", 2020),),
+        groups=("orphan",),
+    )
+    auth = signed_in_at(
+        clock, datetime(2020, 1, 2, 10, 0, tzinfo=BEIJING), http, live_server, fake_wechat
+    )
+    shown = found(http, live_server, auth, person, name="孤儿乙")["medical"]
+    assert "政府全额代缴" in shown["not_payable_reason"]
+    assert "补缴" not in shown["not_payable_reason"]
+    assert order(http, live_server, auth, [medical.ref]).json()["reason"] == "government_pays"
