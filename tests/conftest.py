@@ -22,7 +22,7 @@ from backend import create_app
 from backend.auth.staff import create_staff
 from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.database import make_engine, make_session_factory
-from backend.infra.uow import UnitOfWork
+from backend.infra.web import new_unit_of_work
 from backend.values.beijing import BEIJING
 from tests.support import database
 from tests.support.regions import load_regions
@@ -126,7 +126,7 @@ def app(app_config, clean_db):
 @pytest.fixture
 def uow(app):
     """A unit of work on the app's database and clock, for calling services directly."""
-    return UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+    return new_unit_of_work(app)
 
 
 @pytest.fixture

@@ -11,16 +11,13 @@ import logging
 from http import HTTPStatus
 
 from flask import Flask, jsonify
-from flask_limiter.errors import RateLimitExceeded
 from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from backend.api import health, village_links
 from backend.errors import Conflict, DomainError, NotFound, Refused, Unavailable
-from backend.infra.clock import wall_seconds
 from backend.infra.rate_limits import TooManyRequests
-from backend.infra.web import limiter
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +103,6 @@ def init_api(app: Flask) -> None:
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
     app.extensions["smorest_api"] = api
-
-    @app.errorhandler(RateLimitExceeded)
-    def too_many_requests(exc: RateLimitExceeded):
-        limit = limiter.current_limit
-        retry_after = max(1, int(limit.reset_at - wall_seconds())) if limit is not None else None
-        return _too_many_requests(exc.description, retry_after)
 
     @app.errorhandler(TooManyRequests)
     def too_many_lookups(exc: TooManyRequests):

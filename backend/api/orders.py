@@ -23,9 +23,9 @@ from backend.api.resident import openid_or_address
 from backend.auth.staff import StaffIdentity
 from backend.infra.web import (
     clock,
-    limiter,
     payment_gateway,
     policy_book,
+    rate_limited,
     reader,
     unit_of_work,
 )
@@ -105,6 +105,10 @@ class OrderOut(Schema):
     )
 
 
+def _order_limits() -> list[tuple[str, str]]:
+    return [(current_app.config["ORDER_LIMIT_PER_OPENID"], "orders/" + openid_or_address())]
+
+
 def order_answer(order: OrderView, now: datetime) -> dict[str, Any]:
     """OrderOut's shape, built directly (a test loads every answer back through OrderOut):
     names masked, times in ISO 8601, the means to pay only while the order is payable."""
@@ -177,7 +181,8 @@ class OrdersView(MethodView):
         422, description="bad items, outside the collection window, or the key was reused"
     )
     @blp.alt_response(503, description="WeChat Pay could not be reached")
-    @limiter.limit(lambda: current_app.config["ORDER_LIMIT_PER_OPENID"], key_func=openid_or_address)
+    @blp.alt_response(429, description="too many orders from one payer")
+    @rate_limited(_order_limits)
     def post(self, headers, body):
         """Create an order for one or more registrations (a household at once).
 

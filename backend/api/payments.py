@@ -12,7 +12,7 @@ import logging
 from flask import request
 from flask_smorest import Blueprint
 
-from backend.infra.web import clock, limiter, payment_gateway, unit_of_work
+from backend.infra.web import clock, payment_gateway, unit_of_work
 from backend.orders.crediting import ReportedPayment, UnknownOrder, record_payment
 from backend.payments.gateway import InvalidNotification
 from backend.payments.wechat.routes import NOTIFY_PATH, PREFIX, REFUND_NOTIFY_PATH
@@ -27,13 +27,6 @@ blp = Blueprint(
     description="WeChat Pay callbacks (XML, signed by WeChat)",
 )
 BLUEPRINTS = [blp]
-
-
-@limiter.request_filter
-def _wechat_callbacks_are_not_limited() -> bool:
-    """WeChat retries whatever we refuse, so its callbacks are never rate limited; this also
-    spares every notification the limiter's per-request bookkeeping."""
-    return request.path.startswith(PREFIX)
 
 
 def _reply(ok: bool, message: str, status: int = 200):

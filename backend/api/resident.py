@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import current_app, g, jsonify, request
 from flask.views import MethodView
-from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
@@ -15,7 +14,7 @@ from backend.auth import resident_tokens
 from backend.enrollees import lookup as lookup_service
 from backend.enrollees.lookup import LookupResult, PricedRegistration
 from backend.fees import Quote
-from backend.infra.web import clock, limiter, policy_book, rate_limited, reader
+from backend.infra.web import client_address, clock, policy_book, rate_limited, reader
 from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 from backend.values.beijing import beijing_today
 from backend.values.masking import mask_id_number, mask_name
@@ -48,13 +47,17 @@ def openid_or_address() -> str:
             return "openid:" + g.openid
         except resident_tokens.InvalidToken:
             pass
-    return "addr:" + (get_remote_address() or "unknown")
+    return "addr:" + client_address()
+
+
+def _session_limits() -> list[tuple[str, str]]:
+    return [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "session/" + client_address())]
 
 
 def _lookup_limits() -> list[tuple[str, str]]:
     config = current_app.config
     return [
-        (config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + (get_remote_address() or "")),
+        (config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + client_address()),
         (config["LOOKUP_LIMIT_PER_OPENID"], "lookup/user/" + openid_or_address()),
     ]
 
@@ -155,11 +158,7 @@ class LookupOut(Schema):
 
 @blp.route("/session")
 class SessionView(MethodView):
-    decorators = (
-        limiter.limit(
-            lambda: current_app.config["SESSION_LIMIT_PER_ADDRESS"], key_func=get_remote_address
-        ),
-    )
+    decorators = (rate_limited(_session_limits),)
 
     @blp.arguments(SessionIn)
     @blp.response(200, SessionOut)

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.errors import DomainError
-from backend.infra.web import clock, limiter, unit_of_work
+from backend.infra.web import clock, unit_of_work
 from backend.ledger import confirmations
 from backend.ledger.signing import verify
 
@@ -35,7 +35,6 @@ class TreasuryEntryOut(Schema):
     status = fields.String(metadata={"description": "recorded | already_recorded"})
 
 
-@limiter.exempt
 @blp.route("/treasury-entries", methods=["POST"])
 @blp.doc(
     requestBody={

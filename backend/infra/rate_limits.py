@@ -1,10 +1,12 @@
-"""Rate limits on the resident lookup, counted with the `limits` package directly.
+"""Rate limits (sign-in, lookup, orders), counted with the `limits` package (flask-limiter's own)
+directly.
 
-flask-limiter (which still guards the other endpoints) spends about 0.3 ms per request resolving
-two decorated limits: exemption scopes, per-request context, limit parsing. Counting them costs
-6 µs. The lookup is the busiest endpoint in the collection season, so it counts here with the same
-storage, the same fixed-window strategy and the same rule for a broken Redis: keep limiting in
-process memory rather than take the payment channel down, and go back to Redis once it answers.
+flask-limiter's extension spends about 0.3 ms per request resolving decorated limits (exemption
+scopes, per-request context, limit parsing), and its before-request hook runs on every request,
+WeChat's callbacks included; counting a limit costs 6 µs. So the few limited views count here,
+in the same storage (Redis when there is one, so every worker counts together), with the same
+fixed-window strategy and the same rule for a broken Redis: keep limiting in process memory
+rather than take the payment channel down, and go back to Redis once it answers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from backend.infra.clock import wall_seconds
 
 log = logging.getLogger(__name__)
 
-# Same namespace flask-limiter would use, so operators find every counter under one prefix.
+# flask-limiter's namespace, so counters of earlier versions and operators' habits still apply.
 KEY_PREFIX = "LIMITER"
 
 

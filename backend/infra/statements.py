@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Executable, Select, exc
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.sql.expression import ReturnsRows
 
 from backend.infra.database import make_engine
 
@@ -79,12 +80,14 @@ class CompiledStatement:
 class CompiledRead(CompiledStatement):
     """A compiled select that turns DBAPI tuples into named rows."""
 
-    def __init__(self, statement: Select, dialect: Dialect) -> None:
+    def __init__(self, statement: Select | ReturnsRows, dialect: Dialect) -> None:
         super().__init__(statement, dialect)
-        names = [column.key for column in statement.selected_columns]
+        # A select's columns, or what an INSERT/UPDATE ... RETURNING gives back.
+        columns = list(getattr(statement, "selected_columns", None) or statement.exported_columns)
+        names = [column.key for column in columns]
         self._row = namedtuple("Row", names)  # type: ignore[misc]
         self._processors: list[tuple[int, Callable[[Any], Any]]] = []
-        for index, column in enumerate(statement.selected_columns):
+        for index, column in enumerate(columns):
             processor = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if processor is not None:
                 self._processors.append((index, processor))
@@ -102,13 +105,26 @@ class CompiledRead(CompiledStatement):
 
 
 class Reader:
-    """Runs compiled reads on an engine's raw connections; a dropped connection is retried once."""
+    """Runs compiled statements on an engine's raw connections, each one round trip in
+    autocommit: reads (a dropped connection is retried once), and writes that do all of a
+    change in one statement (`once`: a transaction by itself, never retried)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._compiled: dict[Select, CompiledRead] = {}
 
     def all(self, statement: Select, **values: Any) -> list[Any]:
+        return self._run(statement, values, retry=True)
+
+    def once(self, statement: Select | ReturnsRows, **values: Any) -> list[Any]:
+        """Run a statement that writes (and selects what it wrote): atomic on its own. A dropped
+        connection is not retried: whether it committed is unknown, so the caller's caller (a
+        platform that retries its notification) asks again."""
+        return self._run(statement, values, retry=False)
+
+    def _run(
+        self, statement: Select | ReturnsRows, values: dict[str, Any], *, retry: bool
+    ) -> list[Any]:
         query = self._compiled.get(statement)
         if query is None:
             query = self._compiled[statement] = CompiledRead(statement, self.engine.dialect)
@@ -126,7 +142,7 @@ class Reader:
                 lost = self.engine.dialect.is_disconnect(error, connection.dbapi_connection, cursor)
                 if lost:
                     connection.invalidate(error)
-                if lost and attempt == 1:
+                if lost and retry and attempt == 1:
                     continue  # the pool hands out a fresh connection; the read is idempotent
                 raise exc.DBAPIError.instance(
                     query.sql, params, error, dbapi.Error, connection_invalidated=lost

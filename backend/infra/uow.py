@@ -14,22 +14,42 @@ two writes shows two blocks with the call between them, outside any transaction:
 
 Blocks do not nest (a nested block would be a second transaction the outer one cannot see).
 A UnitOfWork belongs to one request or one job run: it is not shared between threads.
+
+A change the database can make in one statement (on PostgreSQL, a chain of data-modifying CTEs)
+needs no block: `uow.single(statement, ...)` runs it as a transaction of its own, in one round
+trip.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.expression import ReturnsRows
 
 from backend.infra.clock import Clock
+from backend.infra.statements import Reader
 
 
 class UnitOfWork:
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, statements: Reader) -> None:
         self._sessions = sessions
         self.clock = clock
+        self._statements = statements
         self._session: Session | None = None
+
+    @property
+    def dialect(self) -> str:
+        bind = self._sessions.kw["bind"]
+        return bind.dialect.name
+
+    def single(self, statement: Select | ReturnsRows, **values: Any) -> list[Any]:
+        """Run one statement that makes a whole change, as its own transaction; its rows."""
+        if self._session is not None:
+            raise RuntimeError("a single-statement transaction cannot run inside a block")
+        return self._statements.once(statement, **values)
 
     def __enter__(self) -> Session:
         if self._session is not None:

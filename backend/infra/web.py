@@ -1,5 +1,5 @@
 """Per-request plumbing: the request's unit of work and clock, the app's gateways and policy
-book, the rate limiter."""
+book, rate limits."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
 
-from flask import Flask, current_app, g
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, current_app, g, request
 
 from backend.fees import PolicyBook
 from backend.infra.clock import Clock
@@ -19,25 +17,22 @@ from backend.infra.uow import UnitOfWork
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
-
 
 def init_app(app: Flask) -> None:
     cfg = app.config["APP_CONFIG"]
-    app.config.setdefault("RATELIMIT_STORAGE_URI", cfg.REDIS_URL or "memory://")
-    # No X-RateLimit-* headers on every answer: reading the window back costs a storage round
-    # trip per limit per request, and the mini-program has no use for them. A 429 still says
-    # when to retry (Retry-After, see backend.api).
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    # A broken Redis must not take the payment channel down: fall back to in-process limits.
-    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
-    limiter.init_app(app)
-    app.extensions["rate_limits"] = RateLimits(app.config["RATELIMIT_STORAGE_URI"])
+    # Counted in Redis when there is one, so every worker process counts together; a broken
+    # Redis falls back to counting in process memory (backend.infra.rate_limits).
+    app.extensions["rate_limits"] = RateLimits(cfg.REDIS_URL or "memory://")
+
+
+def client_address() -> str:
+    """The caller's address (behind PROXY_FIX_X_FOR proxies, the one they name)."""
+    return request.remote_addr or "unknown"
 
 
 def rate_limited(limits: Callable[[], list[tuple[str, str]]]):
-    """View decorator for the hot paths: count limits() as (limit, key) pairs before the body is
-    read, so malformed floods are limited too. A breach raises rate_limits.TooManyRequests (429)."""
+    """View decorator: count limits() as (limit, key) pairs before the view runs. A breach
+    raises rate_limits.TooManyRequests, which the API answers 429 with Retry-After."""
 
     def decorate(view):
         @wraps(view)
@@ -77,8 +72,15 @@ def clock() -> Clock:
 def unit_of_work() -> UnitOfWork:
     """The request's (or command's) unit of work: `with unit_of_work() as session:`."""
     if "uow" not in g:
-        g.uow = UnitOfWork(current_app.extensions["db_sessions"], clock())
+        g.uow = new_unit_of_work(current_app)
     return g.uow
+
+
+def new_unit_of_work(app: Flask) -> UnitOfWork:
+    """A unit of work of its own on the app's database and clock (a job, a thread, a test)."""
+    return UnitOfWork(
+        app.extensions["db_sessions"], app.extensions["clock"], app.extensions["db_reader"]
+    )
 
 
 def reader() -> Reader:

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from backend.infra.uow import UnitOfWork
+from backend.infra.web import new_unit_of_work
 from backend.jobs.catalogue import JOB_NAMES, jobs_for
 from backend.jobs.runner import run_forever, run_round
 from backend.values.beijing import beijing_text
@@ -33,7 +34,7 @@ def worker(once: bool, only: tuple[str, ...]) -> None:
     jobs = [job for job in jobs_for(app) if not only or job.name in only]
 
     def new_uow() -> UnitOfWork:
-        return UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+        return new_unit_of_work(app)
 
     if once:
         report = run_round(jobs, new_uow, tell_all=True)

@@ -21,6 +21,9 @@ class TaxLedgerClient:
         self._clock = clock
         self._timeout = timeout
         self._http = requests.Session()
+        # The environment's proxy settings, read once rather than on every message.
+        self._http.trust_env = False
+        self._http.proxies = requests.utils.get_environ_proxies(self._base)
 
     def send(self, kind: MessageKind, body: dict[str, Any]) -> tuple[str, int]:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

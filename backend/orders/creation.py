@@ -23,7 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import (
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+    values,
+)
 from sqlalchemy.exc import IntegrityError
 
 from backend.enrollees.groups import groups_by_year, memberships_of
@@ -99,8 +112,7 @@ def create_order(
 
     order = _new_order(ask, priced, digest, total, now=now, ttl=ttl, check_after=check_after)
     try:
-        with uow as session:
-            _write(session.connection(), order, priced, now=now)
+        _write(uow, order, priced, now=now)
     except (IntegrityError, Conflict):
         # Either another request with this key won the race, or another order holds one of
         # these registrations: the constraints decided, not a check in Python.
@@ -242,9 +254,14 @@ def _replayed(uow: UnitOfWork, order_id: int, digest: str) -> OrderView:
 
 
 # -- 2. write ----------------------------------------------------------------------------------
+#
+# The order, its items holding the registrations, the registrations' `hold` move and the audit
+# entry. Built once (building a statement costs more CPU than PostgreSQL spends running it): on
+# any database as statements in one transaction; on PostgreSQL chained in one statement
+# (data-modifying CTEs), one round trip, atomic on its own. Either way the unique index on
+# order_item.held_registration_id decides a race for a registration: registrations are unpaid
+# exactly when no item holds them, since every move of a status also moves the hold.
 
-# Built once (building a statement costs more CPU than PostgreSQL spends running it), run
-# compiled on the transaction's connection.
 _ORDER_VALUES = (
     "order_no",
     "openid",
@@ -266,7 +283,7 @@ _INSERT_ORDER = (
         updated_at=_NOW,
         **{name: bindparam(f"b_{name}", type_=_ord.c[name].type) for name in _ORDER_VALUES},
     )
-    .returning(_ord.c.id)
+    .returning(_ord.c.id, _ord.c.county_code)
 )
 _ITEM_VALUES = (
     "registration_id",
@@ -277,24 +294,65 @@ _ITEM_VALUES = (
     "gov_paid_fen",
     "contribution_subsidy_fen",
 )
+
+
+def _hold(registration_ids) -> Update:
+    return REGISTRATIONS.statement("hold", _reg.c.id.in_(registration_ids), updated_at=_NOW)
+
+
+def _audit_created(county_code) -> Insert:
+    return insert(_audit).from_select(
+        ["occurred_at", "actor", "action", "target", "region_code", "detail"],
+        select(
+            _NOW,
+            bindparam("b_actor", type_=_audit.c.actor.type),
+            literal("order.create"),
+            bindparam("b_order_no", type_=_audit.c.target.type),
+            county_code,
+            bindparam("b_detail", type_=_audit.c.detail.type),
+        ),
+    )
+
+
+# Any database: one statement after another, the order's id carried between them.
 _INSERT_ITEM = insert(_items).values(
     order_id=bindparam("b_order_id"),
     held_registration_id=bindparam("b_registration_id"),
-    **{name: bindparam(f"b_{name}") for name in _ITEM_VALUES},
+    **{name: bindparam(f"b_{name}", type_=_items.c[name].type) for name in _ITEM_VALUES},
 )
-_HOLD = REGISTRATIONS.statement(
-    "hold",
-    _reg.c.id.in_(select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_id"))),
-    updated_at=_NOW,
-)
-_AUDIT_CREATED = insert(_audit).values(
-    occurred_at=_NOW,
-    actor=bindparam("b_actor"),
-    action="order.create",
-    target=bindparam("b_order_no"),
-    region_code=bindparam("b_county_code"),
-    detail=bindparam("b_detail", type_=_audit.c.detail.type),
-)
+_HOLD = _hold(select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_id")))
+_AUDIT_CREATED = _audit_created(bindparam("b_county_code", type_=_ord.c.county_code.type))
+
+
+@functools.cache
+def _write_at_once(count: int) -> Select:
+    """PostgreSQL: the same writes for `count` items as one statement; (order id, held)."""
+    placed = _INSERT_ORDER.cte("placed")
+    asked = values(
+        *(column(name, _items.c[name].type) for name in _ITEM_VALUES), name="asked"
+    ).data(
+        [
+            tuple(bindparam(f"b_{name}_{i}", type_=_items.c[name].type) for name in _ITEM_VALUES)
+            for i in range(count)
+        ]
+    )
+    items = (
+        insert(_items)
+        .from_select(
+            ["order_id", "held_registration_id", *_ITEM_VALUES],
+            select(
+                placed.c.id, asked.c.registration_id, *(asked.c[name] for name in _ITEM_VALUES)
+            ).select_from(placed.join(asked, true())),
+        )
+        .returning(_items.c.registration_id)
+        .cte("items")
+    )
+    held = _hold(select(items.c.registration_id)).cte("held")
+    # What the chain wrote is seen through its RETURNING only (one snapshot for all of it).
+    audited = _audit_created(placed.c.county_code)
+    return select(
+        placed.c.id, select(func.count()).select_from(held).scalar_subquery().label("held")
+    ).add_cte(audited.cte("audited"))
 
 
 def _new_order(
@@ -324,9 +382,35 @@ def _new_order(
     }
 
 
-def _write(connection, order: dict, priced: list[PricedItem], *, now: datetime) -> None:
-    order_id = execute_compiled(connection, _INSERT_ORDER, order)[0][0]
-    order["id"] = order_id
+def _write(uow: UnitOfWork, order: dict, priced: list[PricedItem], *, now: datetime) -> None:
+    """Write the order; Conflict (or IntegrityError) when a registration is held elsewhere."""
+    values = {
+        **order,
+        "b_actor": f"openid:{order['b_openid']}",
+        "b_detail": {
+            "total_fen": order["b_total_fen"],
+            "registrations": len(priced),
+            "trade_type": order["b_trade_type"],
+        },
+    }
+    if uow.dialect == "postgresql":
+        for i, item in enumerate(priced):
+            values.update({f"b_{name}_{i}": getattr(item, name) for name in _ITEM_VALUES})
+        [(order["id"], held)] = uow.single(_write_at_once(len(priced)), **values)
+    else:
+        with uow as session:
+            held = _write_statements(session.connection(), order, priced, values)
+    if held != len(priced):
+        # Cannot happen while every status move also moves its hold; if it does, undo the order.
+        log.error("order %s: %d of %d registrations held", order["b_order_no"], held, len(priced))
+        with uow as session:
+            close_order(session, order["id"], reason="not_held", actor="system", now=now)
+        raise Conflict(IN_USE, reason="in_use", field="items")
+
+
+def _write_statements(connection, order: dict, priced: list[PricedItem], values: dict) -> int:
+    """The writes one after another, in the caller's transaction; how many were held."""
+    order_id = order["id"] = execute_compiled(connection, _INSERT_ORDER, order)[0][0]
     execute_compiled_many(
         connection,
         _INSERT_ITEM,
@@ -335,24 +419,11 @@ def _write(connection, order: dict, priced: list[PricedItem], *, now: datetime) 
             for p in priced
         ],
     )
-    held = execute_compiled(connection, _HOLD, {"b_id": order_id, "b_now": now})
+    held = execute_compiled(connection, _HOLD, {"b_id": order_id, "b_now": values["b_now"]})
     if len(held) != len(priced):
         raise Conflict(IN_USE, reason="in_use", field="items")
-    execute_compiled(
-        connection,
-        _AUDIT_CREATED,
-        {
-            "b_now": now,
-            "b_actor": f"openid:{order['b_openid']}",
-            "b_order_no": order["b_order_no"],
-            "b_county_code": order["b_county_code"],
-            "b_detail": {
-                "total_fen": order["b_total_fen"],
-                "registrations": len(priced),
-                "trade_type": order["b_trade_type"],
-            },
-        },
-    )
+    execute_compiled(connection, _AUDIT_CREATED, values)
+    return len(held)
 
 
 # -- 3. open the platform trade ----------------------------------------------------------------
@@ -366,6 +437,7 @@ _SAVE_TRADE = (
         pay_params=bindparam("b_pay_params", type_=_ord.c.pay_params.type),
         updated_at=_NOW,
     )
+    .returning(_ord.c.id)
 )
 
 
@@ -392,16 +464,12 @@ def _open_trade(uow: UnitOfWork, gateway: PaymentGateway, order: dict, *, now: d
         with uow as session:
             close_order(session, order["id"], reason="gateway_error", actor="system", now=now)
         raise Unavailable("微信支付暂时不可用，请稍后再试。", reason="payment_unavailable") from exc
-    with uow as session:
-        execute_compiled(
-            session.connection(),
-            _SAVE_TRADE,
-            {
-                "b_id": order["id"],
-                "b_prepay_id": started.platform_ref,
-                "b_code_url": started.code_url,
-                "b_pay_params": started.client_params,
-                "b_now": now,
-            },
-        )
+    uow.single(
+        _SAVE_TRADE,
+        b_id=order["id"],
+        b_prepay_id=started.platform_ref,
+        b_code_url=started.code_url,
+        b_pay_params=started.client_params,
+        b_now=now,
+    )
     return started

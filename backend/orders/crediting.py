@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -54,9 +54,16 @@ def record_payment(
 
     UnknownOrder for an order number we never issued.
     """
+    values = _values(payment, actor=actor, now=now)
     try:
+        if uow.dialect == "postgresql":
+            paid = uow.single(_CREDIT_AT_ONCE, **values)
+            if paid:
+                return _paid(payment)
+            with uow as session:
+                return _record_unusual(session, payment, actor=actor, now=now)
         with uow as session:
-            return _record(session, payment, actor=actor, now=now)
+            return _record(session, payment, values, actor=actor, now=now)
     except IntegrityError:
         # The platform's transaction_id is unique: one already recorded on another order means
         # the report is wrong somewhere. Nothing is credited; the caller answers FAIL and logs.
@@ -79,15 +86,22 @@ def record_confirmed_trade(
     return record_payment(uow, payment, actor=actor, now=now)
 
 
-# -- the usual case: statements built once --------------------------------------------------------
+# -- the usual case: statements built once ----------------------------------------------------
+#
+# An open order paid in full: the order machine's `pay` move, then the registrations' `credit`,
+# one outbox message per paid registration (design.md section 8: in the transaction that pays
+# it, so no crash can lose it, and its message_id, unique per order item, cannot double it) and
+# the audit entry. Built once from the machines' tables; on any database as four statements in
+# one transaction, on PostgreSQL as the same four chained in one statement (data-modifying
+# CTEs), one round trip, atomic on its own.
 
 _orders, _items, _registrations = (
     PaymentOrder.__table__,
     OrderItem.__table__,
     Registration.__table__,
 )
+_ledger, _audit = LedgerMessage.__table__, AuditEntry.__table__
 _NOW = bindparam("b_now", type_=_orders.c.updated_at.type)
-# The order machine's `pay` (created -> paid), for the order paid in full.
 _PAY = ORDERS.statement(
     "pay",
     _orders.c.order_no == bindparam("b_order_no"),
@@ -98,84 +112,101 @@ _PAY = ORDERS.statement(
     paid_fen=bindparam("b_paid_fen"),
     updated_at=_NOW,
 )
-_ITEMS_OF_ORDER = select(_items.c.registration_id).where(_items.c.order_id == bindparam("b_id"))
-# The registration machine's `credit` for every registration of the order.
-_CREDIT_REGISTRATIONS = REGISTRATIONS.statement(
-    "credit", _registrations.c.id.in_(_ITEMS_OF_ORDER), updated_at=_NOW
+
+
+def _follow_ups(order_id: ColumnElement[int], county_code: ColumnElement[str | None]):
+    """What paying the order `order_id` names writes besides the order itself."""
+    of_order = _items.c.order_id == order_id
+    credit = REGISTRATIONS.statement(
+        "credit",
+        _registrations.c.id.in_(select(_items.c.registration_id).where(of_order)),
+        updated_at=_NOW,
+    )
+    enqueue = insert(_ledger).from_select(
+        [
+            "message_id",
+            "kind",
+            "registration_id",
+            "order_item_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+        ],
+        select(
+            literal("pay-") + cast(_items.c.id, String),
+            literal("payment"),
+            _items.c.registration_id,
+            _items.c.id,
+            literal(MessageStatus.PENDING.value),
+            literal(0),
+            _NOW,
+            _NOW,
+            _NOW,
+        ).where(of_order),
+    )
+    audit_entry = insert(_audit).from_select(
+        ["occurred_at", "actor", "action", "target", "region_code", "detail"],
+        select(
+            _NOW,
+            bindparam("b_actor", type_=_audit.c.actor.type),
+            literal("order.paid"),
+            bindparam("b_order_no", type_=_audit.c.target.type),
+            county_code,
+            bindparam("b_detail", type_=_audit.c.detail.type),
+        ),
+    )
+    return credit, enqueue, audit_entry
+
+
+_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _AUDIT_PAID = _follow_ups(
+    bindparam("b_id"), bindparam("b_county_code", type_=_orders.c.county_code.type)
 )
-# One outbox message per paid registration, in the transaction that pays it (design.md
-# section 8): no crash can lose it, and its message_id (unique per order item) cannot double it.
-_ledger = LedgerMessage.__table__
-_ENQUEUE_LEDGER_PAYMENTS = insert(_ledger).from_select(
-    [
-        "message_id",
-        "kind",
-        "registration_id",
-        "order_item_id",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "updated_at",
-    ],
-    select(
-        literal("pay-") + cast(_items.c.id, String),
-        literal("payment"),
-        _items.c.registration_id,
-        _items.c.id,
-        literal(MessageStatus.PENDING.value),
-        literal(0),
-        _NOW,
-        _NOW,
-        _NOW,
-    ).where(_items.c.order_id == bindparam("b_id")),
+_paid_order = _PAY.cte("paid")
+_CREDIT_AT_ONCE = select(_paid_order.c.id, _paid_order.c.county_code).add_cte(
+    *(
+        statement.cte(name)
+        for statement, name in zip(
+            _follow_ups(select(_paid_order.c.id).scalar_subquery(), _paid_order.c.county_code),
+            ("credited", "enqueued", "audited"),
+            strict=True,
+        )
+    )
 )
-_AUDIT_PAID = insert(AuditEntry.__table__).values(
-    occurred_at=_NOW,
-    actor=bindparam("b_actor"),
-    action="order.paid",
-    target=bindparam("b_order_no"),
-    region_code=bindparam("b_county_code"),
-    detail=bindparam("b_detail", type_=AuditEntry.__table__.c.detail.type),
-)
+
+
+def _values(payment: ReportedPayment, *, actor: str, now: datetime) -> dict:
+    return {
+        "b_order_no": payment.order_no,
+        "b_paid_fen": payment.total_fen,
+        "b_transaction_id": payment.transaction_id,
+        "b_paid_at": payment.paid_at,
+        "b_now": now,
+        "b_actor": actor,
+        "b_detail": {
+            "transaction_id": payment.transaction_id,
+            "paid_fen": payment.total_fen,
+            "reason": "paid",
+        },
+    }
 
 
 def _record(
-    session: Session, payment: ReportedPayment, *, actor: str, now: datetime
+    session: Session, payment: ReportedPayment, values: dict, *, actor: str, now: datetime
 ) -> PaymentDecision:
     connection = session.connection()
-    paid = execute_compiled(
-        connection,
-        _PAY,
-        {
-            "b_order_no": payment.order_no,
-            "b_paid_fen": payment.total_fen,
-            "b_transaction_id": payment.transaction_id,
-            "b_paid_at": payment.paid_at,
-            "b_now": now,
-        },
-    )
+    paid = execute_compiled(connection, _PAY, values)
     if not paid:
         return _record_unusual(session, payment, actor=actor, now=now)
     order_id, county_code = paid[0]
-    values = {"b_id": order_id, "b_now": now}
-    execute_compiled(connection, _CREDIT_REGISTRATIONS, values)
-    execute_compiled(connection, _ENQUEUE_LEDGER_PAYMENTS, values)
-    execute_compiled(
-        connection,
-        _AUDIT_PAID,
-        {
-            "b_now": now,
-            "b_actor": actor,
-            "b_order_no": payment.order_no,
-            "b_county_code": county_code,
-            "b_detail": {
-                "transaction_id": payment.transaction_id,
-                "paid_fen": payment.total_fen,
-                "reason": "paid",
-            },
-        },
-    )
+    keyed = {**values, "b_id": order_id, "b_county_code": county_code}
+    for statement in (_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _AUDIT_PAID):
+        execute_compiled(connection, statement, keyed)
+    return _paid(payment)
+
+
+def _paid(payment: ReportedPayment) -> PaymentDecision:
     log.info("order %s: paid (paid)", payment.order_no)
     return PaymentDecision("pay", True, "paid")
 
@@ -217,8 +248,8 @@ def _record_unusual(
 
     def credit(session: Session, _ids: list[int]) -> None:
         values = {"b_id": order.id, "b_now": now}
-        execute_compiled(session.connection(), _CREDIT_REGISTRATIONS, values)
-        execute_compiled(session.connection(), _ENQUEUE_LEDGER_PAYMENTS, values)
+        for statement in (_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS):
+            execute_compiled(session.connection(), statement, values)
 
     moved = ORDERS.apply(
         session,

@@ -42,7 +42,7 @@ def test_a_bug_while_crediting_is_a_logged_500_not_an_unknown_order(
     def broken(*args, **kwargs):
         return {}["missing key"]  # a KeyError, as a bug would raise one
 
-    monkeypatch.setattr(crediting, "_record", broken)
+    monkeypatch.setattr(crediting, "_paid", broken)
     body = signed_notification(
         app,
         out_trade_no=created["order_no"],

@@ -11,7 +11,9 @@ import requests
 from sqlalchemy import func, select
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
+from backend import create_app
 from backend.models import AuditEntry, PaymentOrder, Registration
+from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, lookup, order, pay, pay_jsapi, sign_in
 from tests.support.running import fresh, run_worker, wait_until
@@ -122,6 +124,20 @@ def test_a_resident_pays_pension_and_medical_and_sees_them_paid(
         "paid_fen": 55000,
         "reason": "paid",
     }
+    # Each entry names its county, so the county's staff see it.
+    entries = fresh(
+        session,
+        lambda s: s.execute(
+            select(AuditEntry.action, AuditEntry.region_code, AuditEntry.detail)
+            .where(AuditEntry.target == body["order_no"])
+            .order_by(AuditEntry.id)
+        ).all(),
+    )
+    assert [(action, region) for action, region, _ in entries] == [
+        ("order.create", "410721000000"),
+        ("order.paid", "410721000000"),
+    ]
+    assert entries[0][2] == {"total_fen": 55000, "registrations": 2, "trade_type": "JSAPI"}
 
 
 def test_one_order_pays_for_a_whole_household(session, http, live_server, fake_wechat, auth):
@@ -510,3 +526,15 @@ def test_order_numbers_follow_wechat_rules(session, http, live_server, auth, clo
     expires = datetime.fromisoformat(created["expires_at"])
     assert 1700 < (expires - clock.now()).total_seconds() <= 1800
     assert number.startswith("SI20191120")  # Beijing date and time on the business clock
+
+
+def test_a_payer_making_orders_too_fast_is_told_to_wait(
+    app_config, session, http, fake_wechat, with_regions
+):
+    with serve(create_app({**app_config, "ORDER_LIMIT_PER_OPENID": "2 per minute"})) as server:
+        auth = sign_in(http, server.url, fake_wechat, "hasty")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        answers = [order(http, server.url, auth, [registrations[1].ref]) for _ in range(3)]
+    assert [a.status_code for a in answers] == [201, 409, 429]  # the second: already held
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    assert "请求过于频繁" in answers[2].json()["message"]

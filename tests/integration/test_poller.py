@@ -38,8 +38,7 @@ def test_a_slow_wechat_answer_to_the_poller_blocks_no_payment(
         started = time.monotonic()
         pay(http, fake_wechat, asked["order_no"])  # the payer pays; the notification arrives
         wait_until(
-            lambda: get_order(http, live_server, auth, asked["order_no"]).json()["status"]
-            == "paid"
+            lambda: get_order(http, live_server, auth, asked["order_no"]).json()["status"] == "paid"
         )
         credited_in = time.monotonic() - started
         assert worker.is_alive()  # still waiting for WeChat's answer about the same order

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend import create_app
-from backend.infra.uow import UnitOfWork
+from backend.infra.web import new_unit_of_work
 from backend.models import OrderItem, PaymentOrder, ReconDiscrepancy, Refund
 from backend.payments import gateway_from_config
 from backend.recon.pull import pull_bill
@@ -136,7 +136,7 @@ class Payer:
 
 
 def reconcile_today(app, tmp_path):
-    uow = UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+    uow = new_unit_of_work(app)
     now = uow.clock.now()
     today = beijing_today(now)
     tomorrow = today + timedelta(days=1)  # today's bill, as if pulled tomorrow

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 
 from backend.infra import audit
 from backend.infra.statements import CompiledStatement
-from backend.infra.uow import UnitOfWork
+from backend.infra.web import new_unit_of_work
 from backend.models import AuditEntry, Registration
 from backend.states.transitions import REGISTRATIONS
 from tests.support.builders import add_person, age_on_2019
@@ -47,9 +47,7 @@ def test_a_block_commits_what_it_wrote_and_a_failing_block_writes_nothing(sessio
         audit.record(tx, actor="test", action="kept", region_code="410721000000")
     with pytest.raises(RuntimeError), uow as tx:
         tx.execute(
-            update(Registration)
-            .where(Registration.id == registration.id)
-            .values(status="pending")
+            update(Registration).where(Registration.id == registration.id).values(status="pending")
         )
         audit.record(tx, actor="test", action="undone", region_code="410721000000")
         raise RuntimeError("a bug halfway through")
@@ -76,7 +74,7 @@ def test_a_move_happens_once_and_only_the_winner_writes_the_follow_up(session, a
     won = []
 
     def hold():
-        mine = UnitOfWork(app.extensions["db_sessions"], app.extensions["clock"])
+        mine = new_unit_of_work(app)
         start.wait()
         with mine as tx:
             moved = REGISTRATIONS.apply(

@@ -12,10 +12,6 @@ window_start = 2019-09-01
 window_end = 2019-12-31
 window_end_tag = "assumed"
 
-[labels.schemes]
-pension = "城乡居民基本养老保险"
-medical = "城乡居民基本医疗保险"
-
 [labels.groups]
 tekun = "特困人员"
 dibao = "低保对象"
