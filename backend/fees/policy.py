@@ -17,6 +17,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from backend.values.labels import SCHEME_NAMES
+
 SCHEMES = ("pension", "medical")
 # Glossary order; it also breaks ties when two groups are equally generous.
 GROUPS = ("tekun", "dibao", "poverty", "disabled_severe", "child_in_distress", "orphan")
@@ -216,16 +218,14 @@ def _group_aid(
     return tuple(aid)
 
 
-def _labels(root: _Table) -> tuple[dict[str, str], dict[str, str]]:
+def _group_labels(root: _Table) -> dict[str, str]:
+    """The special groups' names as this region's lists write them. The schemes' names are the
+    national ones (backend.values.labels), not policy data."""
     labels = root.table("labels")
-    labels.check_keys(("schemes", "groups"))
-    schemes, groups = labels.table("schemes"), labels.table("groups")
-    schemes.check_keys(SCHEMES)
+    labels.check_keys(("groups",))
+    groups = labels.table("groups")
     groups.check_keys(GROUPS)
-    return (
-        {s: schemes.text(s) for s in SCHEMES if s in schemes.data},
-        {g: groups.text(g) for g in GROUPS},
-    )
+    return {g: groups.text(g) for g in GROUPS}
 
 
 def _build(
@@ -243,14 +243,12 @@ def _build(
     window = (calendar.day("window_start"), calendar.day("window_end"))
     if window[0] > window[1]:
         calendar.fail("window_end", "is before window_start")
-    scheme_labels, group_labels = _labels(root)
+    group_labels = _group_labels(root)
 
     policies = []
     for scheme in SCHEMES:
         if scheme not in data:
             continue
-        if scheme not in scheme_labels:
-            root.table("labels").table("schemes").fail(scheme, "missing")
         t = root.table(scheme)
         period_year = t.integer("period_year")
         # Pension is paid for the collection year, medical for the coverage year after it.
@@ -262,7 +260,7 @@ def _build(
         common = {
             "region": region,
             "scheme": scheme,
-            "label": scheme_labels[scheme],
+            "label": SCHEME_NAMES[scheme],
             "collection_year": collection_year,
             "period_year": period_year,
             "deadline": deadline,

@@ -303,10 +303,6 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(0, width - columns)
 
 
-def _yuan(fen: int) -> str:
-    return yuan_text(fen, whole_without_cents=True)
-
-
 def _expectation(book: PolicyBook, person: Person, status: dict[str, str]) -> str:
     """What the lookup should show for this person, computed by the fee engine itself."""
     parts = []
@@ -337,20 +333,23 @@ def _quote_text(
         year = quote(
             policy, birth_date=person.birth_date, groups=groups, is_student=person.is_student
         )
-        text = f"医疗{reg.period_year} 应缴 {_yuan(year.payable_fen)} 元"
+        text = (
+            f"医疗{reg.period_year} 应缴 {yuan_text(year.payable_fen, whole_without_cents=True)} 元"
+        )
         if year.gov_paid_fen:
-            text += f"（政府资助 {_yuan(year.gov_paid_fen)} 元）"
+            text += f"（政府资助 {yuan_text(year.gov_paid_fen, whole_without_cents=True)} 元）"
         if reg.study_years_left and reg.study_years_left > 1:
             years = min(reg.study_years_left, policy.max_years)
             whole = quote(
                 policy, birth_date=person.birth_date, groups=groups, is_student=True, years=years
             )
-            text += f"，学校 {reg.school_code} 可一次缴 {years} 年共 {_yuan(whole.payable_fen)} 元"
+            text += f"，学校 {reg.school_code} 可一次缴 {years} 年共 {yuan_text(whole.payable_fen, whole_without_cents=True)} 元"
         return text
     lowest = quote(policy, birth_date=person.birth_date, groups=groups)
-    text = (
-        f"养老{reg.period_year} 最低档 {lowest.grade_yuan} 元，应缴 {_yuan(lowest.payable_fen)} 元"
-    )
+    text = f"养老{reg.period_year} 最低档 {lowest.grade_yuan} 元，应缴 {yuan_text(lowest.payable_fen, whole_without_cents=True)} 元"
     if lowest.gov_paid_fen:
-        text += f"（政府代缴 {_yuan(lowest.gov_paid_fen)} 元）"
-    return text + f"，缴费补贴 {_yuan(lowest.contribution_subsidy_fen)} 元"
+        text += f"（政府代缴 {yuan_text(lowest.gov_paid_fen, whole_without_cents=True)} 元）"
+    return (
+        text
+        + f"，缴费补贴 {yuan_text(lowest.contribution_subsidy_fen, whole_without_cents=True)} 元"
+    )

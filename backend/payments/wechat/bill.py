@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -394,7 +394,7 @@ def _converted(read: dict[str, int]) -> list[pl.Expr]:
     total = _fen(pl.col("total_yuan")) if "total_yuan" in read else pl.lit(None, pl.Int64)
     return [
         pl.col("line"),
-        (beijing - timedelta(hours=8)).alias("trade_time"),  # Beijing has no daylight saving
+        (beijing - BEIJING.utcoffset(None)).alias("trade_time"),  # Beijing has no daylight saving
         pl.col("transaction_id"),
         pl.col("out_trade_no"),
         pl.col("trade_state"),
