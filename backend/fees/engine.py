@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from backend.fees.policy import FEN_PER_YUAN, Grade, GroupAid, SchemePolicy
-from backend.values.money import yuan_text
+from backend.fees.policy import Grade, GroupAid, SchemePolicy
+from backend.values.money import FEN_PER_YUAN, yuan_text
 
 PAYABLE_LABEL = "个人应缴"
 SUBSIDY_LABEL = "政府缴费补贴（计入个人账户，不减少应缴）"

@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from backend.values.labels import SCHEME_NAMES
+from backend.values.money import FEN_PER_YUAN
 
 SCHEMES = ("pension", "medical")
 # Glossary order; it also breaks ties when two groups are equally generous.
 GROUPS = ("tekun", "dibao", "poverty", "disabled_severe", "child_in_distress", "orphan")
 # How sure the data is, as stated beside each value (``<key>_tag``).
 TAGS = frozenset({"confirmed", "inferred", "assumed"})
-FEN_PER_YUAN = 100
 # In a medical gov_paid table: the government pays the whole individual share, whatever it is.
 FULL_SHARE = "full"
 DEFAULT_DIRECTORY = Path(__file__).parent / "policies"
