@@ -65,6 +65,9 @@ class IdempotencyHeader(Schema):
     )
 
 
+ORDER_IN, IDEMPOTENCY_HEADER = OrderIn(), IdempotencyHeader()
+
+
 class OrderItemOut(Schema):
     registration_ref = fields.String()
     name_masked = fields.String()
@@ -173,8 +176,8 @@ def readable_order(order_no: str) -> OrderView:
 @blp.route("/orders")
 class OrdersView(MethodView):
     @blp.doc(security=RESIDENT_SECURITY)
-    @blp.arguments(IdempotencyHeader, location="headers")
-    @blp.arguments(OrderIn)
+    @blp.arguments(IDEMPOTENCY_HEADER, location="headers")  # instances: no schema per request
+    @blp.arguments(ORDER_IN)
     @blp.response(201, OrderOut)
     @blp.alt_response(409, description="a registration is already paid or in another open order")
     @blp.alt_response(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import bindparam, select
@@ -168,19 +168,16 @@ def price_registration(
     book: PolicyBook, resident: Resident, registration: RegistrationRow, *, today: date
 ) -> PricedRegistration:
     """The price of a registration to this person, and whether it can be paid `today`."""
-    found = PricedRegistration(
-        ref=registration.ref,
-        scheme=registration.scheme,
-        period_year=registration.period_year,
-        status=registration.status,
-        chosen=None,
-        grades=(),
-        deadline=None,
-        window=None,
-        ineligible_reason=None,
-        payable_now=False,
-        not_payable_reason=None,
-    )
+
+    def priced(**found) -> PricedRegistration:
+        return PricedRegistration(
+            ref=registration.ref,
+            scheme=registration.scheme,
+            period_year=registration.period_year,
+            status=registration.status,
+            **{**_NOT_PRICED, **found},
+        )
+
     label = registration_label(registration.scheme, registration.period_year)
     try:
         policy = book.scheme_policy(
@@ -188,8 +185,8 @@ def price_registration(
         )
     except PolicyNotFound:
         reason = f"{label}缴费政策尚未发布，暂不能缴费。"
-        return replace(found, ineligible_reason=reason, not_payable_reason=reason)
-    found = replace(found, deadline=policy.deadline, window=policy.window)
+        return priced(ineligible_reason=reason, not_payable_reason=reason)
+    dates = {"deadline": policy.deadline, "window": policy.window}
     groups = resident.groups_by_year.get(policy.collection_year, frozenset())
     student = registration.school_code is not None
     try:
@@ -206,17 +203,28 @@ def price_registration(
                 policy, birth_date=resident.birth_date, groups=groups, is_student=student
             )
     except NotEligible as exc:
-        return replace(found, ineligible_reason=exc.reason, not_payable_reason=exc.reason)
-    found = replace(found, chosen=chosen, grades=grades)
+        return priced(**dates, ineligible_reason=exc.reason, not_payable_reason=exc.reason)
+    quoted = {**dates, "chosen": chosen, "grades": grades}
     if registration.status != RegistrationStatus.UNPAID:
-        return found  # paid, or being paid: the status says why not again
+        return priced(**quoted)  # paid, or being paid: the status says why not again
     # Pension: a person the government pays for may still choose a higher grade.
     if not any(q.payable_fen for q in (*grades, chosen)):
-        return replace(found, not_payable_reason=f"{label}由政府全额代缴，无需个人缴费。")
+        return priced(**quoted, not_payable_reason=f"{label}由政府全额代缴，无需个人缴费。")
     closed = window_refusal(policy, today)
     if closed:
-        return replace(found, not_payable_reason=closed)
-    return replace(found, payable_now=True)
+        return priced(**quoted, not_payable_reason=closed)
+    return priced(**quoted, payable_now=True)
+
+
+_NOT_PRICED = {
+    "chosen": None,
+    "grades": (),
+    "deadline": None,
+    "window": None,
+    "ineligible_reason": None,
+    "payable_now": False,
+    "not_payable_reason": None,
+}
 
 
 def lookup(

@@ -4,8 +4,11 @@ and against wechatpy's own implementation (a second, independent one)."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from wechatpy.pay.utils import calculate_signature, calculate_signature_hmac
 
+from backend.payments.wechat.wire import signature
 from fakes.wechat import signing, xmlwire
 
 VECTOR = {
@@ -97,3 +100,16 @@ def test_xml_keeps_cdata_text_digits_and_an_embedded_cdata_end():
 def test_anything_but_an_xml_envelope_is_refused(body):
     with pytest.raises(xmlwire.BadXml):
         xmlwire.parse(body)
+
+
+FIELDS = st.dictionaries(
+    st.text("abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12),
+    st.one_of(st.text(max_size=20), st.integers(0, 10**9), st.none()),
+    max_size=12,
+)
+
+
+@given(FIELDS, st.text("0123456789abcdef", min_size=32, max_size=32))
+def test_the_backends_signature_is_wechatpys(data, key):
+    """The wire signs on its own (faster); it must sign exactly as wechatpy does."""
+    assert signature(data, key) == calculate_signature(data, key)

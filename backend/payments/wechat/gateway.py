@@ -18,7 +18,6 @@ from typing import Any
 import requests
 from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 from wechatpy.pay import WeChatPay
-from wechatpy.pay.utils import calculate_signature
 
 from backend.payments.bill import Bill
 from backend.payments.gateway import (
@@ -38,7 +37,7 @@ from backend.payments.wechat.notices import (
     beijing_time,
     refund_state,
 )
-from backend.payments.wechat.wire import Wire, signed_by
+from backend.payments.wechat.wire import Wire, signature, signed_by
 from backend.values.beijing import compact_text
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ class WeChatPayGateway:
             "signType": "MD5",
             "package": f"prepay_id={prepay_id}",
         }
-        params["paySign"] = calculate_signature(params, self._signing_key())
+        params["paySign"] = signature(params, self._signing_key())
         return params
 
     def query(self, order_no: str) -> TradeStatus:

@@ -35,8 +35,11 @@ _OK = dict_to_xml({"return_code": "SUCCESS", "return_msg": "OK"}).encode()
 
 
 def beijing_time(value: str) -> datetime:
-    """'20191105143000' (Beijing) -> an aware UTC datetime."""
-    return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=BEIJING).astimezone(UTC)
+    """'20191105143000' (Beijing) -> an aware UTC datetime. ValueError for anything else."""
+    if len(value) != 14 or not value.isdigit():
+        raise ValueError(f"not a WeChat time: {value!r}")
+    parts = (value[0:4], value[4:6], value[6:8], value[8:10], value[10:12], value[12:14])
+    return datetime(*map(int, parts), tzinfo=BEIJING).astimezone(UTC)
 
 
 def beijing_seconds(value: str) -> datetime:

@@ -11,6 +11,7 @@ queries, bills and the sandbox's key still go through wechatpy (backend/payments
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from xml.etree.ElementTree import ParseError, fromstring
 
 import requests
 import urllib3
-from wechatpy.pay.utils import calculate_signature, dict_to_xml
+from wechatpy.pay.utils import dict_to_xml
 
 from backend.payments.gateway import GatewayError
 
@@ -38,11 +39,20 @@ def read_xml(body: bytes) -> dict[str, str]:
     return {child.tag: child.text or "" for child in root}
 
 
+def signature(fields: dict[str, Any], key: str) -> str:
+    """WeChat Pay v2's MD5 signature: the non-empty fields as k=v, sorted, then key=KEY, joined
+    by &, upper-case hex. wechatpy's calculate_signature gives the same, one encode per field
+    slower; a test holds the two equal."""
+    parts = [f"{k}={v}" for k, v in sorted(fields.items()) if v]
+    parts.append(f"key={key}")
+    return hashlib.md5("&".join(parts).encode()).hexdigest().upper()
+
+
 def signed_by(data: dict[str, Any], key: str) -> bool:
-    """Whether `data`'s MD5 `sign` covers its other non-empty fields under `key` (constant time)."""
+    """Whether `data`'s MD5 `sign` covers its other fields under `key` (constant time)."""
     received = str(data.get("sign", ""))
-    fields = {k: v for k, v in data.items() if k != "sign" and v not in (None, "")}
-    return hmac.compare_digest(received.encode(), calculate_signature(fields, key).encode())
+    expected = signature({k: v for k, v in data.items() if k != "sign"}, key)
+    return hmac.compare_digest(received.encode(), expected.encode())
 
 
 class Wire:
@@ -73,7 +83,7 @@ class Wire:
         key = self._key()
         data = {k: v for k, v in fields.items() if v is not None}
         data.update(appid=self._appid, mch_id=self._mch_id, nonce_str=secrets.token_hex(16))
-        body = dict_to_xml(data, calculate_signature(data, key)).encode()
+        body = dict_to_xml(data, signature(data, key)).encode()
         url = f"{self._base}{self._prefix()}{endpoint}"
         try:
             answer = self._http.request("POST", url, body=body, headers=HEADERS)
