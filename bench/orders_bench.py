@@ -1,29 +1,66 @@
 """Order creation and payment-notification throughput under gunicorn on PostgreSQL, each beside a
-pgbench run of the equivalent bare SQL transaction in the same run.
+baseline measured in the same run.
 
-Goal (orders issue): payment notifications are credited at no less than 25% of the bare SQL rate.
+Goals (orders issue): an order is created at no less than 0.25 of its baseline's rate, and a
+payment notification is credited at no less than 0.35 of the bare SQL rate.
+
+Baselines. Creating an order costs two things nobody can take away: the database work of the
+order (what the app writes, as bare SQL) and one signed unifiedorder round trip to WeChat Pay.
+Both are measured in every run:
+
+- sql_create: pgbench runs the order's bare SQL transaction at `sql` transactions per second;
+- wx_unifiedorder: wrk posts pre-signed unifiedorder XML bodies (each a new out_trade_no, with
+  the fields and signature the app's WeChat client sends) straight to the fake platform the app
+  uses, with the app run's concurrency, and sustains `unifiedorder` accepted calls per second.
+
+Each load has the whole machine to itself while it runs, so 1/sql is the machine's time per
+order for the database part and 1/unifiedorder its time per order for the platform part. An
+order needs both on the same machine, so their times add:
+
+    time per order = 1/sql + 1/unifiedorder
+    baseline       = 1 / (1/sql + 1/unifiedorder)   orders per second
+
+(e.g. 2,500 tps and 1,000 requests/s give 714 orders/s), and `creation_ratio` is the app's
+rate over the baseline's, per run; the figure judged is the median of the runs. The load
+generators' own CPU (pgbench, wrk) stays in both parts: it can only make the baseline slower.
+A notification costs only its database work: `notify_ratio` is the app's credits per second over
+pgbench's bare SQL rate, per run, median of the runs.
 
 Method: seed N people (default 20,000) into a fresh PostgreSQL database, add a block of extra
 registrations by plain SQL (for the bare SQL runs and for orders to pay), start the fake WeChat
-platform and gunicorn (2 sync workers, as the lookup benchmark), sign in once, then after a short
-warm-up alternate, BENCH_RUNS times (default 3), 10 s each:
+platform and gunicorn (2 sync workers, as the lookup benchmark) on one business clock inside the
+2019 collection window (APP_CLOCK_START / APP_CLOCK_ANCHOR, shared), sign in once, then after a
+short warm-up (every step, 3 s) alternate, BENCH_RUNS times (default 3; 1 is a quick run), 10 s
+each:
 
-1. SQL create (pgbench, 8 clients): one transaction inserting a payment_order, its order_item
-   holding a registration, the guarded registration update (unpaid -> pending) and the
-   order.create audit entry: what create_order writes, with the same rows, indexes and constraints.
-2. App create (wrk, 2 threads, 32 connections): POST /api/mp/v1/orders, each with a new
-   Idempotency-Key and a priceable registration no order has used. Besides the pricing reads and
-   that transaction, every order makes one unifiedorder call to the fake platform and a second
-   commit storing the prepay_id and payment parameters: both are part of what is measured.
-3. SQL notify (pgbench): one transaction doing the guarded update created -> paid by order_no,
-   the update of its registration (through order_item) and the order.paid audit entry, on a pool
-   of 'created' orders made before the run.
-4. App notify (wrk): POST /api/payments/wechat/notify with correctly signed XML, each notification
+1. SQL create (pgbench, 8 clients, prepared statements): one transaction inserting a payment_order (with its
+   next_check_at and the county of its registration), its order_item holding a registration,
+   the guarded registration update (unpaid -> pending, through order_item) and the order.create
+   audit entry filed under the county: what create_order writes, with the same rows, indexes and
+   constraints. The county is read from the registration in the order's INSERT (the app has it
+   from its pricing read).
+2. Unifiedorder (wrk, 2 threads, as many connections as the app run): POST pay/unifiedorder to
+   the fake platform, a signed JSAPI trade each; a call counts when result_code is SUCCESS. The
+   fake (werkzeug's server) closes every connection after its answer, so wrk, like the app,
+   opens one TCP connection per call.
+3. App create (wrk, 2 threads, 32 connections): POST /api/mp/v1/orders, each with a new
+   Idempotency-Key and a priceable registration no order has used. Besides the pricing read and
+   its writes, every order makes one unifiedorder call to the fake platform and a second write
+   storing the prepay_id and payment parameters: both are part of what is measured.
+4. SQL notify (pgbench): one transaction doing the guarded update created -> paid by order_no
+   and amount, the update of its registration (through order_item), one ledger_message (the tax
+   outbox) per registration and the order.paid audit entry, on a pool of 'created' orders made
+   before the run.
+5. App notify (wrk): POST /api/payments/wechat/notify with correctly signed XML, each notification
    once, for the app's unpaid orders and, to have enough, SQL copies of an app-made order (same
    columns, item and registration hold). A credit is an answer carrying SUCCESS.
 
 Rates are compared within each run (the machine is noisy): medians, the ratio of the medians and
-the median of the per-run ratios. Afterwards the database must show every paid order credited once.
+the median of the per-run ratios (`creation_ratio`, `notify_ratio`, the figures the goals are
+judged on). A run whose load ran out of prepared work (registrations, unifiedorder bodies,
+notifications), or whose app answered anything but 201 / SUCCESS, is marked invalid and its side's
+goal is not judged. Afterwards the database must show every paid order credited once. Results:
+bench/results/orders.json.
 """
 
 from __future__ import annotations
@@ -31,16 +68,21 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
+import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
 
 from backend.config import Config
+from backend.infra.clock import Clock, clock_from_settings
+from backend.payments.wechat.routes import NOTIFY_PATH
+from backend.values.beijing import compact_text
 from bench.common import (
     BIN,
     RESULTS,
@@ -63,55 +105,96 @@ CONNECTIONS = int(os.environ.get("BENCH_ORDERS_CONNECTIONS", "32"))  # over wrk'
 WRK_THREADS = 2  # common.wrk runs -t2
 PG_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", "8"))
 PG_THREADS = 2
+# pgbench's query mode: prepared (as psycopg prepares the app's statements on the server), or
+# simple (every statement parsed and planned again: how the results before 2026-12 were made).
+PG_MODE = os.environ.get("BENCH_PGBENCH_MODE", "prepared")
 # Rows each pgbench client may use in one run (distinct registrations, pre-made orders): enough
 # for 1,000 transactions per second per client; a client that runs out aborts the run.
 SQL_PER_CLIENT = int(os.environ.get("BENCH_ORDERS_SQL_PER_CLIENT", str(1000 * SECONDS)))
 # Notifications ready for each app run: enough for 2,000 per second. A run that uses them all
 # up measures the pool, not the app, so its result is marked invalid (see "warnings").
 NOTIFY_POOL = int(os.environ.get("BENCH_ORDERS_NOTIFY_POOL", str(2000 * SECONDS)))
-GOAL_NOTIFY_RATIO = 0.25
+# Signed unifiedorder bodies for each baseline run: enough for 4,000 per second (same rule).
+UNIFIEDORDER_POOL = int(os.environ.get("BENCH_ORDERS_UNIFIEDORDER_POOL", str(4000 * SECONDS)))
+GOAL_CREATION_RATIO = 0.25
+GOAL_NOTIFY_RATIO = 0.35
+# The business clock of every process the benchmark starts: inside the demo policy's collection
+# window (2019-09-01 .. 2019-12-31), so orders are priceable; the anchor is set at start.
+CLOCK_START = "2019-11-20T09:00:00+08:00"
 SQL_OPENID = "bench-sql"  # the payer of the bare SQL orders (as in SQL_CREATE), told apart by it
+DESCRIPTION = "城乡居民医疗保险缴费"  # what the app writes for one medical registration
 HERE = Path(__file__).parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# -- the bare SQL transactions (pgbench substitutes :names, inside literals too) --------------
+# -- the bare SQL transactions ---------------------------------------------------------------
+# Each is the statements backend/orders/creation.py (_INSERT_ORDER, _INSERT_ITEM, _HOLD,
+# _AUDIT_CREATED) and backend/orders/crediting.py (_PAY, _CREDIT_REGISTRATIONS,
+# _ENQUEUE_LEDGER_PAYMENTS, _AUDIT_PAID) run, with pgbench's variables as their parameters. Run
+# as prepared statements (pgbench -M prepared), as psycopg runs the app's after a few uses: the
+# bare SQL pays no parse and plan per statement that the app does not pay either. pgbench reads
+# :name inside quotes too, so text is concatenated ('openid:' || ...), and <:name> marks a text
+# variable (pgbench_script: a parameter when prepared, a quoted literal in simple mode).
 
 SQL_CREATE = """\
 \\set i :i + 1
 \\set reg :reg_base + :client_id * :per_client + :i - 1
 BEGIN;
 INSERT INTO payment_order (order_no, openid, idempotency_key, request_hash, trade_type, status,
-    total_fen, description, client_ip, expires_at, created_at, updated_at)
-  VALUES ('BC:run-:client_id-:i', 'bench-sql', 'bc-:run-:client_id-:i',
-    md5('a:reg') || md5('b:reg'), 'JSAPI', 'created', 25000, '城乡居民医疗保险缴费',
-    '127.0.0.1', now() + interval '30 minutes', now(), now())
-  RETURNING id AS order_id \\gset
+    total_fen, description, client_ip, expires_at, next_check_at, county_code, created_at,
+    updated_at)
+  SELECT 'BC' || :run || '-' || :client_id || '-' || :i, 'bench-sql',
+    'bc-' || :run || '-' || :client_id || '-' || :i, md5('a' || :reg) || md5('b' || :reg),
+    'JSAPI', 'created', 25000, '城乡居民医疗保险缴费', '127.0.0.1', now() + interval '30 minutes',
+    now() + interval '5 minutes', substr(village_code, 1, 6) || '000000', now(), now()
+  FROM registration WHERE id = :reg
+  RETURNING id AS order_id, order_no, county_code \\gset
 INSERT INTO order_item (order_id, registration_id, held_registration_id, scheme, period_year,
     grade_yuan, amount_fen, gov_paid_fen, contribution_subsidy_fen)
-  VALUES (:order_id, :reg, :reg, 'medical', 2020, NULL, 25000, 0, 0);
+  VALUES (:order_id, :reg, :reg, 'medical', 2020, NULL, 25000, 0, 0)
+  RETURNING id;
 UPDATE registration SET status = 'pending', updated_at = now()
-  WHERE id IN (:reg) AND status = 'unpaid';
-INSERT INTO audit_entry (occurred_at, actor, action, target, detail)
-  VALUES (now(), 'openid:bench-sql', 'order.create', 'BC:run-:client_id-:i',
-    '{"total_fen": 25000, "registrations": 1, "trade_type": "JSAPI"}');
+  WHERE id IN (SELECT registration_id FROM order_item WHERE order_id = :order_id)
+    AND status = 'unpaid'
+  RETURNING id;
+INSERT INTO audit_entry (occurred_at, actor, action, region_code, target, detail)
+  VALUES (now(), 'openid:' || 'bench-sql', 'order.create', <:county_code>, <:order_no>,
+    CAST('{"total_fen": 25000, "registrations": 1, "trade_type": "JSAPI"}' AS json))
+  RETURNING id;
 COMMIT;
 """
 
 SQL_NOTIFY = """\
 \\set i :i + 1
 BEGIN;
-UPDATE payment_order SET status = 'paid', transaction_id = 'BT:run-:client_id-:i',
-    paid_at = now(), paid_fen = 25000, status_reason = NULL, updated_at = now()
-  WHERE order_no = 'BN:run-:client_id-:i' AND status = 'created'
-  RETURNING id AS order_id \\gset
+UPDATE payment_order SET status = 'paid',
+    transaction_id = 'BT' || :run || '-' || :client_id || '-' || :i,
+    paid_at = now(), paid_fen = 25000, updated_at = now()
+  WHERE order_no = 'BN' || :run || '-' || :client_id || '-' || :i AND total_fen = 25000
+    AND status = 'created'
+  RETURNING id AS order_id, order_no, transaction_id, county_code \\gset
 UPDATE registration SET status = 'paid', updated_at = now()
   WHERE id IN (SELECT registration_id FROM order_item WHERE order_id = :order_id)
-    AND status IN ('pending', 'unpaid');
-INSERT INTO audit_entry (occurred_at, actor, action, target, detail)
-  VALUES (now(), 'wechat:notify', 'order.paid', 'BN:run-:client_id-:i',
-    '{"transaction_id": "BT:run-:client_id-:i", "paid_fen": 25000, "reason": "paid"}');
+    AND (status = 'pending' OR status = 'unpaid')
+  RETURNING id;
+INSERT INTO ledger_message (message_id, kind, registration_id, order_item_id, status, attempts,
+    next_attempt_at, created_at, updated_at)
+  SELECT 'pay-' || CAST(id AS VARCHAR), 'payment', registration_id, id, 'pending', 0, now(),
+    now(), now()
+  FROM order_item WHERE order_id = :order_id;
+INSERT INTO audit_entry (occurred_at, actor, action, region_code, target, detail)
+  VALUES (now(), 'wechat:' || 'notify', 'order.paid', <:county_code>, <:order_no>,
+    CAST('{"transaction_id": "' || <:transaction_id> || '", "paid_fen": 25000, "reason": "paid"}'
+      AS json))
+  RETURNING id;
 COMMIT;
 """
+
+
+def pgbench_script(sql: str) -> str:
+    """The script for PG_MODE: <:name> becomes :name (prepared) or ':name' (simple)."""
+    quote = "'" if PG_MODE == "simple" else ""
+    return re.sub(r"<:(\w+)>", rf"{quote}:\1{quote}", sql)
+
 
 # Extra registrations, one block: the enrollees again, in period years no policy covers.
 EXTRA_REGISTRATIONS = """
@@ -132,12 +215,17 @@ def main() -> dict:
     require_tool("wrk")
     pgbench = require_tool("pgbench", "postgresql-client")
     sql_rows = PG_CLIENTS * SQL_PER_CLIENT
+    anchor = str(int(time.time()))
+    clock = clock_from_settings(CLOCK_START, anchor, live=False)
     with fresh_database("cc_bench_orders") as url:
         env = {
             **os.environ,
             "DATABASE_URL": url,
             "ORDER_LIMIT_PER_OPENID": "100000000 per minute",
             "LOG_LEVEL": "WARNING",
+            # One business clock for the app and the fake platform (and the bodies signed here).
+            "APP_CLOCK_START": CLOCK_START,
+            "APP_CLOCK_ANCHOR": anchor,
         }
         log(f"seeding {PEOPLE:,} people")
         seed_demo(env, PEOPLE)
@@ -150,12 +238,12 @@ def main() -> dict:
             "create": RESULTS / "orders-sql-create.sql",
             "notify": RESULTS / "orders-sql-notify.sql",
         }
-        scripts["create"].write_text(SQL_CREATE, encoding="utf-8")
-        scripts["notify"].write_text(SQL_NOTIFY, encoding="utf-8")
+        scripts["create"].write_text(pgbench_script(SQL_CREATE), encoding="utf-8")
+        scripts["notify"].write_text(pgbench_script(SQL_NOTIFY), encoding="utf-8")
 
         wx_port, api_port = free_port(), free_port()
-        api = f"http://127.0.0.1:{api_port}"
-        env["FAKE_WECHAT_URL"] = f"http://127.0.0.1:{wx_port}/"
+        api, wx = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{wx_port}"
+        env["FAKE_WECHAT_URL"] = f"{wx}/"
         env["PUBLIC_BASE_URL"] = api
         app_log = RESULTS / "orders-gunicorn.log"
         app_log.unlink(missing_ok=True)
@@ -163,7 +251,7 @@ def main() -> dict:
             background(
                 [str(BIN / "python"), "-m", "fakes.wechat", "--port", str(wx_port)],
                 env,
-                wait_url=f"http://127.0.0.1:{wx_port}/_control/health",
+                wait_url=f"{wx}/_control/health",
             ) as fake,
             background(
                 [
@@ -179,16 +267,18 @@ def main() -> dict:
                 log_file=app_log,
             ) as app,
         ):
-            login = post_json(f"http://127.0.0.1:{wx_port}/_control/login", {"user": "bench"})
+            login = post_json(f"{wx}/_control/login", {"user": "bench"})
             token = post_json(f"{api}/api/mp/v1/session", {"code": login["code"]})["token"]
             openid = login["openid"]
-            procs = {"gunicorn": app.pid, "fake_wechat": fake.pid}
-            notices = Notices(openid)
+            procs = {"gunicorn": app.pid, "fake_wechat": fake.pid, "postgres": db.postmaster()}
+            sql_procs = {"postgres": procs["postgres"]}
+            notices = Notices(openid, clock)
+            trades = UnifiedOrders(openid, api + NOTIFY_PATH, clock)
             copies, template = 0, None
             rounds = []
             for run in range(RUNS + 1):
                 seconds = WARMUP_SECONDS if run == 0 else SECONDS
-                log("warming up" if run == 0 else f"run {run}")
+                log("warming up" if run == 0 else f"run {run} of {RUNS}")
                 one = {}
                 db.reset_sql_pool(sql_base, sql_rows, "unpaid")
                 one["sql_create"] = run_pgbench(
@@ -196,11 +286,25 @@ def main() -> dict:
                     url,
                     scripts["create"],
                     seconds,
+                    sql_procs,
                     run=run,
                     reg_base=sql_base,
                     per_client=SQL_PER_CLIENT,
                 )
                 one["sql_create"]["rows_changed"] = db.count_sql_pool(sql_base, sql_rows, "pending")
+                bodies = RESULTS / "orders-unifiedorder.txt"
+                bodies.write_text(
+                    "".join(f"{b}\n" for b in trades.build(run, UNIFIEDORDER_POOL)),
+                    encoding="utf-8",
+                )
+                one["wx_unifiedorder"] = run_wrk(
+                    wx,
+                    "unifiedorder.lua",
+                    seconds,
+                    procs,
+                    "unifiedorder-result",
+                    {"BENCH_BODIES": str(bodies)},
+                )
                 refs = RESULTS / "orders-refs.txt"
                 refs.write_text("".join(f"{r}\n" for r in slices[run]), encoding="utf-8")
                 one["app_create"] = run_wrk(
@@ -215,9 +319,16 @@ def main() -> dict:
                         "BENCH_KEY_PREFIX": f"bench-r{run}",
                     },
                 )
+                if run == 0 and one["app_create"]["good"] == 0:
+                    raise SystemExit(
+                        "the app created no order during the warm-up (answers: "
+                        f"{one['app_create']['statuses']}); see {app_log}"
+                    )
                 db.reset_sql_pool(sql_base, sql_rows, "pending")
                 db.add_sql_notify_orders(run, sql_base)
-                one["sql_notify"] = run_pgbench(pgbench, url, scripts["notify"], seconds, run=run)
+                one["sql_notify"] = run_pgbench(
+                    pgbench, url, scripts["notify"], seconds, sql_procs, run=run
+                )
                 one["sql_notify"]["rows_changed"] = db.count_sql_pool(sql_base, sql_rows, "paid")
                 if template is None:
                     template = db.template_order(openid)
@@ -235,6 +346,7 @@ def main() -> dict:
                     "notify-result",
                     {"BENCH_NOTICES": str(notice_file)},
                 )
+                one["create_baseline"] = {"per_s": baseline_rate(one)}
                 log("  ".join(f"{name} {rate(result):.0f}/s" for name, result in one.items()))
                 rounds.append(one)
         # gunicorn has stopped (finishing the requests it had): nothing changes any more.
@@ -260,79 +372,153 @@ def main() -> dict:
 
 
 def rate(result: dict) -> float:
-    """Transactions per second (pgbench), orders answered 201 or notifications credited (wrk)."""
-    return result.get("tps", result.get("good_per_s", 0.0))
+    """Transactions per second (pgbench), accepted answers per second (wrk: orders answered 201,
+    notifications credited, unifiedorder calls answered SUCCESS), or a baseline's rate."""
+    for key in ("tps", "good_per_s", "per_s"):
+        if key in result:
+            return result[key]
+    return 0.0
+
+
+def baseline_rate(one: dict) -> float:
+    """Orders per second of the creation baseline: the bare SQL of an order and one bare
+    unifiedorder round trip, their times per order added (see the module's docstring)."""
+    sql, unifiedorder = rate(one["sql_create"]), rate(one["wx_unifiedorder"])
+    if sql <= 0 or unifiedorder <= 0:
+        return 0.0
+    return 1 / (1 / sql + 1 / unifiedorder)
 
 
 def summarize(runs: list[dict], warmup: dict, checks: dict, copies: int) -> dict:
-    def side(sql: str, app: str, good: str) -> dict:
-        sql_rates = [rate(r[sql]) for r in runs]
-        app_rates = [rate(r[app]) for r in runs]
-        per_run = [a / s for a, s in zip(app_rates, sql_rates, strict=True)]
-        statuses: dict[str, int] = {}
-        for r in runs:
-            for status, count in r[app]["statuses"].items():
-                statuses[status] = statuses.get(status, 0) + count
-        cpu = {
-            name: round(median([r[app]["cpu_ms_per_request"][name] for r in runs]), 2)
-            for name in runs[0][app]["cpu_ms_per_request"]
-        }
+    def rates(name: str) -> list[float]:
+        return [rate(r[name]) for r in runs]
+
+    def invalid_runs(*names: str) -> list[int]:
+        return [n for n, r in enumerate(runs, 1) if any(r[name]["warnings"] for name in names)]
+
+    def app_side(app: str, good: str) -> dict:
+        statuses = _sum_statuses(runs, app)
         return {
-            "sql_tps_median": round(median(sql_rates)),
-            "app_per_s_median": round(median(app_rates), 1),
-            "sql_tps_runs": [round(x) for x in sql_rates],
-            "app_per_s_runs": [round(x, 1) for x in app_rates],
-            "ratio_app_to_sql": round(median(app_rates) / median(sql_rates), 4),
-            "ratio_per_run": [round(x, 4) for x in per_run],
-            "ratio_median_of_runs": round(median(per_run), 4),
             "app_p99_ms_runs": [r[app]["p99_ms"] for r in runs],
-            "sql_latency_ms_runs": [r[sql]["latency_ms"] for r in runs],
             "app_statuses": statuses,
             f"app_not_{good}": sum(r[app]["requests"] - r[app]["good"] for r in runs),
             "app_non_2xx": sum(c for s, c in statuses.items() if not s.startswith("2")),
-            "app_cpu_ms_per_request_median": cpu,
-            "steal_pct_runs": {
-                "sql": [r[sql]["steal_pct"] for r in runs],
-                "app": [r[app]["steal_pct"] for r in runs],
-            },
         }
 
-    create = side("sql_create", "app_create", "201")
-    notify = side("sql_notify", "app_notify", "success")
-    warnings = [w for r in [warmup, *runs] for one in r.values() for w in one.get("warnings", [])]
+    def cpu(name: str) -> dict[str, float]:
+        return {
+            part: round(median([r[name]["cpu_ms_per_request"][part] for r in runs]), 3)
+            for part in runs[0][name]["cpu_ms_per_request"]
+        }
+
+    def steal(*names: str) -> dict[str, list[float]]:
+        return {name: [r[name]["steal_pct"] for r in runs] for name in names}
+
+    def ratios(app_rates: list[float], base_rates: list[float]) -> dict:
+        per_run = [a / b if b else 0.0 for a, b in zip(app_rates, base_rates, strict=True)]
+        return {
+            "ratio_per_run": [round(x, 4) for x in per_run],
+            "ratio_median_of_runs": round(median(per_run), 4),
+            "ratio_of_medians": round(median(app_rates) / median(base_rates), 4),
+        }
+
+    sql_create, unifiedorder = rates("sql_create"), rates("wx_unifiedorder")
+    baseline, app_create = rates("create_baseline"), rates("app_create")
+    sql_notify, app_notify = rates("sql_notify"), rates("app_notify")
+    create = {
+        "measured": "app: POST /api/mp/v1/orders answered 201 per second, one registration "
+        "each, including one unifiedorder call to the fake WeChat platform and a second "
+        "commit (prepay_id); baseline: 1 / (1/sql + 1/unifiedorder) orders per second, where "
+        "sql is pgbench's rate of the order's bare SQL (order + item + guarded registration "
+        "update + audit entry, one transaction) and unifiedorder the rate wrk sustains posting "
+        "signed unifiedorder calls straight to the fake platform (result_code SUCCESS)",
+        "app_per_s_median": round(median(app_create), 1),
+        "baseline_per_s_median": round(median(baseline), 1),
+        "sql_tps_median": round(median(sql_create)),
+        "unifiedorder_per_s_median": round(median(unifiedorder)),
+        "app_per_s_runs": [round(x, 1) for x in app_create],
+        "baseline_per_s_runs": [round(x, 1) for x in baseline],
+        "sql_tps_runs": [round(x) for x in sql_create],
+        "unifiedorder_per_s_runs": [round(x) for x in unifiedorder],
+        **ratios(app_create, baseline),
+        # For comparison with earlier results (no goal): the app against the bare SQL alone.
+        "ratio_to_sql_alone_median_of_runs": ratios(app_create, sql_create)["ratio_median_of_runs"],
+        "unifiedorder_p99_ms_runs": [r["wx_unifiedorder"]["p99_ms"] for r in runs],
+        "unifiedorder_statuses": _sum_statuses(runs, "wx_unifiedorder"),
+        "sql_latency_ms_runs": [r["sql_create"]["latency_ms"] for r in runs],
+        **app_side("app_create", "201"),
+        "cpu_ms_per_request_median": {
+            "app": cpu("app_create"),
+            "unifiedorder": cpu("wx_unifiedorder"),
+            "sql": cpu("sql_create"),
+        },
+        "steal_pct_runs": steal("sql_create", "wx_unifiedorder", "app_create"),
+        "invalid_runs": invalid_runs("wx_unifiedorder", "app_create"),
+    }
+    notify = {
+        "measured": "app: signed notifications answered SUCCESS per second, each a first "
+        "delivery; sql: guarded order update + registration update + one ledger_message per "
+        "registration + audit entry, one transaction",
+        "app_per_s_median": round(median(app_notify), 1),
+        "sql_tps_median": round(median(sql_notify)),
+        "app_per_s_runs": [round(x, 1) for x in app_notify],
+        "sql_tps_runs": [round(x) for x in sql_notify],
+        **ratios(app_notify, sql_notify),
+        "sql_latency_ms_runs": [r["sql_notify"]["latency_ms"] for r in runs],
+        **app_side("app_notify", "success"),
+        "cpu_ms_per_request_median": {"app": cpu("app_notify"), "sql": cpu("sql_notify")},
+        "steal_pct_runs": steal("sql_notify", "app_notify"),
+        "invalid_runs": invalid_runs("app_notify"),
+        "orders_copied_by_sql_to_have_enough": copies,
+    }
+    creation_ratio = create["ratio_median_of_runs"]
+    notify_ratio = notify["ratio_median_of_runs"]
+    warnings = [
+        f"{'warm-up' if n == 0 else f'run {n}'}: {w}"
+        for n, r in enumerate([warmup, *runs])
+        for one in r.values()
+        for w in one.get("warnings", [])
+    ]
     return {
+        "creation_ratio": creation_ratio,
+        "notify_ratio": notify_ratio,
+        "goal_creation_ratio": GOAL_CREATION_RATIO,
+        # None when a run was invalid (a load ran out of work, or the app refused requests):
+        # the rate it gives is not a measurement of the app.
+        "goal_creation_ratio_met": None
+        if create["invalid_runs"]
+        else creation_ratio >= GOAL_CREATION_RATIO,
+        "goal_notify_ratio": GOAL_NOTIFY_RATIO,
+        "goal_notify_ratio_met": None
+        if notify["invalid_runs"]
+        else notify_ratio >= GOAL_NOTIFY_RATIO,
+        "no_double_credit": checks["targets_credited_twice"] == 0
+        and checks["paid_orders_with_unpaid_registration"] == 0
+        and checks["paid_items_without_one_ledger_message"] == 0,
         "people": PEOPLE,
         "runs": len(runs),
         "seconds_per_run": SECONDS,
+        "warmup_seconds": WARMUP_SECONDS,
         "gunicorn_workers": int(WORKERS),
         "wrk_threads": WRK_THREADS,
         "wrk_connections": CONNECTIONS,
         "pgbench_clients": PG_CLIENTS,
         "pgbench_threads": PG_THREADS,
-        "create": {
-            "measured": "app: POST /api/mp/v1/orders answered 201 per second, one registration "
-            "each, including one unifiedorder call to the fake WeChat platform and a second "
-            "commit (prepay_id); sql: order + item + guarded registration update + audit entry, "
-            "one transaction",
-            **create,
-        },
-        "notify": {
-            "measured": "app: signed notifications answered SUCCESS per second, each a first "
-            "delivery; sql: guarded order update + registration update + audit entry, one "
-            "transaction",
-            **notify,
-            "orders_copied_by_sql_to_have_enough": copies,
-        },
-        "goal_notify_ratio": GOAL_NOTIFY_RATIO,
-        # None when a wrk thread ran out of work: the rate it gives is a floor, not a measurement.
-        "goal_notify_ratio_met": None
-        if warnings
-        else notify["ratio_app_to_sql"] >= GOAL_NOTIFY_RATIO,
+        "pgbench_mode": PG_MODE,
+        "business_clock_start": CLOCK_START,
+        "create": create,
+        "notify": notify,
         "checks": checks,
-        "no_double_credit": checks["targets_credited_twice"] == 0
-        and checks["paid_orders_with_unpaid_registration"] == 0,
         "warnings": warnings,
     }
+
+
+def _sum_statuses(runs: list[dict], name: str) -> dict[str, int]:
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for status, count in r[name]["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return statuses
 
 
 def app_log_errors(path: Path) -> list[str]:
@@ -343,7 +529,9 @@ def app_log_errors(path: Path) -> list[str]:
 # -- load generators ------------------------------------------------------------------------
 
 
-def run_pgbench(pgbench: str, url: str, script: Path, seconds: int, **variables) -> dict:
+def run_pgbench(
+    pgbench: str, url: str, script: Path, seconds: int, procs: dict, **variables
+) -> dict:
     target = make_url(url)
     args = [
         pgbench,
@@ -354,6 +542,8 @@ def run_pgbench(pgbench: str, url: str, script: Path, seconds: int, **variables)
         str(PG_CLIENTS),
         "-j",
         str(PG_THREADS),
+        "-M",
+        PG_MODE,
         "-T",
         str(seconds),
         "-h",
@@ -368,6 +558,7 @@ def run_pgbench(pgbench: str, url: str, script: Path, seconds: int, **variables)
         target.database,
     ]
     pg_env = {**os.environ, **({"PGPASSWORD": target.password} if target.password else {})}
+    cpu = CpuMeter(procs, client="pgbench")
     steal = StealMeter()
     out = subprocess.run(args, capture_output=True, text=True, env=pg_env)
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", out.stdout)
@@ -377,20 +568,22 @@ def run_pgbench(pgbench: str, url: str, script: Path, seconds: int, **variables)
             f"out of rows):\n{out.stdout}\n{out.stderr}"
         )
     failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    transactions = int(re.search(r"actually processed: (\d+)", out.stdout).group(1))
     return {
         "tps": float(tps.group(1)),
         "latency_ms": float(re.search(r"latency average = ([\d.]+) ms", out.stdout).group(1)),
-        "transactions": int(re.search(r"actually processed: (\d+)", out.stdout).group(1)),
+        "transactions": transactions,
         "failed": int(failed.group(1)) if failed else 0,
+        "cpu_ms_per_request": cpu.stop(transactions),
         "steal_pct": steal.stop(),
     }
 
 
-def run_wrk(api: str, script: str, seconds: int, procs: dict, marker: str, wrk_env: dict) -> dict:
+def run_wrk(base: str, script: str, seconds: int, procs: dict, marker: str, wrk_env: dict) -> dict:
     cpu = CpuMeter(procs)
     steal = StealMeter()
     out = wrk(
-        api,
+        base,
         HERE / script,
         duration=seconds,
         connections=CONNECTIONS,
@@ -402,8 +595,12 @@ def run_wrk(api: str, script: str, seconds: int, procs: dict, marker: str, wrk_e
     requests = sum(statuses.values())
     good = report.get("successes", statuses.get("201", 0))
     warnings = []
-    if report.get("threads_out_of_refs") or report.get("threads_out_of_notices"):
+    if any(report.get(f"threads_out_of_{what}") for what in ("refs", "notices", "bodies")):
         warnings.append(f"{script}: a wrk thread ran out of work; its rate is too low")
+    elif good < requests:
+        warnings.append(
+            f"{script}: {requests - good} of {requests} answers not accepted {statuses}"
+        )
     return {
         "rps": out["rps"],
         "good_per_s": out["rps"] * good / requests if requests else 0.0,
@@ -429,16 +626,22 @@ def post_json(url: str, body: dict) -> dict:
         return json.loads(answer.read())
 
 
+def beijing_compact(clock: Clock, later: timedelta = timedelta()) -> str:
+    """The business clock's time (plus `later`) as WeChat writes it: '20191120090000'."""
+    return compact_text(clock.now() + later)
+
+
 class Notices:
     """WeChat Pay's payment notifications for our orders, signed with the merchant key."""
 
-    def __init__(self, openid: str) -> None:
+    def __init__(self, openid: str, clock: Clock) -> None:
         self.cfg = Config()
         self.openid = openid
+        self.clock = clock
         self.count = 0
 
     def build(self, orders: list[tuple[str, int]]) -> list[str]:
-        time_end = f"{datetime.now(UTC) + timedelta(hours=8):%Y%m%d%H%M%S}"
+        time_end = beijing_compact(self.clock)
         bodies = []
         for order_no, total_fen in orders:
             self.count += 1
@@ -463,6 +666,41 @@ class Notices:
         return bodies
 
 
+class UnifiedOrders:
+    """Signed pay/unifiedorder calls with the fields the app's WeChat client sends for a JSAPI
+    order of one medical registration (MD5-signed with the merchant key), each with a new
+    out_trade_no."""
+
+    def __init__(self, openid: str, notify_url: str, clock: Clock) -> None:
+        self.cfg = Config()
+        self.openid = openid
+        self.notify_url = notify_url
+        self.clock = clock
+
+    def build(self, run: int, count: int) -> list[str]:
+        time_start = beijing_compact(self.clock)
+        time_expire = beijing_compact(self.clock, timedelta(seconds=self.cfg.ORDER_TTL_SECONDS))
+        bodies = []
+        for n in range(count):
+            data = {
+                "appid": self.cfg.WECHAT_APPID,
+                "mch_id": self.cfg.WECHAT_MCH_ID,
+                "nonce_str": secrets.token_hex(16),
+                "body": DESCRIPTION,
+                "out_trade_no": f"BU{run:04d}{n:020d}",  # 26 characters, as the app's
+                "total_fee": 25000,
+                "spbill_create_ip": "127.0.0.1",
+                "time_start": time_start,
+                "time_expire": time_expire,
+                "notify_url": self.notify_url,
+                "trade_type": "JSAPI",
+                "openid": self.openid,
+            }
+            xml = dict_to_xml(data, calculate_signature(data, self.cfg.WECHAT_API_KEY))
+            bodies.append(xml.replace("\n", ""))  # one a line for unifiedorder.lua
+        return bodies
+
+
 # -- where the time goes ----------------------------------------------------------------------
 
 
@@ -474,16 +712,29 @@ def _proc_stat(pid: int | str) -> list[str] | None:
     return stat[stat.rfind(")") + 2 :].split()  # fields from the third on (state, ppid, ...)
 
 
+def _comm(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _cpu_s(fields: list[str]) -> float:
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+    # utime + stime + the same of its children that ended (reaped): cutime + cstime
+    return sum(int(fields[k]) for k in (11, 12, 13, 14)) / CLK_TCK
 
 
 class CpuMeter:
-    """CPU seconds, per request, of gunicorn (master and workers), the fake platform, PostgreSQL
-    (every postgres process) and wrk, while wrk runs."""
+    """CPU milliseconds, per request or transaction, of each process tree in `procs` (a root and
+    its children: gunicorn's master and workers, the fake platform, the PostgreSQL server's
+    postmaster and backends) and of the load generator (`client`: wrk or pgbench), while a load
+    runs. A child that ended meanwhile (a pgbench connection's backend) is counted through its
+    parent's time of reaped children. PostgreSQL's share includes whatever else the server did
+    meanwhile (other databases too)."""
 
-    def __init__(self, procs: dict[str, int]) -> None:
+    def __init__(self, procs: dict[str, int], client: str = "wrk") -> None:
         self.procs = procs
+        self.client = client
         self.start = self._sample()
         self.children = _children_cpu()
 
@@ -496,20 +747,17 @@ class CpuMeter:
             for name, root in self.procs.items():
                 if int(pid) == root or int(fields[1]) == root:
                     found[(name, int(pid))] = _cpu_s(fields)
-            try:
-                comm = Path(f"/proc/{pid}/comm").read_text().strip()
-            except OSError:
-                continue
-            if comm == "postgres":
-                found[("postgres", int(pid))] = _cpu_s(fields)
         return found
 
     def stop(self, requests: int) -> dict[str, float]:
         end = self._sample()
-        used = {name: 0.0 for name in [*self.procs, "postgres"]}
+        used = {name: 0.0 for name in self.procs}
         for (name, pid), seconds in end.items():
             used[name] += seconds - self.start.get((name, pid), 0.0)
-        used["wrk"] = _children_cpu() - self.children
+        for (name, pid), seconds in self.start.items():
+            if (name, pid) not in end:  # ended: its whole time is in its parent's children's
+                used[name] -= seconds
+        used[self.client] = _children_cpu() - self.children
         return {name: 1000 * s / max(requests, 1) for name, s in used.items()}
 
 
@@ -545,6 +793,16 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def postmaster(self) -> int:
+        """The PostgreSQL server's main process (the parent of every backend), when it runs on
+        this machine; 0 (nothing measured) otherwise."""
+        with self.engine.connect() as conn:
+            backend = conn.scalar(text("SELECT pg_backend_pid()"))
+        fields = _proc_stat(backend)
+        if fields is None or _comm(backend) != "postgres" or _comm(fields[1]) != "postgres":
+            return 0  # another machine's process numbers
+        return int(fields[1])
+
     def order_refs(self, parts: int) -> list[list[str]]:
         """Unpaid medical registrations of people in no special group (never fully paid by the
         government, so always priceable), shuffled, in `parts` disjoint slices."""
@@ -579,12 +837,23 @@ class Database:
     def vacuum(self) -> None:
         with self.autocommit.connect() as conn:
             conn.execute(
-                text("VACUUM ANALYZE payment_order, order_item, registration, audit_entry")
+                text(
+                    "VACUUM ANALYZE payment_order, order_item, registration, audit_entry, "
+                    "ledger_message"
+                )
             )
 
     def reset_sql_pool(self, base: int, rows: int, status: str) -> None:
         """Drop the bare SQL runs' orders and set their registrations to `status` (not timed)."""
         with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "DELETE FROM ledger_message WHERE order_item_id IN (SELECT i.id FROM "
+                    "order_item i JOIN payment_order o ON o.id = i.order_id "
+                    "WHERE o.openid = :openid)"
+                ),
+                {"openid": SQL_OPENID},
+            )
             conn.execute(
                 text(
                     "DELETE FROM order_item WHERE order_id IN "
@@ -622,15 +891,18 @@ class Database:
                 text(
                     "INSERT INTO payment_order (order_no, openid, idempotency_key, request_hash, "
                     "trade_type, status, total_fen, description, client_ip, expires_at, "
-                    "created_at, updated_at) "
+                    "next_check_at, county_code, created_at, updated_at) "
                     "SELECT 'BN' || :run || '-' || c || '-' || i, :openid, "
                     "'bn-' || :run || '-' || c || '-' || i, md5('a' || c || '-' || i) || "
-                    "md5('b' || c || '-' || i), 'JSAPI', 'created', 25000, '城乡居民医疗保险缴费', "
-                    "'127.0.0.1', now() + interval '30 minutes', now(), now() "
-                    "FROM generate_series(0, CAST(:clients AS int)) c, generate_series(1, CAST(:per AS int)) i "
+                    "md5('b' || c || '-' || i), 'JSAPI', 'created', 25000, :description, "
+                    "'127.0.0.1', now() + interval '30 minutes', now() + interval '5 minutes', "
+                    "substr(r.village_code, 1, 6) || '000000', now(), now() "
+                    "FROM generate_series(0, CAST(:clients AS int)) c "
+                    "CROSS JOIN generate_series(1, CAST(:per AS int)) i "
+                    "JOIN registration r ON r.id = :base + c * :per + i - 1 "
                     "ORDER BY c, i"
                 ),
-                {**spec, "openid": SQL_OPENID},
+                {**spec, "openid": SQL_OPENID, "description": DESCRIPTION},
             )
             conn.execute(
                 text(
@@ -639,7 +911,8 @@ class Database:
                     "contribution_subsidy_fen) "
                     "SELECT o.id, :base + c * :per + i - 1, :base + c * :per + i - 1, "
                     "'medical', 2020, NULL, 25000, 0, 0 "
-                    "FROM generate_series(0, CAST(:clients AS int)) c CROSS JOIN generate_series(1, CAST(:per AS int)) i "
+                    "FROM generate_series(0, CAST(:clients AS int)) c "
+                    "CROSS JOIN generate_series(1, CAST(:per AS int)) i "
                     "JOIN payment_order o ON o.order_no = 'BN' || :run || '-' || c || '-' || i"
                 ),
                 spec,
@@ -679,12 +952,15 @@ class Database:
                 text(
                     "INSERT INTO payment_order (order_no, openid, idempotency_key, request_hash, "
                     "trade_type, status, total_fen, description, client_ip, expires_at, "
-                    "prepay_id, pay_params, created_at, updated_at) "
+                    "next_check_at, county_code, prepay_id, pay_params, created_at, updated_at) "
                     "SELECT 'SB' || lpad(g::text, 24, '0'), t.openid, 'copy-' || g, "
                     "t.request_hash, t.trade_type, 'created', t.total_fen, t.description, "
-                    "t.client_ip, now() + interval '30 minutes', t.prepay_id, t.pay_params, "
-                    "now(), now() FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g, payment_order t "
-                    "WHERE t.id = :template ORDER BY g"
+                    "t.client_ip, t.expires_at, t.next_check_at, "
+                    "substr(r.village_code, 1, 6) || '000000', t.prepay_id, t.pay_params, "
+                    "t.created_at, t.updated_at "
+                    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g "
+                    "JOIN registration r ON r.id = :base + g "
+                    "CROSS JOIN payment_order t WHERE t.id = :template ORDER BY g"
                 ),
                 spec,
             )
@@ -710,11 +986,14 @@ class Database:
             )
             conn.execute(
                 text(
-                    "INSERT INTO audit_entry (occurred_at, actor, action, target, detail) "
-                    "SELECT now(), 'openid:' || :openid, 'order.create', "
-                    "'SB' || lpad(g::text, 24, '0'), "
-                    '\'{"total_fen": 25000, "registrations": 1, "trade_type": "JSAPI"}\' '
-                    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g"
+                    "INSERT INTO audit_entry (occurred_at, actor, action, region_code, target, "
+                    "detail) SELECT t.created_at, 'openid:' || :openid, 'order.create', "
+                    "o.county_code, o.order_no, "
+                    "json_build_object('total_fen', t.total_fen, 'registrations', 1, "
+                    "'trade_type', t.trade_type) "
+                    "FROM generate_series(CAST(:first AS int), CAST(:last AS int)) g "
+                    "JOIN payment_order o ON o.order_no = 'SB' || lpad(g::text, 24, '0') "
+                    "CROSS JOIN payment_order t WHERE t.id = :template"
                 ),
                 {**spec, "openid": openid},
             )
@@ -764,6 +1043,12 @@ class Database:
                     "SELECT count(*) FROM payment_order o JOIN order_item i ON i.order_id = o.id "
                     "JOIN registration r ON r.id = i.registration_id "
                     "WHERE o.openid = :openid AND o.status = 'paid' AND r.status <> 'paid'"
+                ),
+                "paid_items_without_one_ledger_message": one(
+                    "SELECT count(*) FROM payment_order o JOIN order_item i ON i.order_id = o.id "
+                    "WHERE o.openid = :openid AND o.status = 'paid' AND (SELECT count(*) "
+                    "FROM ledger_message m WHERE m.order_item_id = i.id "
+                    "AND m.kind = 'payment') <> 1"
                 ),
                 "app_orders_not_paid_status": one(
                     "SELECT count(*) FROM payment_order WHERE openid = :openid "
