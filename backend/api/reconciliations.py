@@ -106,6 +106,7 @@ class Reconciliations(MethodView):
                 bill_dir=Path(cfg.BILL_DIR),
                 now=now,
                 actor=f"staff:{current_staff().name}",
+                region_code=current_staff().region_code,
             )
         report = reconcile_day(
             unit_of_work(),

@@ -20,8 +20,8 @@ class Note:
 
     actor: str
     action: str
+    region_code: str | None  # required: who sees the entry depends on it
     target: str | None = None
-    region_code: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -30,8 +30,8 @@ def record(
     *,
     actor: str,
     action: str,
+    region_code: str | None,
     target: str | None = None,
-    region_code: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     entry = AuditEntry(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
@@ -10,6 +11,7 @@ from backend.infra.web import clock, unit_of_work
 from backend.ledger import operations
 from backend.models import LedgerMessage
 from backend.models.ledger import MESSAGE_STATUSES
+from backend.values.region_codes import normalise
 
 ledger_cli = AppGroup("ledger", help="The tax ledger outbox.")
 
@@ -42,7 +44,11 @@ def list_messages(status: str, limit: int) -> None:
 def resend(message_id: str | None) -> None:
     """Put one dead letter (or all) back in line for the worker."""
     moved = operations.resend_dead(
-        unit_of_work(), actor="cli", now=clock().now(), message_id=message_id
+        unit_of_work(),
+        actor="cli",
+        now=clock().now(),
+        message_id=message_id,
+        region_code=normalise(current_app.config["CITY_CODE"]),
     )
     click.echo(f"resent {moved}")
     if message_id and not moved:

@@ -38,8 +38,8 @@ def resend_dead(
     *,
     actor: str,
     now: datetime,
+    region_code: str,
     message_id: str | None = None,
-    region_code: str | None = None,
 ) -> int:
     """Put dead letters (all, or one) back in line, due now; the attempt count starts over.
 

@@ -22,6 +22,7 @@ from backend.recon.pull import pull_bill
 from backend.recon.reconcile import reconcile_day
 from backend.values.beijing import beijing_today
 from backend.values.money import yuan_text
+from backend.values.region_codes import normalise
 
 EVERY_REGION = ""  # the empty scope prefix
 DAY = click.DateTime(formats=["%Y-%m-%d"])
@@ -49,6 +50,7 @@ def pull_bill_command(day: datetime | None) -> None:
             bill_dir=Path(cfg.BILL_DIR),
             now=clock().now(),
             actor="cli",
+            region_code=normalise(cfg.CITY_CODE),
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from None

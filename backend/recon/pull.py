@@ -41,11 +41,14 @@ def pull_bill(
     bill_dir: Path,
     now: datetime,
     actor: str,
+    region_code: str,
     today: date | None = None,
 ) -> WeChatBill:
     """Download, store and read the bill of `day`; keep its record (one per day).
 
-    `today` is the Beijing date (by default that of `now`); only days before it are pulled.
+    `region_code`: the caller's region, where the audit entry is filed (a bill is the whole
+    merchant account's). `today` is the Beijing date (by default that of `now`); only days
+    before it are pulled.
     Unavailable when the platform cannot be reached; the record stays as it was then.
     """
     today = today or beijing_today(now)
@@ -87,6 +90,7 @@ def pull_bill(
             session,
             actor=actor,
             action="bill.pull",
+            region_code=region_code,
             target=day.isoformat(),
             detail={
                 "status": record.status,

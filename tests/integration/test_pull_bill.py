@@ -22,6 +22,8 @@ from backend.payments.wechat.bill import PlainBill, parse_file
 from backend.recon.pull import BillNotReady, pull_bill
 from backend.values.beijing import beijing_today
 
+CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
+
 A_QUIET_DAY = date(2019, 1, 6)  # nobody paid anything at the fake then
 
 
@@ -109,7 +111,14 @@ def test_a_day_is_pulled_stored_and_counted(
 
     def pull() -> WeChatBill:
         return pull_bill(
-            uow, gateway, day, bill_dir=bill_dir, now=now, actor="test", today=tomorrow
+            uow,
+            gateway,
+            day,
+            bill_dir=bill_dir,
+            now=now,
+            actor="test",
+            region_code=CITY,
+            today=tomorrow,
         )
 
     before = pull()
@@ -142,7 +151,15 @@ def test_a_day_is_pulled_stored_and_counted(
 
 
 def test_a_day_without_trades_is_empty(uow, clock, gateway, bill_dir):
-    bill = pull_bill(uow, gateway, A_QUIET_DAY, bill_dir=bill_dir, now=clock.now(), actor="test")
+    bill = pull_bill(
+        uow,
+        gateway,
+        A_QUIET_DAY,
+        bill_dir=bill_dir,
+        now=clock.now(),
+        actor="test",
+        region_code=CITY,
+    )
     assert (bill.status, bill.sha256, bill.path, bill.row_count) == ("empty", None, None, 0)
     assert bill.hash_changed is None
     assert not bill_dir.exists() or not any(bill_dir.iterdir())
@@ -150,7 +167,9 @@ def test_a_day_without_trades_is_empty(uow, clock, gateway, bill_dir):
 
 def test_an_unreadable_bill_is_kept_and_marked_invalid(uow, clock, bill_dir):
     day = date(2019, 11, 5)
-    bill = pull_bill(uow, BadBill(), day, bill_dir=bill_dir, now=clock.now(), actor="test")
+    bill = pull_bill(
+        uow, BadBill(), day, bill_dir=bill_dir, now=clock.now(), actor="test", region_code=CITY
+    )
     assert bill.status == "invalid"
     assert bill.error.startswith("line 3: 应结订单金额: 'abc' is not an amount")
     assert (bill.row_count, bill.settlement_fen) == (0, 0)
@@ -163,7 +182,7 @@ def test_today_and_later_are_refused(session, uow, clock, gateway, bill_dir):
     now = clock.now()
     for day in (beijing_today(now), beijing_today(now) + timedelta(days=3)):
         with pytest.raises(BillNotReady, match="微信在次日（北京时间）生成前一天的对账单"):
-            pull_bill(uow, gateway, day, bill_dir=bill_dir, now=now, actor="test")
+            pull_bill(uow, gateway, day, bill_dir=bill_dir, now=now, actor="test", region_code=CITY)
     assert session.scalar(select(func.count()).select_from(WeChatBill)) == 0
 
 

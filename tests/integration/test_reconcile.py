@@ -19,6 +19,8 @@ from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import wait_until
 
+CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
+
 
 @pytest.fixture
 def session(app, with_regions):
@@ -52,7 +54,14 @@ def test_a_lost_notification_is_found_in_the_bill_and_credited_once(
     tomorrow = today + timedelta(days=1)  # the bill of today, as if pulled tomorrow
     gateway = gateway_from_config(app.config["APP_CONFIG"])
     pulled = pull_bill(
-        uow, gateway, today, bill_dir=tmp_path, now=now, actor="test", today=tomorrow
+        uow,
+        gateway,
+        today,
+        bill_dir=tmp_path,
+        now=now,
+        actor="test",
+        region_code=CITY,
+        today=tomorrow,
     )
     assert pulled.status == "ok"
 
@@ -144,7 +153,10 @@ def test_a_payment_missing_from_the_bill_is_held_two_days_then_waits_for_a_perso
     day = beijing_today(now) - timedelta(days=30)  # a quiet day: WeChat's bill is empty
     move_paid_at(session, order_no, datetime.combine(day, datetime.min.time(), BEIJING))
     gateway = gateway_from_config(app.config["APP_CONFIG"])
-    assert pull_bill(uow, gateway, day, bill_dir=tmp_path, now=now, actor="t").status == "empty"
+    assert (
+        pull_bill(uow, gateway, day, bill_dir=tmp_path, now=now, actor="t", region_code=CITY).status
+        == "empty"
+    )
 
     def run(days_later):
         return reconcile_day(uow, gateway, day=day, today=day + timedelta(days=days_later), now=now)
@@ -173,7 +185,16 @@ def test_a_payment_near_midnight_billed_the_next_day_clears_on_its_own(
     move_paid_at(session, order_no, late_evening)
     gateway = gateway_from_config(app.config["APP_CONFIG"])
     for day in (yesterday, today):
-        pull_bill(uow, gateway, day, bill_dir=tmp_path, now=now, actor="t", today=tomorrow)
+        pull_bill(
+            uow,
+            gateway,
+            day,
+            bill_dir=tmp_path,
+            now=now,
+            actor="t",
+            region_code=CITY,
+            today=tomorrow,
+        )
 
     first = reconcile_day(uow, gateway, day=yesterday, today=today, now=now)
     assert kinds(first, order_no) == [("missing_in_bill", "held")]

@@ -27,6 +27,8 @@ from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import wait_until
 
+CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
+
 STORIES = ("paid", "lost", "duplicate", "refunded")
 _people = itertools.count(100)  # ID number serials, unique across hypothesis examples
 STAFF_REFUNDS = "/api/staff/v1/refunds"
@@ -142,7 +144,14 @@ def reconcile_today(app, tmp_path):
     tomorrow = today + timedelta(days=1)  # today's bill, as if pulled tomorrow
     gateway = gateway_from_config(app.config["APP_CONFIG"])
     pulled = pull_bill(
-        uow, gateway, today, bill_dir=tmp_path, now=now, actor="test", today=tomorrow
+        uow,
+        gateway,
+        today,
+        bill_dir=tmp_path,
+        now=now,
+        actor="test",
+        region_code=CITY,
+        today=tomorrow,
     )
     assert pulled.status == "ok", pulled.error
     return reconcile_day(

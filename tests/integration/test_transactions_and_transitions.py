@@ -63,7 +63,7 @@ def test_blocks_do_not_nest(uow):
 def test_rows_written_without_a_time_take_the_business_clock(session, uow, clock):
     clock.advance(timedelta(days=3))
     with uow as tx:
-        entry = audit.record(tx, actor="test", action="stamped")
+        entry = audit.record(tx, actor="test", action="stamped", region_code="410721000000")
     assert abs((entry.occurred_at - clock.now()).total_seconds()) < 5
     assert entry.occurred_at.year == 2019
 
@@ -103,7 +103,7 @@ def test_a_move_from_a_state_it_does_not_leave_changes_nothing(session, uow):
             tx,
             "enter",  # paid -> treasury_entered; this one is unpaid
             Registration.id == registration.id,
-            audit_note=audit.Note(actor="test", action="entered"),
+            audit_note=audit.Note(actor="test", action="entered", region_code="410721000000"),
             then=lambda tx, ids: followed.append(ids),
         )
     assert (moved, followed) == ([], [])
