@@ -36,6 +36,7 @@ LEASE = "30"
 POLL_SECONDS = 0.1
 STALL_SECONDS = 60  # no new delivery for this long ends the run as failed
 VILLAGE = "410721100201"
+COUNTY = VILLAGE[:6] + "000000"  # the county its orders are filed under
 
 REGIONS = """
 INSERT INTO region (code, name, level, parent_code) VALUES
@@ -65,11 +66,11 @@ ORDER BY g
 ORDERS = """
 INSERT INTO payment_order (order_no, openid, idempotency_key, request_hash, trade_type, status,
     total_fen, description, client_ip, expires_at, transaction_id, paid_at, paid_fen,
-    created_at, updated_at)
+    next_check_at, county_code, created_at, updated_at)
 SELECT 'SIW' || lpad(o::text, 12, '0'), 'oBENCHLEDGER', 'k' || o, '-', 'JSAPI', 'paid',
        25000 * least(10, CAST(:n AS int) - 10 * o), '城乡居民医疗保险缴费', '127.0.0.1', now(),
        '42' || lpad(o::text, 26, '0'), now(), 25000 * least(10, CAST(:n AS int) - 10 * o),
-       now(), now()
+       now(), :county, now(), now()
 FROM generate_series(0, (CAST(:n AS int) - 1) / 10) o ORDER BY o
 """
 
@@ -109,7 +110,7 @@ def main() -> dict:
 
 def seed(engine) -> None:
     log(f"seeding {MESSAGES:,} paid registrations with pending ledger messages")
-    params = {"n": MESSAGES, "village": VILLAGE}
+    params = {"n": MESSAGES, "village": VILLAGE, "county": COUNTY}
     with engine.begin() as conn:
         conn.execute(text(REGIONS))
         for sql in (ENROLLEES, REGISTRATIONS, ORDERS, ITEMS, MESSAGES_SQL):
@@ -128,8 +129,10 @@ def vacuum(engine) -> None:
 def measure(engine, url: str) -> dict:
     tax_port = free_port()
     bureau = f"http://127.0.0.1:{tax_port}"
+    # Every process on the system clock: the seeded rows carry the database's now(), and the
+    # bureau checks the workers' signed timestamps against its own clock (APP_CLOCK_* unset).
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("APP_CLOCK_")},
         "DATABASE_URL": url,
         "TAX_LEDGER_URL": bureau,
         "WORKER_INTERVAL_SECONDS": INTERVAL,

@@ -15,14 +15,16 @@ on both sides, one refund only in the bill and one only ours.
 Then BENCH_RUNS times (default 3), alternating, each in a fresh process:
 1. read: polars.read_csv of the file (comma-separated, no quoting, every column as text, the two
    summary lines left out), then every value's leading backtick stripped; and the same read alone.
-2. reconcile: backend.recon.reconcile.reconcile_day for the day, as `flask reconcile` calls it,
-   with WeChat Pay pointed at a closed port: the 4 lost payments cannot be confirmed at WeChat and
-   stay open, like every other planted difference.
+2. reconcile: backend.recon.reconcile.reconcile_day for the day, as `flask reconcile` calls it
+   (the app's unit of work, payment gateway and business clock; the gateway's read_bill hands it
+   the bill as plain rows), with WeChat Pay pointed at a closed port: the 4 lost payments cannot
+   be confirmed at WeChat and stay open, like every other planted difference.
 Seconds are taken inside the process around the call (the process's wall time, with interpreter
 start and imports, is given too); memory is the process's peak RSS. Every reconcile must report
 exactly the planted differences and match everything else. A last process times the stages of
 reconcile_day one by one: the bill read from its text (Path.read_text, then parse) and from its
-file (parse_file), our payments, our refunds, matching.
+file (parse_file; backend.payments.wechat.bill), our payments and our refunds
+(backend.recon.our_records), matching.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ TODAY = DAY + timedelta(days=1)  # reconciled the next day: a payment the bill l
 DAY_START = datetime(2024, 2, 29, 16, 0, tzinfo=UTC)  # DAY's Beijing midnight
 APPID, MCH_ID = "wxdemoappid000001", "1900000109"
 VILLAGE = "410721100201"
+COUNTY = VILLAGE[:6] + "000000"
 REFUND_FEN = 5000
 
 
@@ -108,15 +111,20 @@ def refund_no(n: int) -> str:
 ORDER_COLUMNS = (
     "order_no, openid, idempotency_key, request_hash, trade_type, status, total_fen, "
     "description, client_ip, expires_at, transaction_id, paid_at, paid_fen, billed_on, "
-    "created_at, updated_at"
+    "next_check_at, county_code, created_at, updated_at"
 )
 
 
 def load_orders(url: str, plan: Plan) -> None:
-    """N paid orders of DAY and the 4 unpaid ones, by COPY; the refunds and what they need."""
+    """N paid orders of DAY and the 4 unpaid ones, by COPY; the refunds and what they need.
+
+    A paid order's next_check_at is its paid_at (the poller has nothing to ask), an unpaid one's
+    its creation (due a look); the orders with a registration (refunds() adds one to each
+    refunded order) are filed under its county, the others under none."""
     import psycopg
 
     duplicate = set(plan.duplicate)
+    with_county = {*plan.refunded, plan.refund_ours_only}
     created = DAY_START.isoformat()
     with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as conn:
         with (
@@ -130,10 +138,12 @@ def load_orders(url: str, plan: Plan) -> None:
                     (DAY + timedelta(days=1)).isoformat() if n == plan.billed_next_day else r"\N"
                 )
                 fen = amount(n)
+                paid = paid_at(n).isoformat()
+                county = COUNTY if n in with_county else r"\N"
                 lines.append(
                     f"{order_no(n)}\toBENCH{n % 5000:06d}\tk{n}\t-\tJSAPI\t{status}\t{fen}\t"
                     f"城乡居民医疗保险缴费\t127.0.0.1\t{created}\t{transaction_id(n)}\t"
-                    f"{paid_at(n).isoformat()}\t{fen}\t{billed}\t{created}\t{created}\n"
+                    f"{paid}\t{fen}\t{billed}\t{paid}\t{county}\t{created}\t{created}\n"
                 )
                 if len(lines) == 20000:
                     cp.write("".join(lines))
@@ -142,7 +152,7 @@ def load_orders(url: str, plan: Plan) -> None:
                 lines.append(
                     f"{number}\toBENCHLOST\tlost{k}\t-\tJSAPI\tcreated\t30000\t"
                     f"城乡居民医疗保险缴费\t127.0.0.1\t{created}\t\\N\t\\N\t\\N\t\\N\t"
-                    f"{created}\t{created}\n"
+                    f"{created}\t\\N\t{created}\t{created}\n"
                 )
             cp.write("".join(lines))
         conn.commit()
@@ -399,15 +409,25 @@ def child_read(path: str, records: int) -> dict:
 
 
 def child_reconcile() -> dict:
+    """reconcile_day of DAY as `flask reconcile` calls it: the app's unit of work, payment
+    gateway, clock and refund check delay (TODAY stands for the clock's Beijing date)."""
     from backend import create_app
-    from backend.payments import gateway_from_config
+    from backend.infra.web import clock, payment_gateway, unit_of_work
     from backend.recon.reconcile import reconcile_day
 
     app = create_app()
-    gateway = gateway_from_config(app.config["APP_CONFIG"])
-    with app.app_context(), app.extensions["db_sessions"]() as session:
+    with app.app_context():
+        uow, gateway = unit_of_work(), payment_gateway()
+        check_after = timedelta(seconds=app.config["APP_CONFIG"].REFUND_CHECK_AFTER_SECONDS)
         started = time.perf_counter()
-        report = reconcile_day(session, gateway, day=DAY, today=TODAY, now=datetime.now(UTC))
+        report = reconcile_day(
+            uow,
+            gateway,
+            day=DAY,
+            today=TODAY,
+            now=clock().now(),
+            refund_check_after=check_after,
+        )
         seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
@@ -420,10 +440,12 @@ def child_reconcile() -> dict:
 
 
 def child_stages() -> dict:
-    """reconcile_day's stages 1-3 one by one (each its own bill and our side, freed after)."""
+    """reconcile_day's stages 1-3 one by one (each its own bill and our side, freed after); the
+    bill from its file is matched in the plain rows the payment gateway hands over (read_bill)."""
     from backend import create_app
+    from backend.infra.web import unit_of_work
     from backend.models import WeChatBill
-    from backend.payments.wechat.bill import parse, parse_file
+    from backend.payments.wechat.bill import PlainBill, parse, parse_file
     from backend.recon.matching import match
     from backend.recon.our_records import day_payments, day_refunds
 
@@ -436,15 +458,17 @@ def child_stages() -> dict:
         stages[name] = round(time.perf_counter() - started, 3)
         return result
 
-    with app.app_context(), app.extensions["db_sessions"]() as session:
-        path = Path(session.query(WeChatBill.path).filter_by(bill_date=DAY).scalar())
+    with app.app_context():
+        uow = unit_of_work()
+        with uow as session:
+            path = Path(session.query(WeChatBill.path).filter_by(bill_date=DAY).scalar())
         timed("bill_read_text_then_parse", lambda: parse(path.read_text("utf-8")).frame())
         bill = parse_file(path)
         timed("bill_parse_file", bill.frame)
-        ours = timed("our_payments", lambda: day_payments(session, DAY))
-        refunds = timed("our_refunds", lambda: day_refunds(session, DAY))
-        timed("match", lambda: match(bill.rows(), ours, day=DAY, today=TODAY, refunds=refunds))
-        session.rollback()
+        with uow as session:
+            ours = timed("our_payments", lambda: day_payments(session, DAY))
+            refunds = timed("our_refunds", lambda: day_refunds(session, DAY))
+        timed("match", lambda: match(PlainBill(bill), ours, day=DAY, today=TODAY, refunds=refunds))
     return stages
 
 
@@ -512,8 +536,8 @@ def main() -> dict:
         load_orders(url, plan)
         load_seconds = time.perf_counter() - started
         store_bill(url, path, counts)
-        env = {
-            **os.environ,
+        env = {  # the system clock (APP_CLOCK_* unset): DAY is long past
+            **{k: v for k, v in os.environ.items() if not k.startswith("APP_CLOCK_")},
             "DATABASE_URL": url,
             "FAKE_WECHAT_URL": "http://127.0.0.1:9/",  # closed: lost payments stay open
             "LOG_LEVEL": "WARNING",
