@@ -9,9 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import ColumnElement, Insert, bindparam, insert, literal, select
 from sqlalchemy.orm import Session
 
 from backend.models import AuditEntry
+
+_entries = AuditEntry.__table__
 
 
 @dataclass(frozen=True)
@@ -49,4 +52,28 @@ def write(session: Session, note: Note) -> AuditEntry:
         target=note.target,
         region_code=note.region_code,
         detail=note.detail,
+    )
+
+
+def entry_statement(
+    action: str,
+    *,
+    occurred_at: ColumnElement,
+    target_param: str,
+    region_code: ColumnElement,
+) -> Insert:
+    """One entry as a statement, for writes built once and run compiled (or chained in one).
+
+    The actor and detail come from the bind parameters b_actor and b_detail, the target from
+    `target_param`; the region is a column or parameter of the caller's statement."""
+    return insert(_entries).from_select(
+        ["occurred_at", "actor", "action", "target", "region_code", "detail"],
+        select(
+            occurred_at,
+            bindparam("b_actor", type_=_entries.c.actor.type),
+            literal(action),
+            bindparam(target_param, type_=_entries.c.target.type),
+            region_code,
+            bindparam("b_detail", type_=_entries.c.detail.type),
+        ),
     )

@@ -31,7 +31,6 @@ from sqlalchemy import (
     column,
     func,
     insert,
-    literal,
     select,
     true,
     update,
@@ -42,10 +41,11 @@ from sqlalchemy.exc import IntegrityError
 from backend.enrollees.groups import groups_by_year, memberships_of
 from backend.errors import Conflict, Refused, Unavailable
 from backend.fees import PolicyBook
+from backend.infra import audit
 from backend.infra.idempotency import replay_of, request_hash
 from backend.infra.statements import Reader, execute_compiled, execute_compiled_many
 from backend.infra.uow import UnitOfWork
-from backend.models import AuditEntry, Enrollee, OrderItem, PaymentOrder, Registration
+from backend.models import Enrollee, OrderItem, PaymentOrder, Registration
 from backend.orders.channels import CHANNELS
 from backend.orders.closing import close_order
 from backend.orders.pricing import PricedItem, RegistrationToPrice, price_item
@@ -157,7 +157,7 @@ def create_order(
 # -- 1. read and price -------------------------------------------------------------------------
 
 _reg, _enr, _ord = Registration.__table__, Enrollee.__table__, PaymentOrder.__table__
-_items, _audit = OrderItem.__table__, AuditEntry.__table__
+_items = OrderItem.__table__
 _NOW = bindparam("b_now", type_=_ord.c.updated_at.type)
 _BY_KEY = select(_ord.c.id).where(
     _ord.c.openid == bindparam("openid"), _ord.c.idempotency_key == bindparam("key")
@@ -301,16 +301,8 @@ def _hold(registration_ids) -> Update:
 
 
 def _audit_created(county_code) -> Insert:
-    return insert(_audit).from_select(
-        ["occurred_at", "actor", "action", "target", "region_code", "detail"],
-        select(
-            _NOW,
-            bindparam("b_actor", type_=_audit.c.actor.type),
-            literal("order.create"),
-            bindparam("b_order_no", type_=_audit.c.target.type),
-            county_code,
-            bindparam("b_detail", type_=_audit.c.detail.type),
-        ),
+    return audit.entry_statement(
+        "order.create", occurred_at=_NOW, target_param="b_order_no", region_code=county_code
     )
 
 

@@ -23,7 +23,7 @@ from backend.errors import NotFound
 from backend.infra import audit
 from backend.infra.statements import execute_compiled
 from backend.infra.uow import UnitOfWork
-from backend.models import AuditEntry, LedgerMessage, OrderItem, PaymentOrder, Registration
+from backend.models import LedgerMessage, OrderItem, PaymentOrder, Registration
 from backend.payments.gateway import GatewayError, TradeStatus
 from backend.states.ledger import MessageStatus
 from backend.states.orders import OrderStatus, PaymentDecision, on_payment
@@ -100,7 +100,7 @@ _orders, _items, _registrations = (
     OrderItem.__table__,
     Registration.__table__,
 )
-_ledger, _audit = LedgerMessage.__table__, AuditEntry.__table__
+_ledger = LedgerMessage.__table__
 _NOW = bindparam("b_now", type_=_orders.c.updated_at.type)
 _PAY = ORDERS.statement(
     "pay",
@@ -146,16 +146,8 @@ def _follow_ups(order_id: ColumnElement[int], county_code: ColumnElement[str | N
             _NOW,
         ).where(of_order),
     )
-    audit_entry = insert(_audit).from_select(
-        ["occurred_at", "actor", "action", "target", "region_code", "detail"],
-        select(
-            _NOW,
-            bindparam("b_actor", type_=_audit.c.actor.type),
-            literal("order.paid"),
-            bindparam("b_order_no", type_=_audit.c.target.type),
-            county_code,
-            bindparam("b_detail", type_=_audit.c.detail.type),
-        ),
+    audit_entry = audit.entry_statement(
+        "order.paid", occurred_at=_NOW, target_param="b_order_no", region_code=county_code
     )
     return credit, enqueue, audit_entry
 
