@@ -299,11 +299,16 @@ def main() -> dict:
                 )
                 one["wx_unifiedorder"] = run_wrk(
                     wx,
-                    "unifiedorder.lua",
+                    "signed_xml.lua",
                     seconds,
                     procs,
                     "unifiedorder-result",
-                    {"BENCH_BODIES": str(bodies)},
+                    {
+                        "BENCH_BODIES": str(bodies),
+                        "BENCH_PATH": "/pay/unifiedorder",
+                        "BENCH_SUCCESS": "<result_code><![CDATA[SUCCESS]]></result_code>",
+                        "BENCH_LABEL": "unifiedorder",
+                    },
                 )
                 refs = RESULTS / "orders-refs.txt"
                 refs.write_text("".join(f"{r}\n" for r in slices[run]), encoding="utf-8")
@@ -340,11 +345,16 @@ def main() -> dict:
                 )
                 one["app_notify"] = run_wrk(
                     api,
-                    "notify.lua",
+                    "signed_xml.lua",
                     seconds,
                     procs,
                     "notify-result",
-                    {"BENCH_NOTICES": str(notice_file)},
+                    {
+                        "BENCH_BODIES": str(notice_file),
+                        "BENCH_PATH": "/api/payments/wechat/notify",
+                        "BENCH_SUCCESS": "<return_code><![CDATA[SUCCESS]]></return_code>",
+                        "BENCH_LABEL": "notify",
+                    },
                 )
                 one["create_baseline"] = {"per_s": baseline_rate(one)}
                 log("  ".join(f"{name} {rate(result):.0f}/s" for name, result in one.items()))
@@ -595,7 +605,7 @@ def run_wrk(base: str, script: str, seconds: int, procs: dict, marker: str, wrk_
     requests = sum(statuses.values())
     good = report.get("successes", statuses.get("201", 0))
     warnings = []
-    if any(report.get(f"threads_out_of_{what}") for what in ("refs", "notices", "bodies")):
+    if any(report.get(f"threads_out_of_{what}") for what in ("refs", "bodies")):
         warnings.append(f"{script}: a wrk thread ran out of work; its rate is too low")
     elif good < requests:
         warnings.append(
@@ -662,7 +672,7 @@ class Notices:
                 "transaction_id": f"4200{self.count:024d}",
             }
             xml = dict_to_xml(data, calculate_signature(data, self.cfg.WECHAT_API_KEY))
-            bodies.append(xml.replace("\n", ""))  # one a line for notify.lua
+            bodies.append(xml.replace("\n", ""))  # one a line for signed_xml.lua
         return bodies
 
 
@@ -697,7 +707,7 @@ class UnifiedOrders:
                 "openid": self.openid,
             }
             xml = dict_to_xml(data, calculate_signature(data, self.cfg.WECHAT_API_KEY))
-            bodies.append(xml.replace("\n", ""))  # one a line for unifiedorder.lua
+            bodies.append(xml.replace("\n", ""))  # one a line for signed_xml.lua
         return bodies
 
 

@@ -1,11 +1,14 @@
--- wrk script: POST signed unifiedorder calls straight to the (fake) WeChat Pay platform, each
--- body once (a new out_trade_no each). BENCH_BODIES names a file of XML bodies (one a line);
--- each of the BENCH_WRK_THREADS threads takes every n-th line. A call counts when WeChat
--- accepted it (result_code SUCCESS). A thread that runs out of bodies stops and says so.
--- Prints one "unifiedorder-result" line: statuses and accepted calls counted over all threads.
+-- wrk script: POST signed WeChat Pay XML bodies, each once: unifiedorder calls straight to the
+-- (fake) platform, or payment notifications to the app.
+--   BENCH_BODIES   a file of XML bodies, one a line; each of the BENCH_WRK_THREADS threads takes
+--                  every n-th line
+--   BENCH_PATH     where to post them
+--   BENCH_SUCCESS  the text an accepted answer carries (WeChat's SUCCESS in its element)
+--   BENCH_LABEL    the result line's name
+-- A thread that runs out of bodies stops and says so. Prints one "<label>-result" line: statuses
+-- and accepted answers counted over all threads.
 local threads = {}
 local next_id = 0
-local accepted = "<result_code><![CDATA[SUCCESS]]></result_code>"
 
 function setup(thread)
   thread:set("tid", next_id)
@@ -15,6 +18,8 @@ end
 
 function init(args)
   local n = tonumber(os.getenv("BENCH_WRK_THREADS") or "2")
+  path = os.getenv("BENCH_PATH")
+  success = os.getenv("BENCH_SUCCESS")
   bodies = {}
   local line_no = 0
   for xml in io.lines(os.getenv("BENCH_BODIES")) do
@@ -35,13 +40,13 @@ request = function()
     sent = #bodies - 1 -- resend the last one (a repeat, not counted) until the thread stops
   end
   sent = sent + 1
-  return wrk.format("POST", "/pay/unifiedorder", {["Content-Type"] = "text/xml"}, bodies[sent])
+  return wrk.format("POST", path, {["Content-Type"] = "text/xml"}, bodies[sent])
 end
 
 response = function(status, headers, body)
   local key = tostring(status)
   statuses[key] = (statuses[key] or 0) + 1
-  if exhausted == 0 and body:find(accepted, 1, true) then
+  if exhausted == 0 and body:find(success, 1, true) then
     successes = successes + 1
   end
   if exhausted == 1 then
@@ -63,6 +68,6 @@ done = function(summary, latency, requests)
     parts[#parts + 1] = string.format('"%s":%d', status, count)
   end
   io.write(string.format(
-    'unifiedorder-result {"statuses":{%s},"successes":%d,"threads_out_of_bodies":%d}\n',
-    table.concat(parts, ","), total, out_of_bodies))
+    '%s-result {"statuses":{%s},"successes":%d,"threads_out_of_bodies":%d}\n',
+    os.getenv("BENCH_LABEL"), table.concat(parts, ","), total, out_of_bodies))
 end
