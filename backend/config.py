@@ -23,6 +23,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | MINIPROGRAM_URL | http://127.0.0.1:8003/ | the mini-program's start page (the mock under `make run`); `/q/{village_code}` leads there with `?village=` |
 | POSTER_FONT | /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf | TrueType font of the Chinese text on village QR posters (Debian fonts-droid-fallback) |
 | POSTER_LATIN_FONT | /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf | TrueType font of the digits and Latin letters on the posters, which POSTER_FONT lacks (Debian fonts-dejavu-core) |
+| PROGRESS_ROLL_SECONDS | 60 | how often the worker rolls today's progress journal into the daily figures (how stale today's progress may be) |
 | REFUND_CHECK_AFTER_SECONDS | 300 | a refund WeChat accepted but has not reported finished is asked about (refundquery) after this long, then again at this interval |
 | WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
 | SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
@@ -122,6 +123,9 @@ class Config:
     POSTER_FONT: str = field(default_factory=lambda: _env("POSTER_FONT", DEFAULT_POSTER_FONT))
     POSTER_LATIN_FONT: str = field(
         default_factory=lambda: _env("POSTER_LATIN_FONT", DEFAULT_POSTER_LATIN_FONT)
+    )
+    PROGRESS_ROLL_SECONDS: int = field(
+        default_factory=lambda: int(_env("PROGRESS_ROLL_SECONDS", "60"))
     )
     REFUND_CHECK_AFTER_SECONDS: int = field(
         default_factory=lambda: int(_env("REFUND_CHECK_AFTER_SECONDS", "300"))

@@ -74,6 +74,7 @@ def init_api(app: Flask) -> None:
         orders,
         payments,
         posters,
+        progress,
         reconciliations,
         refunds,
         regions,
@@ -99,6 +100,7 @@ def init_api(app: Flask) -> None:
         discrepancies,
         imports,
         posters,
+        progress,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

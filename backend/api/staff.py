@@ -25,6 +25,9 @@ class MeOut(Schema):
     name = fields.String()
     role = fields.String()
     region_code = fields.String()
+    department = fields.String(
+        allow_none=True, metadata={"description": "hrss (人社, pension), nhsa (医保, medical)"}
+    )
 
 
 class RegistrationQuery(Schema):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from backend.infra import audit
 from backend.models import Region, StaffUser
-from backend.models.staff import ROLES
+from backend.models.staff import DEPARTMENTS, ROLES
 from backend.values import region_codes as regions
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -36,12 +36,17 @@ class StaffIdentity:
     name: str
     role: str
     region_code: str
+    department: str | None = None  # hrss (人社, pension) or nhsa (医保, medical); None: both
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
 
     def sees(self, region_code: str) -> bool:
         return regions.in_scope(self.region_code, region_code)
+
+    def handles(self, scheme: str) -> bool:
+        """Whether the person's department runs this scheme (人社 pension, 医保 medical)."""
+        return self.department is None or DEPARTMENTS[self.department] == scheme
 
     @property
     def scope_prefix(self) -> str:
@@ -52,13 +57,23 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_staff(session: Session, *, name: str, role: str, region: str, actor: str) -> str:
+def create_staff(
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    region: str,
+    actor: str,
+    department: str | None = None,
+) -> str:
     """Create a staff user and return the token (the only time it exists in clear)."""
     name = name.strip()
     if not name or len(name) > 64:
         raise StaffError("name must be 1 to 64 characters")
     if role not in ROLES:
         raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if department is not None and department not in DEPARTMENTS:
+        raise StaffError(f"department must be one of {', '.join(DEPARTMENTS)}, not {department!r}")
     try:
         region_code = regions.normalise(region)
     except regions.InvalidRegionCode as exc:
@@ -69,7 +84,13 @@ def create_staff(session: Session, *, name: str, role: str, region: str, actor: 
         raise StaffError(f"a staff user named {name!r} already exists")
     token = secrets.token_urlsafe(32)
     session.add(
-        StaffUser(name=name, role=role, region_code=region_code, token_hash=hash_token(token))
+        StaffUser(
+            name=name,
+            role=role,
+            region_code=region_code,
+            department=department,
+            token_hash=hash_token(token),
+        )
     )
     audit.record(
         session,
@@ -77,7 +98,7 @@ def create_staff(session: Session, *, name: str, role: str, region: str, actor: 
         action="staff.create",
         target=name,
         region_code=region_code,
-        detail={"role": role},
+        detail={"role": role, "department": department},
     )
     return token
 
@@ -86,4 +107,10 @@ def authenticate(session: Session, token: str) -> StaffIdentity | None:
     user = session.scalar(select(StaffUser).where(StaffUser.token_hash == hash_token(token)))
     if user is None or user.disabled_at is not None:
         return None
-    return StaffIdentity(id=user.id, name=user.name, role=user.role, region_code=user.region_code)
+    return StaffIdentity(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        region_code=user.region_code,
+        department=user.department,
+    )

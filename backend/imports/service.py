@@ -58,6 +58,7 @@ from backend.infra import audit
 from backend.infra.uow import UnitOfWork
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
+from backend.progress import journal
 from backend.states.registrations import RegistrationStatus
 from backend.values import region_codes as regions
 from backend.values.beijing import beijing_today
@@ -621,6 +622,20 @@ class _RegistrationWriter(_Writer):
             same_for_all={"updated_at": now},
             # Guarded: a registration paid since we read it is left alone.
             only_if={"status": RegistrationStatus.UNPAID.value},
+        )
+        moved = [
+            (self.by_no[row.collection_no], row)
+            for row in self.registration_updates.values()
+            if self.by_no[row.collection_no].village_code != row.village_code
+        ]
+        journal.registered(
+            conn,
+            day=journal.day_of(now),
+            added=[
+                *((r.village_code, r.scheme, r.period_year) for r in self.new_registrations),
+                *((row.village_code, row.scheme, row.period_year) for _, row in moved),
+            ],
+            removed=[(stored.village_code, row.scheme, row.period_year) for stored, row in moved],
         )
 
 

@@ -17,6 +17,7 @@ from backend.ledger.port import TaxLedger
 from backend.orders.poller import check_open_orders
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
+from backend.progress.rollup import roll
 from backend.refunds.service import check_refunds
 
 LEDGER_BATCH = 50  # messages claimed per round
@@ -74,7 +75,20 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         handled = sent.delivered + sent.failed + sent.dead
         return Outcome(str(sent), handled > 0, more_waiting=handled >= LEDGER_BATCH)
 
-    return [Job("orders", orders), Job("refunds", refunds), Job("ledger", ledger_delivery)]
+    def progress(uow: UnitOfWork) -> Outcome:
+        report = roll(
+            uow,
+            now=clock.now(),
+            unless_rolled_within=timedelta(seconds=cfg.PROGRESS_ROLL_SECONDS),
+        )
+        return Outcome(str(report), bool(report))
+
+    return [
+        Job("orders", orders),
+        Job("refunds", refunds),
+        Job("ledger", ledger_delivery),
+        Job("progress", progress),
+    ]
 
 
-JOB_NAMES = ("orders", "refunds", "ledger")
+JOB_NAMES = ("orders", "refunds", "ledger", "progress")

@@ -11,7 +11,15 @@ from sqlalchemy import select
 from backend.errors import Conflict, Refused
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
-from backend.models import LedgerMessage, OrderItem, PaymentOrder, Registration
+from backend.models import (
+    GovernmentBatch,
+    GovernmentBatchItem,
+    LedgerMessage,
+    OrderItem,
+    PaymentOrder,
+    Registration,
+)
+from backend.progress import journal
 from backend.states.transitions import REGISTRATIONS
 
 log = logging.getLogger(__name__)
@@ -53,25 +61,18 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
         message.entered_at = entry.entered_at
         message.ledger_ref = entry.ledger_ref
         message.updated_at = now
-        county_code = session.scalar(
-            select(PaymentOrder.county_code)
-            .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
-            .where(OrderItem.id == message.order_item_id)
-        )
-        REGISTRATIONS.apply(
+        county_query, still_paid = _payment_of(message)
+        county_code = session.scalar(county_query)
+        if REGISTRATIONS.apply(
             session,
             "enter",
             Registration.id == message.registration_id,
-            # Still paid by this message's payment: after a refund and a new payment, a late
-            # confirmation of the old one must not enter the new one.
-            select(OrderItem.id)
-            .where(
-                OrderItem.id == message.order_item_id,
-                OrderItem.held_registration_id == message.registration_id,
-            )
-            .exists(),
+            still_paid,
             values={"tax_receipt_no": entry.tax_receipt_no, "updated_at": now},
-        )
+        ):
+            journal.entered(
+                session, day=journal.day_of(now), registration_id=message.registration_id
+            )
         audit.write(
             session,
             audit.Note(
@@ -83,3 +84,38 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
             ),
         )
         return True
+
+
+def _payment_of(message: LedgerMessage):
+    """The query of the county the message's payment is filed under, and the condition
+    that its registration is still paid by that payment: after a refund and a new payment, a late
+    confirmation of the old one must not enter the new one."""
+    if message.order_item_id is not None:
+        county = (
+            select(PaymentOrder.county_code)
+            .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
+            .where(OrderItem.id == message.order_item_id)
+        )
+        still_paid = (
+            select(OrderItem.id)
+            .where(
+                OrderItem.id == message.order_item_id,
+                OrderItem.held_registration_id == message.registration_id,
+            )
+            .exists()
+        )
+        return county, still_paid
+    county = (
+        select(GovernmentBatch.county_code)
+        .join(GovernmentBatchItem, GovernmentBatchItem.batch_id == GovernmentBatch.id)
+        .where(GovernmentBatchItem.id == message.government_item_id)
+    )
+    still_paid = (
+        select(GovernmentBatchItem.id)
+        .where(
+            GovernmentBatchItem.id == message.government_item_id,
+            GovernmentBatchItem.credited_registration_id == message.registration_id,
+        )
+        .exists()
+    )
+    return county, still_paid

@@ -3,10 +3,13 @@
 from backend.infra.database import Base
 from backend.models.audit import AuditEntry
 from backend.models.bills import WeChatBill
+from backend.models.bulletins import Bulletin
 from backend.models.discrepancies import ReconDiscrepancy
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
+from backend.models.government import GovernmentBatch, GovernmentBatchItem
 from backend.models.ledger import LedgerAttempt, LedgerMessage
 from backend.models.orders import OrderItem, PaymentOrder
+from backend.models.progress import ProgressChange, ProgressDay, ProgressRoll
 from backend.models.refunds import Refund
 from backend.models.regions import Region
 from backend.models.registrations import Registration
@@ -15,11 +18,17 @@ from backend.models.staff import StaffUser
 __all__ = [
     "AuditEntry",
     "Base",
+    "Bulletin",
     "Enrollee",
+    "GovernmentBatch",
+    "GovernmentBatchItem",
     "LedgerAttempt",
     "LedgerMessage",
     "OrderItem",
     "PaymentOrder",
+    "ProgressChange",
+    "ProgressDay",
+    "ProgressRoll",
     "ReconDiscrepancy",
     "Refund",
     "Region",

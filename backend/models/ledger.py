@@ -16,13 +16,18 @@ MESSAGE_STATUSES = tuple(status.value for status in MessageStatus)
 
 
 class LedgerMessage(Base):
-    """A payment message per paid order item, written in the transaction that credited it; a
-    reversal message per refund that gave money back for a credited item."""
+    """A payment message per paid order item or government batch item, written in the
+    transaction that credited it; a reversal message per refund that gave money back for a
+    credited order item."""
 
     __tablename__ = "ledger_message"
     __table_args__ = (
         CheckConstraint("kind IN ('payment', 'reversal')", name="kind"),
         CheckConstraint(f"status IN {MESSAGE_STATUSES}", name="status"),
+        # A message carries a WeChat payment (an order item) or a government one, never both.
+        CheckConstraint(
+            "(order_item_id IS NULL) <> (government_item_id IS NULL)", name="one_payment"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -30,7 +35,12 @@ class LedgerMessage(Base):
     message_id: Mapped[str] = mapped_column(String(40), unique=True)
     kind: Mapped[str] = mapped_column(String(12))
     registration_id: Mapped[int] = mapped_column(ForeignKey("registration.id"), index=True)
-    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_item.id"), index=True)
+    order_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_item.id"), index=True, default=None
+    )
+    government_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("government_batch_item.id"), unique=True, default=None
+    )
     refund_id: Mapped[int | None] = mapped_column(
         ForeignKey("refund.id"), unique=True, default=None
     )

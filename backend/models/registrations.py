@@ -39,6 +39,9 @@ class Registration(Base):
     # The insured place (参保地) the agency registered; it decides the policy that applies.
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=RegistrationStatus.UNPAID.value)
+    # How the payment that credited it came (wechat_miniprogram, wechat_qr, government); None
+    # while unpaid. Progress and exports count by it.
+    paid_channel: Mapped[str | None] = mapped_column(String(24), default=None)
     school_code: Mapped[str | None] = mapped_column(String(32), default=None)
     study_years_left: Mapped[int | None] = mapped_column(Integer, default=None)
     # The e-tax receipt number once the bureau confirms the treasury entry.

@@ -11,18 +11,24 @@ from backend.infra.database import Base
 from backend.models._types import UTCDateTime, stamp
 
 ROLES = ("viewer", "agency", "recon", "admin")
+# Which scheme's bureau a person works for: 人社 (human resources and social security) runs the
+# pension, 医保 (healthcare security) the medical scheme; None sees both (city leaders, admins).
+DEPARTMENTS = {"hrss": "pension", "nhsa": "medical"}
+DEPARTMENT_LABELS = {"hrss": "人社", "nhsa": "医保"}
 
 
 class StaffUser(Base):
     __tablename__ = "staff_user"
     __table_args__ = (
         CheckConstraint("role IN ('viewer', 'agency', 'recon', 'admin')", name="role"),
+        CheckConstraint("department IS NULL OR department IN ('hrss', 'nhsa')", name="department"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(8))
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
+    department: Mapped[str | None] = mapped_column(String(8), default=None)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

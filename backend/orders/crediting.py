@@ -1,6 +1,6 @@
 """Crediting a payment the platform reports (notification, or its answer to our query): once.
 
-The usual case, an open order paid in full, is the order machine's `pay` move and three more
+The usual case, an open order paid in full, is the order machine's `pay` move and four more
 statements in one transaction, built once from the same tables (backend.states.transitions) and
 run compiled: the busiest write of the season costs little more CPU than PostgreSQL spends on
 it. Everything else (paid already, closed, another amount, an order we never made) is decided by
@@ -25,6 +25,7 @@ from backend.infra.statements import execute_compiled
 from backend.infra.uow import UnitOfWork
 from backend.models import LedgerMessage, OrderItem, PaymentOrder, Registration
 from backend.payments.gateway import GatewayError, TradeStatus
+from backend.progress import journal
 from backend.states.ledger import MessageStatus
 from backend.states.orders import OrderStatus, PaymentDecision, on_payment
 from backend.states.registrations import RegistrationStatus
@@ -88,8 +89,9 @@ def record_confirmed_trade(
 
 # -- the usual case: statements built once ----------------------------------------------------
 #
-# An open order paid in full: the order machine's `pay` move, then the registrations' `credit`,
-# one outbox message per paid registration (design.md section 8: in the transaction that pays
+# An open order paid in full: the order machine's `pay` move, then the registrations' `credit`
+# (with the paying channel), one progress journal row per paid registration, one outbox message
+# per paid registration (design.md section 8: in the transaction that pays
 # it, so no crash can lose it, and its message_id, unique per order item, cannot double it) and
 # the audit entry. Built once from the machines' tables; on any database as four statements in
 # one transaction, on PostgreSQL as the same four chained in one statement (data-modifying
@@ -102,6 +104,7 @@ _orders, _items, _registrations = (
 )
 _ledger = LedgerMessage.__table__
 _NOW = bindparam("b_now", type_=_orders.c.updated_at.type)
+_DAY = bindparam("b_day", type_=journal.ProgressChange.__table__.c.day.type)
 _PAY = ORDERS.statement(
     "pay",
     _orders.c.order_no == bindparam("b_order_no"),
@@ -120,6 +123,9 @@ def _follow_ups(order_id: ColumnElement[int], county_code: ColumnElement[str | N
     credit = REGISTRATIONS.statement(
         "credit",
         _registrations.c.id.in_(select(_items.c.registration_id).where(of_order)),
+        paid_channel=select(journal.channel_of(_orders.c.trade_type))
+        .where(_orders.c.id == order_id)
+        .scalar_subquery(),
         updated_at=_NOW,
     )
     enqueue = insert(_ledger).from_select(
@@ -149,10 +155,10 @@ def _follow_ups(order_id: ColumnElement[int], county_code: ColumnElement[str | N
     audit_entry = audit.entry_statement(
         "order.paid", occurred_at=_NOW, target_param="b_order_no", region_code=county_code
     )
-    return credit, enqueue, audit_entry
+    return credit, enqueue, journal.order_paid(order_id, _DAY), audit_entry
 
 
-_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _AUDIT_PAID = _follow_ups(
+_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _JOURNAL_PAID, _AUDIT_PAID = _follow_ups(
     bindparam("b_id"), bindparam("b_county_code", type_=_orders.c.county_code.type)
 )
 _paid_order = _PAY.cte("paid")
@@ -161,7 +167,7 @@ _CREDIT_AT_ONCE = select(_paid_order.c.id, _paid_order.c.county_code).add_cte(
         statement.cte(name)
         for statement, name in zip(
             _follow_ups(select(_paid_order.c.id).scalar_subquery(), _paid_order.c.county_code),
-            ("credited", "enqueued", "audited"),
+            ("credited", "enqueued", "journalled", "audited"),
             strict=True,
         )
     )
@@ -175,6 +181,7 @@ def _values(payment: ReportedPayment, *, actor: str, now: datetime) -> dict:
         "b_transaction_id": payment.transaction_id,
         "b_paid_at": payment.paid_at,
         "b_now": now,
+        "b_day": journal.day_of(now),
         "b_actor": actor,
         "b_detail": {
             "transaction_id": payment.transaction_id,
@@ -193,7 +200,12 @@ def _record(
         return _record_unusual(session, payment, actor=actor, now=now)
     order_id, county_code = paid[0]
     keyed = {**values, "b_id": order_id, "b_county_code": county_code}
-    for statement in (_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _AUDIT_PAID):
+    for statement in (
+        _CREDIT_REGISTRATIONS,
+        _ENQUEUE_LEDGER_PAYMENTS,
+        _JOURNAL_PAID,
+        _AUDIT_PAID,
+    ):
         execute_compiled(connection, statement, keyed)
     return _paid(payment)
 
@@ -239,8 +251,8 @@ def _record_unusual(
         decision = PaymentDecision("mark_duplicate", False, "duplicate_payment")
 
     def credit(session: Session, _ids: list[int]) -> None:
-        values = {"b_id": order.id, "b_now": now}
-        for statement in (_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS):
+        values = {"b_id": order.id, "b_now": now, "b_day": journal.day_of(now)}
+        for statement in (_CREDIT_REGISTRATIONS, _ENQUEUE_LEDGER_PAYMENTS, _JOURNAL_PAID):
             execute_compiled(session.connection(), statement, values)
 
     moved = ORDERS.apply(

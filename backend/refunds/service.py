@@ -27,10 +27,12 @@ from backend.infra.idempotency import replay_of, request_hash
 from backend.infra.uow import UnitOfWork
 from backend.models import LedgerMessage, OrderItem, PaymentOrder, Refund, Registration
 from backend.payments.gateway import GatewayError, PaymentGateway, RefundRequest, RefundResult
+from backend.progress import journal
 from backend.refunds.rules import ONE_AT_A_TIME, PastRefund, check_request, on_refund_succeeded
 from backend.states.ledger import MessageStatus
 from backend.states.orders import OrderStatus
 from backend.states.refunds import FINISHED, RefundStatus
+from backend.states.registrations import RegistrationStatus
 from backend.states.transitions import ORDERS, REFUNDS, REGISTRATIONS
 
 log = logging.getLogger(__name__)
@@ -383,9 +385,9 @@ def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
         ).all()
     )
     items = session.execute(
-        select(OrderItem.id, OrderItem.amount_fen, OrderItem.registration_id).where(
-            OrderItem.order_id == refund.order_id
-        )
+        select(
+            OrderItem.id, OrderItem.amount_fen, OrderItem.gov_paid_fen, OrderItem.registration_id
+        ).where(OrderItem.order_id == refund.order_id)
     ).all()
     item = next(i for i in items if i.id == refund.order_item_id)
     effects = on_refund_succeeded(
@@ -398,12 +400,24 @@ def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
         session.execute(
             update(OrderItem).where(OrderItem.id == item.id).values(held_registration_id=None)
         )
-        REGISTRATIONS.apply(
+        registration = session.get(Registration, item.registration_id)
+        assert registration is not None  # an order item's registration
+        was = (registration.status, registration.paid_channel)
+        if REGISTRATIONS.apply(
             session,
             "give_back",
             Registration.id == item.registration_id,
-            values={"tax_receipt_no": None, "updated_at": now},
-        )
+            values={"tax_receipt_no": None, "paid_channel": None, "updated_at": now},
+        ):
+            journal.given_back(
+                session,
+                day=journal.day_of(now),
+                registration=registration,
+                channel=was[1],
+                was_entered=was[0] == RegistrationStatus.TREASURY_ENTERED.value,
+                paid_fen=item.amount_fen,
+                gov_paid_fen=item.gov_paid_fen,
+            )
     if effects.reversal:
         session.add(
             LedgerMessage(

@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
+from backend.progress import journal
 from backend.seed.population import GROUP_YEAR, Person
 from backend.seed.regions import RegionRow
 from backend.states.registrations import RegistrationStatus
@@ -247,4 +248,11 @@ def _write_batch(engine: Engine, batch: tuple[Person, ...], now: datetime) -> No
                 for r in p.registrations
             ],
             same_for_all={"status": RegistrationStatus.UNPAID.value, **stamps},
+        )
+        journal.registered(
+            conn,
+            day=journal.day_of(now),
+            added=[
+                (p.village_code, r.scheme, r.period_year) for p, _ in ours for r in p.registrations
+            ],
         )

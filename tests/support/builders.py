@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Enrollee, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
+from backend.progress import journal
 from backend.values.id_numbers import birth_date
 from tests.support.people import make_id_number
 from tests.support.regions import VILLAGE
@@ -48,6 +49,13 @@ def add_person(
         )
         session.add(registration)
         registrations.append(registration)
+    session.flush()
+    # As an import would: the registrations count in the progress journal of their day.
+    journal.registered(
+        session.connection(),
+        day=journal.day_of(registrations[0].created_at) if registrations else date.today(),
+        added=[(r.village_code, r.scheme, r.period_year) for r in registrations],
+    )
     for group in groups:
         session.add(
             SpecialGroupMembership(

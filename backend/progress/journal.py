@@ -1,0 +1,189 @@
+"""Writing the progress journal, in the transaction of each change it counts.
+
+One row per change and village: a registration imported (registered), credited (paid, with the
+resident's and the government's amounts, under the paying channel), given back (the same,
+negative) or entered in the treasury (entered). The day is the business clock's Beijing day when
+the change was recorded, so a closed day's rollup never changes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Connection, case, insert, literal, select
+from sqlalchemy.orm import Session
+
+from backend.models import (
+    GovernmentBatchItem,
+    OrderItem,
+    PaymentOrder,
+    ProgressChange,
+    Registration,
+)
+from backend.models.progress import NO_CHANNEL
+from backend.orders.channels import CHANNELS
+from backend.values.beijing import beijing_today
+
+GOVERNMENT = "government"  # the channel of a registration the government paid in full
+
+_journal = ProgressChange.__table__
+_items = OrderItem.__table__
+_orders = PaymentOrder.__table__
+_registrations = Registration.__table__
+_COLUMNS = (
+    "day",
+    "village_code",
+    "scheme",
+    "period_year",
+    "channel",
+    "registered",
+    "paid",
+    "paid_fen",
+    "gov_paid_fen",
+    "entered",
+)
+
+
+def day_of(now: datetime) -> date:
+    return beijing_today(now)
+
+
+def channel_of(trade_type: ColumnElement[str]) -> ColumnElement[str]:
+    """The collection channel of an order's trade type, in SQL (orders.channels says which)."""
+    return case(*((trade_type == kind, name) for kind, name in CHANNELS.items()))
+
+
+def order_paid(order_id: ColumnElement[int], day: ColumnElement[date]):
+    """INSERT … SELECT: the registrations an order pays, one `paid` row each.
+
+    The order's held registrations are the ones crediting moves (a hold is taken with the order
+    and kept while it is paid), so this counts exactly what the credit statement credits.
+    """
+    return insert(_journal).from_select(
+        list(_COLUMNS),
+        select(
+            day,
+            _registrations.c.village_code,
+            _registrations.c.scheme,
+            _registrations.c.period_year,
+            channel_of(_orders.c.trade_type),
+            literal(0),
+            literal(1),
+            _items.c.amount_fen,
+            _items.c.gov_paid_fen,
+            literal(0),
+        )
+        .select_from(_items)
+        .join(_registrations, _registrations.c.id == _items.c.held_registration_id)
+        .join(_orders, _orders.c.id == _items.c.order_id)
+        .where(_items.c.order_id == order_id),
+    )
+
+
+def government_paid(session: Session, batch_id: int, day: date) -> None:
+    """One `paid` row per registration a government batch credited."""
+    items = GovernmentBatchItem.__table__
+    session.execute(
+        insert(_journal).from_select(
+            list(_COLUMNS),
+            select(
+                literal(day),
+                _registrations.c.village_code,
+                _registrations.c.scheme,
+                _registrations.c.period_year,
+                literal(GOVERNMENT),
+                literal(0),
+                literal(1),
+                literal(0),
+                items.c.gov_paid_fen,
+                literal(0),
+            )
+            .select_from(items)
+            .join(_registrations, _registrations.c.id == items.c.credited_registration_id)
+            .where(items.c.batch_id == batch_id),
+        )
+    )
+
+
+def given_back(
+    session: Session,
+    *,
+    day: date,
+    registration: Registration,
+    channel: str | None,
+    was_entered: bool,
+    paid_fen: int,
+    gov_paid_fen: int,
+) -> None:
+    """A registration whose payment was given back in full: paid (and entered) go down."""
+    session.execute(
+        insert(_journal),
+        [
+            {
+                "day": day,
+                "village_code": registration.village_code,
+                "scheme": registration.scheme,
+                "period_year": registration.period_year,
+                "channel": channel or NO_CHANNEL,
+                "registered": 0,
+                "paid": -1,
+                "paid_fen": -paid_fen,
+                "gov_paid_fen": -gov_paid_fen,
+                "entered": -1 if was_entered else 0,
+            }
+        ],
+    )
+
+
+def entered(session: Session, *, day: date, registration_id: int) -> None:
+    """A registration the bureau confirmed entered in the treasury."""
+    session.execute(
+        insert(_journal).from_select(
+            list(_COLUMNS),
+            select(
+                literal(day),
+                _registrations.c.village_code,
+                _registrations.c.scheme,
+                _registrations.c.period_year,
+                _registrations.c.paid_channel,
+                literal(0),
+                literal(0),
+                literal(0),
+                literal(0),
+                literal(1),
+            ).where(_registrations.c.id == registration_id),
+        )
+    )
+
+
+def registered(
+    connection: Connection,
+    *,
+    day: date,
+    added: Iterable[tuple[str, str, int]],
+    removed: Iterable[tuple[str, str, int]] = (),
+) -> None:
+    """Registrations imported (added) or moved away from a village (removed), counted per
+    (village_code, scheme, period_year): one row per village however large the import."""
+    counts: Counter[tuple[str, str, int]] = Counter(added)
+    counts.subtract(removed)
+    rows = [
+        {
+            "day": day,
+            "village_code": village,
+            "scheme": scheme,
+            "period_year": year,
+            "channel": NO_CHANNEL,
+            "registered": n,
+            "paid": 0,
+            "paid_fen": 0,
+            "gov_paid_fen": 0,
+            "entered": 0,
+        }
+        for (village, scheme, year), n in sorted(counts.items())
+        if n
+    ]
+    if rows:
+        connection.execute(insert(_journal), rows)
