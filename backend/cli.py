@@ -12,6 +12,7 @@ def register_commands(app: Flask) -> None:
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
     from backend.posters.cli import posters
+    from backend.progress.cli import progress_cli
     from backend.recon.cli import (
         discrepancies_cli,
         pull_bill_command,
@@ -31,5 +32,6 @@ def register_commands(app: Flask) -> None:
         settle,
         discrepancies_cli,
         posters,
+        progress_cli,
     ):
         app.cli.add_command(command)

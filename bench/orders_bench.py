@@ -48,8 +48,8 @@ each:
    its writes, every order makes one unifiedorder call to the fake platform and a second write
    storing the prepay_id and payment parameters: both are part of what is measured.
 4. SQL notify (pgbench): one transaction doing the guarded update created -> paid by order_no
-   and amount, the update of its registration (through order_item), one ledger_message (the tax
-   outbox) per registration and the order.paid audit entry, on a pool of 'created' orders made
+   and amount, the update of its registration (through order_item), one progress journal row and
+   one ledger_message (the tax outbox) per registration and the order.paid audit entry, on a pool of 'created' orders made
    before the run.
 5. App notify (wrk): POST /api/payments/wechat/notify with correctly signed XML, each notification
    once, for the app's unpaid orders and, to have enough, SQL copies of an app-made order (same
@@ -172,10 +172,16 @@ UPDATE payment_order SET status = 'paid',
   WHERE order_no = 'BN' || :run || '-' || :client_id || '-' || :i AND total_fen = 25000
     AND status = 'created'
   RETURNING id AS order_id, order_no, transaction_id, county_code \\gset
-UPDATE registration SET status = 'paid', updated_at = now()
+UPDATE registration SET status = 'paid', paid_channel = 'wechat_miniprogram', updated_at = now()
   WHERE id IN (SELECT registration_id FROM order_item WHERE order_id = :order_id)
     AND (status = 'pending' OR status = 'unpaid')
   RETURNING id;
+INSERT INTO progress_change (day, village_code, scheme, period_year, channel, registered, paid,
+    paid_fen, gov_paid_fen, entered)
+  SELECT CAST(now() AS date), r.village_code, r.scheme, r.period_year, 'wechat_miniprogram', 0, 1,
+    i.amount_fen, i.gov_paid_fen, 0
+  FROM order_item i JOIN registration r ON r.id = i.held_registration_id
+  WHERE i.order_id = :order_id;
 INSERT INTO ledger_message (message_id, kind, registration_id, order_item_id, status, attempts,
     next_attempt_at, created_at, updated_at)
   SELECT 'pay-' || CAST(id AS VARCHAR), 'payment', registration_id, id, 'pending', 0, now(),

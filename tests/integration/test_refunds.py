@@ -315,3 +315,31 @@ def test_refunds_are_for_reconciliation_staff_of_the_region(
     assert bad.status_code == 422
     refunds = fresh(session, lambda s: s.scalars(select(Refund)).all())
     assert refunds == []  # nothing half-applied
+
+
+def test_progress_counts_the_treasury_entries_and_takes_back_a_refunded_payment(
+    session, http, server, bureau, fake_wechat, refund_app, recon, staff_token
+):
+    _, created, [(kept_id, _), (refunded_id, ref)] = paid_order(
+        session, http, server, fake_wechat, people=2, seq=41, payer="progress-payer"
+    )
+    run_worker(refund_app)  # both payments reach the bureau, which confirms them
+    wait_until(lambda: registration_status(session, refunded_id) == "treasury_entered")
+    wait_until(lambda: registration_status(session, kept_id) == "treasury_entered")
+    viewer = {"Authorization": f"Bearer {staff_token('viewer', '410721')}"}
+    query = {"region": "410721100201", "scheme": "medical", "period_year": 2020}
+
+    def figures():
+        run_worker(refund_app)  # the progress job rolls today again
+        answer = http.get(f"{server.url}/api/staff/v1/progress", params=query, headers=viewer)
+        counted = answer.json()
+        return (counted["registered"], counted["paid"], counted["treasury_entered"])
+
+    refund_app.config["APP_CONFIG"].PROGRESS_ROLL_SECONDS = 0
+    assert figures() == (2, 2, 2)
+    refund = ask(http, server, recon, created["order_no"], ref).json()
+    wait_refund(http, server, recon, refund["refund_no"])
+    assert registration_status(session, refunded_id) == "unpaid"
+    assert figures() == (2, 1, 1)
+    after = http.get(f"{server.url}/api/staff/v1/progress", params=query, headers=viewer).json()
+    assert after["paid_fen"] == 25000 and after["paid_by_channel"] == {"wechat_miniprogram": 1}
