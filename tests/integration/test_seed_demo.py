@@ -199,7 +199,12 @@ def test_demo_staff_tokens_are_written_once_and_work_over_http(
             f"{live_server}/api/staff/v1/me", headers={"Authorization": f"Bearer {token}"}
         )
         assert me.status_code == 200
-        assert me.json() == {"name": name, "role": role, "region_code": region}
+        assert me.json() == {
+            "name": name,
+            "role": role,
+            "region_code": region,
+            "department": None,
+        }
     assert entries["demo-admin"][1:3] == ["admin", "410700000000"]
     assert entries["demo-agency-410721"][1:3] == ["agency", "410721000000"]
 

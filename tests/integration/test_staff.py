@@ -30,6 +30,40 @@ def flask_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def test_a_staff_account_may_belong_to_the_pension_or_the_medical_bureau(
+    app, with_regions, live_server, http, database_url
+):
+    result = flask_cli(
+        database_url,
+        "staff",
+        "create",
+        "li",
+        "--role",
+        "viewer",
+        "--region",
+        "410721",
+        "--department",
+        "nhsa",
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    me = http.get(f"{live_server}/api/staff/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.json()["department"] == "nhsa"
+    bad = flask_cli(
+        database_url,
+        "staff",
+        "create",
+        "zhao",
+        "--role",
+        "viewer",
+        "--region",
+        "4107",
+        "--department",
+        "finance",
+    )
+    assert bad.returncode != 0 and "finance" in bad.stderr
+
+
 def test_staff_create_prints_a_working_token_on_its_last_line(
     app, with_regions, live_server, http, database_url
 ):
@@ -41,7 +75,12 @@ def test_staff_create_prints_a_working_token_on_its_last_line(
 
     me = http.get(f"{live_server}/api/staff/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
-    assert me.json() == {"name": "wang", "role": "agency", "region_code": "410721000000"}
+    assert me.json() == {
+        "name": "wang",
+        "role": "agency",
+        "region_code": "410721000000",
+        "department": None,
+    }
 
     with app.extensions["db_sessions"]() as session:
         stored = session.scalar(select(StaffUser).where(StaffUser.name == "wang"))
