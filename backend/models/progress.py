@@ -24,7 +24,8 @@ NO_CHANNEL = ""
 
 class ProgressChange(Base):
     __tablename__ = "progress_change"
-    __table_args__ = (Index("ix_progress_change_day", "day"),)
+    # Nobody reads a journal row's id back: no RETURNING on its inserts (they are many).
+    __table_args__ = (Index("ix_progress_change_day", "day"), {"implicit_returning": False})
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     # The Beijing business day the change was recorded on (the clock's day, not the payer's).
