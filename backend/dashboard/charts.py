@@ -14,6 +14,11 @@ def percent(rate: float) -> float:
     return round(rate * 100, 2)
 
 
+def percent_text(rate: float) -> str:
+    """0.3333 -> '33.33%', 1.0 -> '100%', 0.0 -> '0%'."""
+    return f"{percent(rate):g}%"
+
+
 def completion_over_time(
     progress: Progress, days: list[tuple[date, Counts]], opens: date
 ) -> dict[str, Any]:
@@ -27,6 +32,7 @@ def completion_over_time(
         "kind": "history",
         "opens": opens.isoformat(),
         "deadline": deadline.isoformat(),
+        "deadline_label": "目标" if deadline == progress.deadline.target else "缴费截止",
         "ends": max(deadline, progress.deadline.closes).isoformat(),
         "points": points,
         "pace": pace if progress.day < deadline and now < 100 else [],

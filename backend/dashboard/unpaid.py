@@ -53,7 +53,10 @@ def unpaid_in_village(
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(Registration.village_code == village_code, Registration.status.in_(NOT_PAID))
         .order_by(
-            Enrollee.household_no, Enrollee.id_number, Registration.scheme, Registration.period_year
+            Enrollee.household_no,
+            Enrollee.id_number,
+            Registration.scheme.desc(),  # pension before medical
+            Registration.period_year,
         )
     )
     return [

@@ -97,7 +97,7 @@ def page_globals():
         "scheme_short": SCHEME_SHORT,
         "registration_label": registration_label,
         "yuan": lambda fen: yuan_text(fen, grouped=True),
-        "percent": charts.percent,
+        "percent": charts.percent_text,
         "beijing": beijing_text,
         "echarts_version": assets.echarts_version(),
     }

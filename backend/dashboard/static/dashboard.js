@@ -9,17 +9,21 @@
   function historyOption(data) {
     return {
       animation: false,
-      grid: { left: 48, right: 24, top: 28, bottom: 36 },
+      grid: { left: 48, right: 24, top: 48, bottom: 36 },
       tooltip: { trigger: "axis", valueFormatter: function (v) { return v + "%"; } },
-      legend: { top: 0, right: 0, data: ["完成率", "按期完成所需进度"] },
-      xAxis: { type: "time", min: data.opens, max: data.ends },
+      legend: { top: 0, left: 0, data: ["完成率", "按期完成所需进度"] },
+      xAxis: {
+        type: "time", min: data.opens, max: data.ends,
+        axisLabel: { formatter: { year: "{yyyy}年", month: "{M}月", day: "{M}/{d}" }, hideOverlap: true }
+      },
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: [
         {
           name: "完成率", type: "line", data: data.points, showSymbol: data.points.length < 40,
           lineStyle: { width: 2, color: ACCENT }, itemStyle: { color: ACCENT }, areaStyle: { opacity: 0.08 },
           markLine: {
-            symbol: "none", silent: true, label: { formatter: "目标 " + data.deadline },
+            symbol: "none", silent: true,
+            label: { position: "end", align: "right", formatter: data.deadline_label + " " + data.deadline },
             lineStyle: { color: "#c53030", type: "dashed" }, data: [{ xAxis: data.deadline }]
           }
         },
