@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -27,7 +28,8 @@ from backend.dashboard import assets, charts, csrf, regions, signin, unpaid
 from backend.dashboard import operations as ops
 from backend.dashboard import session as sessions
 from backend.errors import DomainError
-from backend.infra.web import clock, policy_book, unit_of_work
+from backend.infra.rate_limits import TooManyRequests
+from backend.infra.web import client_address, clock, policy_book, unit_of_work
 from backend.models.staff import DEPARTMENT_LABELS
 from backend.values.beijing import beijing_text, beijing_today
 from backend.values.labels import CHANNEL_NAMES, SCHEME_SHORT, registration_label
@@ -110,6 +112,10 @@ def sign_in():
         if sessions.current() is not None:
             return redirect(target)
         return render_template("dashboard/login.html", next=target)
+    # Tokens cannot be guessed, but a form that answers without limit invites trying.
+    current_app.extensions["rate_limits"].hit(
+        [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "staff-sign-in/" + client_address())]
+    )
     try:
         signed = signin.sign_in(
             unit_of_work(),
@@ -187,6 +193,13 @@ def http_error(exc: HTTPException):
     return _error_page(exc.code or 500, exc.description or exc.name)
 
 
+@bp.errorhandler(TooManyRequests)
+def too_many(exc: TooManyRequests):
+    response, status = _error_page(429, "登录尝试过于频繁，请稍后再试。")
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response, status
+
+
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
     return _error_page(domain_error_status(exc), exc.message)
@@ -236,4 +249,5 @@ def _safe_next(target: str | None) -> str:
 
 
 def _error_page(status: int, message: str):
-    return render_template("dashboard/error.html", status=status, message=message), status
+    page = render_template("dashboard/error.html", status=status, message=message)
+    return current_app.make_response(page), status

@@ -86,6 +86,15 @@ def test_a_wrong_token_an_unknown_account_and_a_disabled_one_are_refused_alike(
     assert http.get(live_server + "/staff/", allow_redirects=False).status_code == 302
 
 
+def test_sign_in_attempts_are_limited_per_address(http, live_server, county_staff, app):
+    app.config["SESSION_LIMIT_PER_ADDRESS"] = "3 per minute"
+    answers = [sign_in(http, live_server, county_staff[0], "guess").status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]
+    refused = sign_in(http, live_server, *county_staff)
+    assert refused.status_code == 429 and "过于频繁" in refused.text
+    assert int(refused.headers["Retry-After"]) > 0
+
+
 def test_a_form_posted_without_its_csrf_token_is_refused(http, live_server, county_staff):
     name, token = county_staff
     http.get(live_server + "/staff/login")

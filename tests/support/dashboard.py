@@ -6,7 +6,7 @@ import json
 import re
 from html import unescape
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from backend.auth.staff import create_staff
 from backend.models import StaffUser
@@ -45,11 +45,6 @@ def disable(app, name: str, at) -> None:
     with app.extensions["db_sessions"]() as session:
         session.execute(update(StaffUser).where(StaffUser.name == name).values(disabled_at=at))
         session.commit()
-
-
-def account_id(app, name: str) -> int:
-    with app.extensions["db_sessions"]() as session:
-        return session.scalar(select(StaffUser.id).where(StaffUser.name == name))
 
 
 def charts_of(html: str) -> list[dict]:
