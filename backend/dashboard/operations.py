@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from backend.auth.staff import StaffIdentity
 from backend.models import LedgerMessage, ReconDiscrepancy, Region, Registration
+from backend.models.registrations import SCHEMES
 from backend.recon import discrepancies, settlement
 from backend.states.ledger import MessageStatus
 
@@ -89,7 +90,7 @@ def settlement_today(
     ).all()
     lines = []
     for county in counties:
-        for scheme in ("pension", "medical"):
+        for scheme in SCHEMES:
             if not staff.handles(scheme):
                 continue
             records = list(settlement.rows(session, day=today, county=county.code, scheme=scheme))
@@ -104,8 +105,12 @@ def settlement_today(
 
 
 def outbox(session: Session, *, staff: StaffIdentity) -> Outbox:
-    """The region's tax ledger messages by status, and its latest dead letters."""
-    inside = Registration.village_code.startswith(staff.scope_prefix, autoescape=True)
+    """The region's tax ledger messages (of the schemes the staff member handles) by status, and
+    its latest dead letters."""
+    inside = and_(
+        Registration.village_code.startswith(staff.scope_prefix, autoescape=True),
+        Registration.scheme.in_([s for s in SCHEMES if staff.handles(s)]),
+    )
     counted = session.execute(
         select(LedgerMessage.status, func.count())
         .join(Registration, Registration.id == LedgerMessage.registration_id)

@@ -60,9 +60,7 @@ def region_page(
 ) -> RegionPage:
     """NotFound for a region outside the staff member's scope (as for one that does not exist);
     Refused (from progress) for a day after today."""
-    region = session.get(Region, region_code)
-    if region is None or not staff.sees(region_code):
-        raise NotFound(OUTSIDE, reason="outside_scope")
+    place, path = locate(session, staff=staff, region_code=region_code)
     day = day or today
     season = season_of(policies, region_code, day)
     handled = [policy for policy in season if staff.handles(policy.scheme)]
@@ -90,8 +88,8 @@ def region_page(
         for policy in handled
     ]
     return RegionPage(
-        region=Place(region.code, region.name, region.level, True),
-        path=_path(session, region, staff),
+        region=place,
+        path=path,
         day=day,
         today=today,
         opens=min((p.window[0] for p in season), default=day),
@@ -112,9 +110,20 @@ def season_of(policies: PolicyBook, region_code: str, day: date) -> tuple[Scheme
         raise NotFound("该地区没有缴费政策。", reason="no_policy") from None
 
 
-def full_name(page: RegionPage) -> str:
+def locate(
+    session: Session, *, staff: StaffIdentity, region_code: str
+) -> tuple[Place, list[Place]]:
+    """A region and the way down to it from the city; NotFound outside the staff member's scope
+    (as for one that does not exist)."""
+    region = session.get(Region, region_code)
+    if region is None or not staff.sees(region_code):
+        raise NotFound(OUTSIDE, reason="outside_scope")
+    return Place(region.code, region.name, region.level, True), _path(session, region, staff)
+
+
+def full_name(place: Place, path: list[Place]) -> str:
     """'新乡市 新乡县 翟坡镇 大召营村', as a village's name is printed."""
-    return " ".join([*(p.name for p in page.path), page.region.name])
+    return " ".join([*(p.name for p in path), place.name])
 
 
 def _path(session: Session, region: Region, staff: StaffIdentity) -> list[Place]:

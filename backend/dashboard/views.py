@@ -149,16 +149,14 @@ def region(code: str):
 @bp.get("/regions/<code>/unpaid")
 def village_unpaid(code: str):
     staff = sessions.current()
-    today = _today()
     with unit_of_work() as db:
         rows = unpaid.unpaid_in_village(db, staff=staff, village_code=code)
-        page = regions.region_page(
-            db, staff=staff, region_code=code, day=today, today=today, policies=policy_book()
-        )
+        village, path = regions.locate(db, staff=staff, region_code=code)
     return render_template(
         "dashboard/unpaid.html",
-        page=page,
-        full_name=regions.full_name(page),
+        village=village,
+        path=path,
+        full_name=regions.full_name(village, path),
         rows=rows,
         households=len({r.household_no for r in rows}),
         printed_at=beijing_text(clock().now()),
