@@ -54,6 +54,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     init_api(app)
 
+    from backend.dashboard import init_dashboard
+
+    init_dashboard(app)
+
     from backend.cli import register_commands
 
     register_commands(app)

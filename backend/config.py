@@ -7,6 +7,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | DATABASE_URL | sqlite file var/app.db in the project folder | SQLAlchemy URL; PostgreSQL in production |
 | SECRET_KEY | a development key | signs resident session tokens; MUST be set in production |
 | SESSION_TOKEN_MAX_AGE | 7200 | seconds a resident session token stays valid |
+| STAFF_SESSION_MINUTES | 480 | how long a sign-in to the staff dashboard (/staff/) lasts, on the business clock |
 | REDIS_URL | (unset) | shared rate-limit storage; in-process memory when unset |
 | LOOKUP_LIMIT_PER_OPENID | 10 per minute | lookups one WeChat user may make |
 | LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups one client address may make |
@@ -76,6 +77,9 @@ class Config:
     SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", DEV_SECRET))
     SESSION_TOKEN_MAX_AGE: int = field(
         default_factory=lambda: int(_env("SESSION_TOKEN_MAX_AGE", "7200"))
+    )
+    STAFF_SESSION_MINUTES: int = field(
+        default_factory=lambda: int(_env("STAFF_SESSION_MINUTES", "480"))
     )
     REDIS_URL: str | None = field(default_factory=lambda: os.environ.get("REDIS_URL") or None)
     LOOKUP_LIMIT_PER_OPENID: str = field(

@@ -97,6 +97,7 @@ cat <<MSG
   Worker                 checks unpaid orders, follows refunds and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
+  Staff dashboard        http://127.0.0.1:$PORT/staff/   (sign in with an account name and its token from var/demo-credentials.txt, e.g. demo-admin)
   Rate limits counted in $LIMITS_AT
   Time                   $CLOCK_NOTE
 

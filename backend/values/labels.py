@@ -12,3 +12,13 @@ SCHEME_AGENCY = {"pension": "社保经办机构", "medical": "医保经办机构
 def registration_label(scheme: str, period_year: int) -> str:
     """'2019年度养老保险'."""
     return f"{period_year}年度{SCHEME_SHORT[scheme]}"
+
+
+# The collection channels a registration is paid through (backend.orders.channels, progress).
+CHANNEL_NAMES = {
+    "wechat_miniprogram": "微信小程序",
+    "wechat_qr": "微信扫码",
+    "collector": "村组代收",
+    "school": "学校代缴",
+    "government": "政府代缴",
+}
