@@ -72,22 +72,25 @@ def em_width(text: str) -> float:
 
 
 def wrap(text: str, size: float, width: float) -> list[str]:
-    """Lines of at most `width` mm at `size` pt. A number (with its decimals and %) is never
-    split, and a closing mark never starts a line."""
+    """Lines of at most `width` mm at `size` pt. A number (with its decimals and %) or a date is
+    never split, a closing mark never starts a line and an opening one never ends it."""
     per_em = size * MM_PER_PT
     lines, line = [], ""
     for token in _TOKENS.findall(text):
         if line and em_width(line + token) * per_em > width and token[0] not in _CLOSING:
-            lines.append(line)
-            line = ""
+            # An opening mark goes down with what it opens.
+            carried = line[-1] if line[-1] in _OPENING and len(line) > 1 else ""
+            lines.append(line[: len(line) - len(carried)])
+            line = carried
         line += token
     if line:
         lines.append(line)
     return lines
 
 
-_TOKENS = re.compile(r"[0-9A-Za-z.%+\-]+|.", re.S)
-_CLOSING = "，。、；：）%"
+_TOKENS = re.compile(r"(?:\d+年)?\d+月\d+日|[0-9A-Za-z.%+\-]+|.", re.S)
+_CLOSING = "，。、；：）”%"
+_OPENING = "（“"
 
 
 def page(figures: Figures, region_name: str) -> Page:
@@ -170,7 +173,7 @@ def table(figures: Figures, top: float) -> list[Op]:
     ops.append(Box(MARGIN, y, WIDTH, head, fill=PALE))
     x = MARGIN
     for _, heading, width in TABLE:
-        ops.append(Text(x + width / 2, y + 4.9, 8.5, heading, INK, True, True, width - 1))
+        ops.append(Text(x + width / 2, y + 4.9, 8.5, heading, INK, True, max_width=width - 1))
         x += width
     y += head
     for number, row in enumerate(rows):
