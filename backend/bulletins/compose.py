@@ -208,6 +208,8 @@ def _ranking(figures: Figures) -> str:
     called = CHILDREN.get(figures["level"], "下级地区")
     if len(children) < 2:
         return ""
+    if len({child["rate"] for child in children}) == 1:
+        return f"各{called}完成率均为{percent(children[0]['rate'])}；"
     if len(children) <= TOP:
         return f"各{called}完成率由高到低依次为{_named(children)}；"
     # Ranks are shared on equal rates, so "the first three" may be more than three names.

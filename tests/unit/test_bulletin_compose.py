@@ -84,10 +84,7 @@ def test_the_change_since_the_previous_bulletin_is_in_points_and_places():
         previous=before,
     )
     assert "完成率95.00%，较上期（11月11日）提高15.00个百分点。" in compose.summary(now)
-    assert (
-        "各县（市、区）完成率由高到低依次为新乡县（95.00%）、获嘉县（95.00%）；"
-        in compose.summary(now)
-    )
+    assert "各县（市、区）完成率均为95.00%；" in compose.summary(now)
     rows = compose.ranking_rows(now)
     assert [(r["name"], r["rank"], r["rate_change"], r["rank_change_text"]) for r in rows] == [
         ("新乡县", 1, 5.0, "↑1"),  # equal rates share the rank, in code order
@@ -127,3 +124,9 @@ def test_a_date_stays_on_one_line():
     for width in range(30, 90, 2):
         lines = page.wrap("距" * 9 + "距11月30日目标还有10天", 10.5, width)
         assert any("11月30日" in line for line in lines), lines
+
+
+def test_counties_all_at_the_same_rate_are_not_ranked_in_words():
+    level = counties(("新乡县", 100, 0), ("获嘉县", 80, 0), ("辉县市", 90, 0), ("卫辉市", 70, 0))
+    text = compose.summary(bulletin(level, city=Counts(340), needed=34))
+    assert "各县（市、区）完成率均为0.00%；距11月30日目标还有12天，需日均缴费34人。" in text
