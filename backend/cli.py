@@ -8,6 +8,7 @@ from flask import Flask
 
 def register_commands(app: Flask) -> None:
     from backend.auth.cli import staff_cli
+    from backend.bulletins.cli import bulletin
     from backend.imports.cli import import_cli
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
@@ -33,5 +34,6 @@ def register_commands(app: Flask) -> None:
         discrepancies_cli,
         posters,
         progress_cli,
+        bulletin,
     ):
         app.cli.add_command(command)

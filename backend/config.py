@@ -35,6 +35,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | TAX_TIMESTAMP_TOLERANCE_SECONDS | 300 | how old (or early) a signed confirmation's X-Timestamp may be |
 | BILL_DIR | var/bills in the project folder | where `flask pull-bill` stores WeChat's daily bills (YYYYMMDD-ALL.txt) |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
+| BULLETIN_WEEKDAY | 1 (Monday) | the day of the week (ISO: 1 Monday … 7 Sunday) the worker makes the city's pension and medical bulletins as of the day before |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
 | APP_CLOCK_START | (unset: the system clock) | an ISO instant (2019-11-20T09:00:00+08:00) the business clock reads at APP_CLOCK_ANCHOR and runs on from at real speed, so a demo or a test stands inside a collection season; the fakes take the same pair; refused with WECHAT_MODE=live |
 | APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
@@ -162,6 +163,7 @@ class Config:
     )
     BILL_DIR: str = field(default_factory=lambda: _env("BILL_DIR", str(DEFAULT_BILL_DIR)))
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
+    BULLETIN_WEEKDAY: int = field(default_factory=lambda: int(_env("BULLETIN_WEEKDAY", "1")))
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     PROXY_FIX_X_FOR: int = field(default_factory=lambda: int(_env("PROXY_FIX_X_FOR", "0")))

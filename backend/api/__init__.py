@@ -68,6 +68,7 @@ def init_api(app: Flask) -> None:
     api = Api(app)
 
     from backend.api import (
+        bulletins,
         discrepancies,
         imports,
         ledger,
@@ -101,6 +102,7 @@ def init_api(app: Flask) -> None:
         imports,
         posters,
         progress,
+        bulletins,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

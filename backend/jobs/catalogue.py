@@ -10,13 +10,18 @@ from datetime import timedelta
 
 from flask import Flask
 
+from backend.bulletins.service import weekly
+from backend.errors import DomainError
 from backend.infra.uow import UnitOfWork
+from backend.infra.web import policy_book
 from backend.ledger.client import TaxLedgerClient
 from backend.ledger.outbox import deliver_due
 from backend.ledger.port import TaxLedger
 from backend.orders.poller import check_open_orders
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
+from backend.posters.fonts import FontMissing
+from backend.posters.service import typeface_of
 from backend.progress.rollup import roll
 from backend.refunds.service import check_refunds
 
@@ -83,12 +88,27 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         )
         return Outcome(str(report), bool(report))
 
+    def bulletins(uow: UnitOfWork) -> Outcome:
+        try:
+            made = weekly(
+                uow,
+                policy_book(),
+                typeface_of(cfg),
+                region_code=cfg.CITY_CODE,
+                weekday=cfg.BULLETIN_WEEKDAY,
+            )
+        except (FontMissing, DomainError) as exc:
+            return Outcome(f"no bulletin: {exc}", True)
+        told = ", ".join(f"{m.scheme} {m.period_year} as of {m.as_of}" for m in made)
+        return Outcome(f"bulletins made: {told}" if made else "no bulletin due", bool(made))
+
     return [
         Job("orders", orders),
         Job("refunds", refunds),
         Job("ledger", ledger_delivery),
         Job("progress", progress),
+        Job("bulletins", bulletins),
     ]
 
 
-JOB_NAMES = ("orders", "refunds", "ledger", "progress")
+JOB_NAMES = ("orders", "refunds", "ledger", "progress", "bulletins")
