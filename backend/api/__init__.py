@@ -69,6 +69,8 @@ def init_api(app: Flask) -> None:
 
     from backend.api import (
         discrepancies,
+        finance,
+        government,
         imports,
         ledger,
         orders,
@@ -101,6 +103,8 @@ def init_api(app: Flask) -> None:
         imports,
         posters,
         progress,
+        government,
+        finance,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
