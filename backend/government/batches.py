@@ -53,6 +53,8 @@ def draft(uow: UnitOfWork, book: PolicyBook, staff: StaffIdentity, key: BatchKey
         county = session.get(Region, key.county)
         if county is None or county.level != "county" or not staff.sees(key.county):
             raise NotFound("该区县不存在或不在您的管辖范围内。", reason="county_not_found")
+        if not staff.handles(key.scheme):
+            raise Refused(f"您所在部门不经办{label}。", reason="other_department")
         pending = session.scalar(
             select(GovernmentBatch.batch_no).where(
                 *key.where(), GovernmentBatch.status == BatchStatus.DRAFT.value
@@ -138,7 +140,8 @@ def cancel(uow: UnitOfWork, staff: StaffIdentity, batch_no: str) -> None:
 
 def visible(session: Session, staff: StaffIdentity, batch_no: str) -> GovernmentBatch:
     batch = session.scalar(select(GovernmentBatch).where(GovernmentBatch.batch_no == batch_no))
-    if batch is None or not staff.sees(batch.county_code):
+    # Another department's batch (人社 pension, 医保 medical) is as invisible as another region's.
+    if batch is None or not staff.sees(batch.county_code) or not staff.handles(batch.scheme):
         raise NotFound(f"没有代缴批次 {batch_no}。", reason="batch_not_found")
     return batch
 

@@ -11,6 +11,7 @@ from backend.auth.staff import StaffIdentity
 from backend.government.batches import visible
 from backend.government.confirming import SKIP_NOTES
 from backend.models import Enrollee, GovernmentBatch, GovernmentBatchItem, Registration
+from backend.models.staff import DEPARTMENTS
 from backend.values.masking import mask_id_number, mask_name
 
 
@@ -32,6 +33,8 @@ def listed(staff: StaffIdentity, **where: Any) -> Select:
     query = select(GovernmentBatch).where(
         GovernmentBatch.county_code.startswith(staff.scope_prefix, autoescape=True)
     )
+    if staff.department is not None:
+        query = query.where(GovernmentBatch.scheme == DEPARTMENTS[staff.department])
     for column, value in where.items():
         if value is not None:
             query = query.where(getattr(GovernmentBatch, column) == value)
