@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from backend import create_app
+from backend.auth.staff import create_staff
 from backend.models import AuditEntry, LedgerMessage, Registration, SpecialGroupMembership
 from backend.values.beijing import beijing_today
 from fakes.tax.server import create_app as create_fake_bureau
@@ -352,3 +353,27 @@ def test_the_bureau_enters_government_payments_and_every_file_shows_the_channel(
         ["财政代缴合计", "2 笔", "50000"],
         ["净额", "0 笔", "0"],
     ]
+
+
+def test_a_department_drafts_and_sees_only_its_own_schemes_batches(
+    session, people, http, server, agency, gov_app
+):
+    with gov_app.extensions["db_sessions"]() as writer:
+        token = create_staff(
+            writer,
+            name="人社-410721",
+            role="agency",
+            region="410721",
+            actor="test",
+            department="hrss",
+        )
+        writer.commit()
+    hrss = {"Authorization": f"Bearer {token}"}
+    refused = draft(http, server, hrss, MEDICAL)
+    assert refused.status_code == 422 and refused.json()["reason"] == "other_department"
+    medical = draft(http, server, agency, MEDICAL).json()["batch_no"]
+    assert http.get(f"{server.url}{URL}/{medical}", headers=hrss).status_code == 404
+    pension = draft(http, server, hrss, PENSION)
+    assert pension.status_code == 201
+    listed = http.get(server.url + URL, headers=hrss).json()
+    assert [b["batch_no"] for b in listed] == [pension.json()["batch_no"]]
