@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,16 +93,20 @@ def draft(uow: UnitOfWork, book: PolicyBook, staff: StaffIdentity, key: BatchKey
         )
         session.add(batch)
         _flush_or_conflict(session, f"{county.name}{label}已有待确认的代缴批次，请刷新后查看。")
-        session.add_all(
-            GovernmentBatchItem(
-                batch_id=batch.id,
-                registration_id=row.id,
-                applied_group=q.applied_group,
-                grade_yuan=q.grade_yuan,
-                gov_paid_fen=q.gov_paid_fen,
-                contribution_subsidy_fen=q.contribution_subsidy_fen,
-            )
-            for row, q in priced
+        session.execute(
+            insert(GovernmentBatchItem),
+            [
+                {
+                    "batch_id": batch.id,
+                    "registration_id": row.id,
+                    "applied_group": q.applied_group,
+                    "grade_yuan": q.grade_yuan,
+                    "gov_paid_fen": q.gov_paid_fen,
+                    "contribution_subsidy_fen": q.contribution_subsidy_fen,
+                    "outcome": "listed",
+                }
+                for row, q in priced
+            ],
         )
         audit.write(
             session,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import String, cast, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from backend.auth.staff import StaffIdentity
@@ -84,31 +84,92 @@ def confirm(uow: UnitOfWork, book: PolicyBook, staff: StaffIdentity, batch_no: s
 def _credit_items(
     session: Session, book: PolicyBook, batch_id: int, now: datetime
 ) -> tuple[int, int]:
-    """Credit or skip each item; the number credited and their total."""
+    """Credit or skip each item, in a few set-wide statements whatever the batch's size; the
+    number credited and their total."""
     rows = session.execute(
         candidates()
         .add_columns(GovernmentBatchItem.id.label("item_id"), GovernmentBatchItem.gov_paid_fen)
         .join(GovernmentBatchItem, GovernmentBatchItem.registration_id == Registration.id)
         .where(GovernmentBatchItem.batch_id == batch_id)
-        .order_by(GovernmentBatchItem.id)
     ).all()
-    count = fen = 0
+    skipped: dict[str, list[int]] = {}
+    wanted = []
     for row in rows:
         reason = _skip_reason(book, row)
-        if reason is None and not REGISTRATIONS.apply(
-            session,
-            "credit",
-            Registration.id == row.id,
-            Registration.status == RegistrationStatus.UNPAID.value,
-            values={"paid_channel": GOVERNMENT, "updated_at": now},
-        ):
-            reason = "in_order"  # taken by an order between our read and our update
-        _settle_item(session, row, reason)
         if reason is None:
-            session.add(_ledger_message(row, now))
-            count, fen = count + 1, fen + row.gov_paid_fen
-    session.flush()  # the journal below reads the credited items
-    return count, fen
+            wanted.append(row)
+        else:
+            skipped.setdefault(reason, []).append(row.item_id)
+    credited = set()
+    for chunk in _chunks([row.id for row in wanted]):
+        credited.update(
+            REGISTRATIONS.apply(
+                session,
+                "credit",
+                Registration.id.in_(chunk),
+                Registration.status == RegistrationStatus.UNPAID.value,
+                values={"paid_channel": GOVERNMENT, "updated_at": now},
+            )
+        )
+    # Taken by an order between our read and our update.
+    skipped.setdefault("in_order", []).extend(r.item_id for r in wanted if r.id not in credited)
+    for reason, item_ids in skipped.items():
+        for chunk in _chunks(item_ids):
+            _settle(
+                session, GovernmentBatchItem.id.in_(chunk), outcome="skipped", skip_reason=reason
+            )
+    items = [r for r in wanted if r.id in credited]
+    for chunk in _chunks([r.item_id for r in items]):
+        _settle(
+            session,
+            GovernmentBatchItem.id.in_(chunk),
+            outcome="credited",
+            credited_registration_id=GovernmentBatchItem.registration_id,
+        )
+    session.execute(_enqueue(batch_id, now))
+    return len(items), sum(r.gov_paid_fen for r in items)
+
+
+def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
+    # Bounded IN lists: SQLite limits the bound parameters of one statement.
+    return [ids[at : at + size] for at in range(0, len(ids), size)]
+
+
+def _settle(session: Session, which, **values) -> None:
+    session.execute(
+        update(GovernmentBatchItem).where(which).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _enqueue(batch_id: int, now: datetime):
+    """One payment message per credited item; its message_id, unique per batch item like
+    "pay-<order item>" for WeChat payments, is what the bureau deduplicates on."""
+    items = GovernmentBatchItem.__table__
+    return insert(LedgerMessage).from_select(
+        [
+            "message_id",
+            "kind",
+            "registration_id",
+            "government_item_id",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+            "updated_at",
+        ],
+        select(
+            literal("gov-") + cast(items.c.id, String),
+            literal("payment"),
+            items.c.credited_registration_id,
+            items.c.id,
+            literal(MessageStatus.PENDING.value),
+            literal(0),
+            literal(now, type_=LedgerMessage.__table__.c.next_attempt_at.type),
+            literal(now, type_=LedgerMessage.__table__.c.created_at.type),
+            literal(now, type_=LedgerMessage.__table__.c.updated_at.type),
+        ).where(items.c.batch_id == batch_id, items.c.outcome == "credited"),
+    )
 
 
 def _skip_reason(book: PolicyBook, row) -> str | None:
@@ -120,30 +181,3 @@ def _skip_reason(book: PolicyBook, row) -> str | None:
     if priced is None or priced.gov_paid_fen != row.gov_paid_fen:
         return "no_longer_government_paid"
     return None
-
-
-def _settle_item(session: Session, row, reason: str | None) -> None:
-    values = (
-        {"outcome": "credited", "credited_registration_id": row.id}
-        if reason is None
-        else {"outcome": "skipped", "skip_reason": reason}
-    )
-    session.execute(
-        update(GovernmentBatchItem).where(GovernmentBatchItem.id == row.item_id).values(**values),
-        execution_options={"synchronize_session": False},
-    )
-
-
-def _ledger_message(row, now: datetime) -> LedgerMessage:
-    # Unique per batch item, like "pay-<order item>" for WeChat payments: the bureau's dedup key.
-    return LedgerMessage(
-        message_id=f"gov-{row.item_id}",
-        kind="payment",
-        registration_id=row.id,
-        government_item_id=row.item_id,
-        status=MessageStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
