@@ -70,6 +70,8 @@ def init_api(app: Flask) -> None:
     from backend.api import (
         bulletins,
         discrepancies,
+        finance,
+        government,
         imports,
         ledger,
         orders,
@@ -103,6 +105,8 @@ def init_api(app: Flask) -> None:
         posters,
         progress,
         bulletins,
+        government,
+        finance,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

@@ -47,6 +47,10 @@ class StaffRegistrationOut(Schema):
     scheme = fields.String()
     period_year = fields.Integer()
     status = fields.String()
+    paid_channel = fields.String(
+        allow_none=True,
+        metadata={"description": "wechat_miniprogram, wechat_qr or government; null while unpaid"},
+    )
     village_code = fields.String()
     name_masked = fields.String()
     id_number_masked = fields.String()
@@ -110,6 +114,7 @@ class Registrations(MethodView):
                 "scheme": reg.scheme,
                 "period_year": reg.period_year,
                 "status": reg.status,
+                "paid_channel": reg.paid_channel,
                 "village_code": reg.village_code,
                 "name_masked": mask_name(person.name),
                 "id_number_masked": mask_id_number(person.id_number),

@@ -9,12 +9,15 @@ from backend.fees.engine import (
     InvalidGrade,
     NotEligible,
     Quote,
+    applied_group,
     pension_options,
     quote,
 )
 from backend.fees.policy import (
     GROUPS,
+    LEVELS,
     SCHEMES,
+    Funding,
     Grade,
     GroupAid,
     PolicyBook,
@@ -24,8 +27,10 @@ from backend.fees.policy import (
 
 __all__ = [
     "GROUPS",
+    "LEVELS",
     "SCHEMES",
     "BreakdownLine",
+    "Funding",
     "Grade",
     "GroupAid",
     "InvalidGrade",
@@ -34,6 +39,7 @@ __all__ = [
     "PolicyNotFound",
     "Quote",
     "SchemePolicy",
+    "applied_group",
     "pension_options",
     "quote",
 ]

@@ -99,6 +99,12 @@ def pension_options(
     return list(_pension_grid(policy, aid))
 
 
+def applied_group(policy: SchemePolicy, groups: Iterable[str]) -> str | None:
+    """The special group whose help the policy gives a member of `groups` (None: no help)."""
+    aid = _most_generous(policy, groups)
+    return aid.group if aid else None
+
+
 # The grade table of a policy for one kind of aid depends on nothing else, and every lookup of
 # an adult prices it: build it once per (policy, aid). Keyed by identity, since a policy is fixed
 # once loaded; the entry keeps its policy so a reused id() can never match a newer one.

@@ -27,6 +27,8 @@ GROUPS = ("tekun", "dibao", "poverty", "disabled_severe", "child_in_distress", "
 TAGS = frozenset({"confirmed", "inferred", "assumed"})
 # In a medical gov_paid table: the government pays the whole individual share, whatever it is.
 FULL_SHARE = "full"
+# The levels of government that share what the government pays (财政配套), in payment order.
+LEVELS = ("province", "city", "county")
 DEFAULT_DIRECTORY = Path(__file__).parent / "policies"
 
 _YEAR_DIR = re.compile(r"\d{4}")
@@ -56,6 +58,15 @@ class GroupAid:
 
 
 @dataclass(frozen=True)
+class Funding:
+    """How each kind of government money is shared between LEVELS, in whole percent adding up
+    to 100: as ((level, percent), ...) in LEVELS order."""
+
+    gov_paid: tuple[tuple[str, int], ...]
+    contribution_subsidy: tuple[tuple[str, int], ...] = ()  # pension only
+
+
+@dataclass(frozen=True)
 class SchemePolicy:
     """Everything needed to price one scheme x period_year in one region.
 
@@ -79,6 +90,7 @@ class SchemePolicy:
     share_fen: int = 0  # flat individual share per year; medical only
     students_multi_year: bool = False
     max_years: int = 1
+    funding: Funding | None = None  # None: the file does not say how the levels share it
 
 
 @dataclass(frozen=True)
@@ -286,6 +298,7 @@ def _pension(t: _Table, group_labels: Mapping[str, str], common: dict[str, Any])
             "special_grades_yuan",
             "subsidy_by_grade_yuan",
             "gov_paid_yuan",
+            "funding",
         )
     )
     min_age, max_age = t.integer("min_age"), t.integer("max_age")
@@ -317,6 +330,7 @@ def _pension(t: _Table, group_labels: Mapping[str, str], common: dict[str, Any])
         min_age=min_age,
         max_age=max_age,
         students_eligible=t.boolean("students_eligible"),
+        funding=_funding(t, ("gov_paid_percent", "contribution_subsidy_percent")),
     )
 
 
@@ -329,6 +343,7 @@ def _medical(t: _Table, group_labels: Mapping[str, str], common: dict[str, Any])
             "students_multi_year",
             "max_years",
             "gov_paid_yuan",
+            "funding",
         )
     )
     share_fen = t.yuan_as_fen("individual_yuan", t.get("individual_yuan"), minimum=1)
@@ -340,7 +355,26 @@ def _medical(t: _Table, group_labels: Mapping[str, str], common: dict[str, Any])
         share_fen=share_fen,
         students_multi_year=multi_year,
         max_years=max_years if multi_year else 1,
+        funding=_funding(t, ("gov_paid_percent",)),
     )
+
+
+def _funding(t: _Table, kinds: tuple[str, ...]) -> Funding | None:
+    """A scheme's optional [funding] table: per kind of money, each level's whole percent."""
+    if "funding" not in t.data:
+        return None
+    funding = t.table("funding")
+    funding.check_keys(kinds)
+    shares = []
+    for kind in kinds:
+        table = funding.table(kind)
+        table.check_keys(LEVELS)
+        split = tuple((level, table.integer(level)) for level in LEVELS)
+        total = sum(percent for _, percent in split)
+        if total != 100:
+            funding.fail(kind, f"must add up to 100, got {total}")
+        shares.append(split)
+    return Funding(*shares)
 
 
 def _region6(region_code: str) -> tuple[str | None, str]:

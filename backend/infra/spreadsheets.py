@@ -25,6 +25,7 @@ class Subtotal:
 
     title: str
     includes: Callable[[Record], bool]
+    omit_when_empty: bool = False  # a line for a kind of record most files never have
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,22 @@ class Table:
     amount_key: str  # the fen column the total lines add up
     widths: dict[str, int] = field(default_factory=dict)  # XLSX column widths by key
     subtotals: Sequence[Subtotal] = ()
-    total_title: str = "合计"  # the closing line, over every record
+    total_title: str = (
+        "合计"  # the closing line, over every record (or those `total_includes` picks)
+    )
+    total_includes: Callable[[Record], bool] | None = None
+    # Further columns the total lines add up (a `<name>_fen` column followed by `<name>_yuan`
+    # gets the yuan text there too).
+    also_summed: Sequence[str] = ()
 
     def total_rows(self, records: list[Record], empty: Any) -> list[list[Any]]:
-        parts = [(s.title, [r for r in records if s.includes(r)]) for s in self.subtotals]
-        parts.append((self.total_title, records))
+        parts = [
+            (s.title, part)
+            for s in self.subtotals
+            if (part := [r for r in records if s.includes(r)]) or not s.omit_when_empty
+        ]
+        included = self.total_includes
+        parts.append((self.total_title, [r for r in records if included is None or included(r)]))
         return [self._total_line(title, part, empty) for title, part in parts]
 
     def _total_line(self, title: str, records: list[Record], empty: Any) -> list[Any]:
@@ -49,6 +61,11 @@ class Table:
         row[at] = total
         if at + 1 < len(keys):
             row[at + 1] = yuan_text(total)
+        for key in self.also_summed:
+            at = keys.index(key)
+            row[at] = sum(r[key] for r in records)
+            if key.endswith("_fen") and at + 1 < len(keys) and keys[at + 1] == key[:-4] + "_yuan":
+                row[at + 1] = yuan_text(row[at])
         return row
 
     def csv(self, records: list[Record]) -> bytes:

@@ -1,6 +1,8 @@
 """The agencies' booking file: one day's treasury-confirmed registrations of a county and scheme.
 
-The day is the Beijing date of the bureau's entered_at. Amounts are fen and, for people reading the
+The day is the Beijing date of the bureau's entered_at. WeChat payments and registrations a
+government batch paid (channel 财政代缴: the batch number stands for the order number, no WeChat
+transaction) are listed alike, each with its channel. Amounts are fen and, for people reading the
 sheet, yuan as text with two decimals (never a float).
 """
 
@@ -14,8 +16,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.infra.spreadsheets import Table
-from backend.models import Enrollee, LedgerMessage, OrderItem, PaymentOrder, Registration
+from backend.models import (
+    Enrollee,
+    GovernmentBatch,
+    GovernmentBatchItem,
+    LedgerMessage,
+    OrderItem,
+    PaymentOrder,
+    Registration,
+)
+from backend.orders.channels import CHANNELS
 from backend.values.beijing import beijing_text, day_bounds
+from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
 from backend.values.money import yuan_text
 
@@ -34,6 +46,7 @@ COLUMNS = (
     ("order_no", "商户订单号"),
     ("transaction_id", "微信支付订单号"),
     ("ledger_ref", "税务台账号"),
+    ("channel", "渠道"),
 )
 
 
@@ -55,11 +68,21 @@ TABLE = Table(COLUMNS, amount_key="amount_fen", widths=WIDTHS)
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     start, end = day_bounds(day)
     query = (
-        select(LedgerMessage, Registration, Enrollee, OrderItem, PaymentOrder)
+        select(
+            LedgerMessage,
+            Registration,
+            Enrollee,
+            OrderItem,
+            PaymentOrder,
+            GovernmentBatchItem,
+            GovernmentBatch,
+        )
         .join(Registration, Registration.id == LedgerMessage.registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
-        .join(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
-        .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
+        .outerjoin(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
+        .outerjoin(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
+        .outerjoin(GovernmentBatchItem, GovernmentBatchItem.id == LedgerMessage.government_item_id)
+        .outerjoin(GovernmentBatch, GovernmentBatch.id == GovernmentBatchItem.batch_id)
         .where(
             LedgerMessage.kind == "payment",
             LedgerMessage.entered_at >= start,
@@ -69,20 +92,38 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         )
         .order_by(Registration.village_code, Registration.collection_no)
     )
-    for message, registration, person, item, order in session.execute(query):
-        yield {
-            "collection_no": registration.collection_no,
-            "tax_receipt_no": message.tax_receipt_no,
-            "entered_at": beijing_text(message.entered_at),
-            "scheme": registration.scheme,
-            "period_year": registration.period_year,
-            "village_code": registration.village_code,
-            "name_masked": mask_name(person.name),
-            "id_number_masked": mask_id_number(person.id_number),
-            "amount_fen": item.amount_fen,
-            "amount_yuan": yuan_text(item.amount_fen),
-            "paid_at": beijing_text(order.paid_at) if order.paid_at else "",
-            "order_no": order.order_no,
-            "transaction_id": order.transaction_id,
-            "ledger_ref": message.ledger_ref,
-        }
+    for message, registration, person, item, order, gov_item, batch in session.execute(query):
+        if gov_item is not None:
+            yield {
+                **_entry(message, registration, person, gov_item.gov_paid_fen),
+                "paid_at": beijing_text(batch.confirmed_at) if batch.confirmed_at else "",
+                "order_no": batch.batch_no,
+                "transaction_id": "",
+                "channel": CHANNEL_NAMES["government"],
+            }
+        else:
+            yield {
+                **_entry(message, registration, person, item.amount_fen),
+                "paid_at": beijing_text(order.paid_at) if order.paid_at else "",
+                "order_no": order.order_no,
+                "transaction_id": order.transaction_id,
+                "channel": CHANNEL_NAMES[CHANNELS[order.trade_type]],
+            }
+
+
+def _entry(
+    message: LedgerMessage, registration: Registration, person: Enrollee, amount_fen: int
+) -> dict[str, Any]:
+    return {
+        "collection_no": registration.collection_no,
+        "tax_receipt_no": message.tax_receipt_no,
+        "entered_at": beijing_text(message.entered_at),
+        "scheme": registration.scheme,
+        "period_year": registration.period_year,
+        "village_code": registration.village_code,
+        "name_masked": mask_name(person.name),
+        "id_number_masked": mask_id_number(person.id_number),
+        "amount_fen": amount_fen,
+        "amount_yuan": yuan_text(amount_fen),
+        "ledger_ref": message.ledger_ref,
+    }

@@ -24,6 +24,8 @@ from backend.infra.uow import UnitOfWork
 from backend.ledger.port import LedgerError, TaxLedger
 from backend.models import (
     Enrollee,
+    GovernmentBatch,
+    GovernmentBatchItem,
     LedgerAttempt,
     LedgerMessage,
     OrderItem,
@@ -37,6 +39,7 @@ from backend.states.transitions import LEDGER_MESSAGES
 
 log = logging.getLogger(__name__)
 
+GOVERNMENT_CHANNEL = "government"  # design.md section 8: paid by finance (代缴/资助)
 DEFAULT_LEASE = timedelta(seconds=60)  # well above the client's timeout
 
 
@@ -127,6 +130,8 @@ def claim_due(
 
 def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
     """The body design.md section 8 names, fixed at the first attempt."""
+    if message.government_item_id is not None:
+        return _government_payload(session, message)
     item, registration, person, order = session.execute(
         select(OrderItem, Registration, Enrollee, PaymentOrder)
         .join(Registration, Registration.id == OrderItem.registration_id)
@@ -150,6 +155,32 @@ def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
     if message.kind == "reversal":
         body.update(_reversal(session, message))
     return body
+
+
+def _government_payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
+    """A registration a government batch paid: finance is the payer, the batch stands for the
+    order, and no WeChat transaction exists."""
+    item, registration, person, batch = session.execute(
+        select(GovernmentBatchItem, Registration, Enrollee, GovernmentBatch)
+        .join(Registration, Registration.id == GovernmentBatchItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .join(GovernmentBatch, GovernmentBatch.id == GovernmentBatchItem.batch_id)
+        .where(GovernmentBatchItem.id == message.government_item_id)
+    ).one()
+    return {
+        "message_id": message.message_id,
+        "collection_no": registration.collection_no,
+        "id_number": person.id_number,
+        "name": person.name,
+        "scheme": registration.scheme,
+        "period_year": registration.period_year,
+        "amount_fen": item.gov_paid_fen,
+        "paid_at": batch.confirmed_at.isoformat() if batch.confirmed_at else None,
+        "channel": GOVERNMENT_CHANNEL,
+        "payer": "finance",
+        "order_no": batch.batch_no,
+        "transaction_id": None,
+    }
 
 
 def _reversal(session: Session, message: LedgerMessage) -> dict[str, Any]:

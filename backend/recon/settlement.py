@@ -9,10 +9,15 @@ several, in several counties and schemes). The file follows the money WeChat mov
   payment still happened that day; its refund shows on the refund's day);
 - 重复支付: a payment WeChat took for registrations another order had already paid. It was not
   credited and is due back in full; its refund shows on the refund's day;
-- 退款: a refund that succeeded that day, as a negative amount.
+- 退款: a refund that succeeded that day, as a negative amount;
+- 财政代缴: a registration the government paid in full, credited by a government batch confirmed
+  that day, at its government-paid amount. No WeChat money moved: finance paid it.
 
-Below the rows, three total lines: 支付合计 (payments, duplicates included: WeChat took them),
-退款合计 (refunds, negative) and 净额 (the day's net money movement).
+Each row names its channel (渠道: 微信小程序, 微信扫码, 财政代缴). Below the rows, the total lines:
+支付合计 (payments, duplicates included: WeChat took them), 退款合计 (refunds, negative), when
+there are any 财政代缴合计, and 净额 (the day's net movement of WeChat money). 支付合计, 退款合计
+and 净额 are about WeChat's money only, so they still match WeChat's bill of the day; the
+government-paid rows are added up on their own line.
 """
 
 from __future__ import annotations
@@ -25,16 +30,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.infra.spreadsheets import Subtotal, Table
-from backend.models import Enrollee, OrderItem, PaymentOrder, Refund, Registration
+from backend.models import (
+    Enrollee,
+    GovernmentBatch,
+    GovernmentBatchItem,
+    OrderItem,
+    PaymentOrder,
+    Refund,
+    Registration,
+)
+from backend.orders.channels import CHANNELS
+from backend.states.government import BatchStatus
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
 from backend.values.beijing import beijing_text, day_bounds
+from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
 from backend.values.money import yuan_text
 
 PAYMENT = "支付"
 DUPLICATE_PAYMENT = "重复支付"
 REFUND = "退款"
+GOVERNMENT_PAID = "财政代缴"
+WECHAT_KINDS = (PAYMENT, DUPLICATE_PAYMENT, REFUND)
 
 # Order statuses of a payment WeChat took: credited (paid, later perhaps refunded) or due back.
 TAKEN = tuple(sorted(MONEY_TAKEN))
@@ -63,6 +81,7 @@ TABLE = Table(
         ("period_year", "缴费年度"),
         ("grade_yuan", "缴费档次（元）"),
         ("note", "备注"),
+        ("channel", "渠道"),
     ),
     amount_key="amount_fen",
     widths={
@@ -76,16 +95,24 @@ TABLE = Table(
         "note": 40,
     },
     subtotals=(
-        Subtotal("支付合计", lambda record: record["kind"] != REFUND),
+        Subtotal("支付合计", lambda record: record["kind"] in (PAYMENT, DUPLICATE_PAYMENT)),
         Subtotal("退款合计", lambda record: record["kind"] == REFUND),
+        Subtotal(
+            "财政代缴合计", lambda record: record["kind"] == GOVERNMENT_PAID, omit_when_empty=True
+        ),
     ),
     total_title="净额",
+    total_includes=lambda record: record["kind"] in WECHAT_KINDS,
 )
 
 
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     """The day's payment and refund rows of a county (6 digits) and scheme, in time order."""
-    records = [*_payments(session, day, county, scheme), *_refunds(session, day, county, scheme)]
+    records = [
+        *_payments(session, day, county, scheme),
+        *_refunds(session, day, county, scheme),
+        *_government(session, day, county, scheme),
+    ]
     records.sort(key=lambda pair: pair[0])
     for _, record in records:
         yield record
@@ -145,6 +172,53 @@ def _refunds(
         yield (at, order.order_no, refund.refund_no, item.id), record
 
 
+def _government(
+    session: Session, day: date, county: str, scheme: str
+) -> Iterator[tuple[SortKey, dict[str, Any]]]:
+    """Registrations the government paid, credited by batches confirmed that day."""
+    start, end = day_bounds(day)
+    query = (
+        select(GovernmentBatchItem, GovernmentBatch, Registration, Enrollee)
+        .join(GovernmentBatch, GovernmentBatch.id == GovernmentBatchItem.batch_id)
+        .join(Registration, Registration.id == GovernmentBatchItem.credited_registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .where(
+            GovernmentBatch.status == BatchStatus.CONFIRMED.value,
+            GovernmentBatch.confirmed_at >= start,
+            GovernmentBatch.confirmed_at < end,
+            GovernmentBatch.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+    )
+    for item, batch, registration, person in session.execute(query):
+        at = batch.confirmed_at  # set on every confirmed batch
+        amount = item.gov_paid_fen
+        record = {
+            **_person(registration, person),
+            "kind": GOVERNMENT_PAID,
+            "done_at": beijing_text(at),
+            "order_no": batch.batch_no,
+            "transaction_id": "",
+            "refund_no": "",
+            "amount_fen": amount,
+            "amount_yuan": yuan_text(amount),
+            "period_year": registration.period_year,
+            "grade_yuan": item.grade_yuan,
+            "note": "政府全额代缴，财政资金，不经微信支付",
+            "channel": CHANNEL_NAMES["government"],
+        }
+        yield (at, batch.batch_no, "", item.id), record
+
+
+def _person(registration: Registration, person: Enrollee) -> dict[str, Any]:
+    return {
+        "collection_no": registration.collection_no,
+        "village_code": registration.village_code,
+        "name_masked": mask_name(person.name),
+        "id_number_masked": mask_id_number(person.id_number),
+    }
+
+
 def _record(
     kind: str,
     at: datetime,
@@ -160,21 +234,19 @@ def _record(
         "order_no": order.order_no,
         "transaction_id": order.transaction_id,
         "refund_no": "",
-        "collection_no": registration.collection_no,
-        "village_code": registration.village_code,
-        "name_masked": mask_name(person.name),
-        "id_number_masked": mask_id_number(person.id_number),
+        **_person(registration, person),
         "amount_fen": amount_fen,
         "amount_yuan": yuan_text(amount_fen),
         "period_year": item.period_year,
         "grade_yuan": item.grade_yuan,
         "note": "",
+        "channel": CHANNEL_NAMES[CHANNELS[order.trade_type]],
     }
 
 
 def totals(records: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """(payments, refunds, net) in fen; refunds as a positive number."""
-    paid = sum(r["amount_fen"] for r in records if r["kind"] != REFUND)
+    """(payments, refunds, net) of WeChat's money in fen; refunds as a positive number."""
+    paid = sum(r["amount_fen"] for r in records if r["kind"] in (PAYMENT, DUPLICATE_PAYMENT))
     refunded = -sum(r["amount_fen"] for r in records if r["kind"] == REFUND)
     return paid, refunded, paid - refunded
 

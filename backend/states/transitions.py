@@ -24,7 +24,8 @@ from sqlalchemy import ColumnElement, Table, Update, or_, update
 from sqlalchemy.orm import Session
 
 from backend.infra import audit
-from backend.models import LedgerMessage, PaymentOrder, Refund, Registration
+from backend.models import GovernmentBatch, LedgerMessage, PaymentOrder, Refund, Registration
+from backend.states.government import GOVERNMENT_BATCH
 from backend.states.ledger import LEDGER_MESSAGE
 from backend.states.machine import Machine
 from backend.states.orders import ORDER
@@ -91,3 +92,4 @@ ORDERS = Transitions(ORDER, PaymentOrder.__table__)
 REGISTRATIONS = Transitions(REGISTRATION, Registration.__table__)
 REFUNDS = Transitions(REFUND, Refund.__table__)
 LEDGER_MESSAGES = Transitions(LEDGER_MESSAGE, LedgerMessage.__table__)
+GOVERNMENT_BATCHES = Transitions(GOVERNMENT_BATCH, GovernmentBatch.__table__)

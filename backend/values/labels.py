@@ -8,6 +8,13 @@ SCHEME_SHORT = {"pension": "养老保险", "medical": "医疗保险"}
 # Who handles a registration of each scheme at the county (late payment, corrections).
 SCHEME_AGENCY = {"pension": "社保经办机构", "medical": "医保经办机构"}
 
+# How a registration was paid (Registration.paid_channel), as files and screens name it.
+CHANNEL_NAMES = {
+    "wechat_miniprogram": "微信小程序",
+    "wechat_qr": "微信扫码",
+    "government": "财政代缴",
+}
+
 
 def registration_label(scheme: str, period_year: int) -> str:
     """'2019年度养老保险'."""

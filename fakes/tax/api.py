@@ -25,6 +25,11 @@ def error(status: int, code: str, message: str):
 
 def payment_problem(body: dict[str, Any]) -> str | None:
     missing = [name for name in PAYMENT_FIELDS if body.get(name) in (None, "")]
+    if body.get("channel") == "government":
+        # Paid by finance (代缴): no WeChat transaction; the payer must say so.
+        missing = [name for name in missing if name != "transaction_id"]
+        if body.get("payer") != "finance":
+            return "a government payment must name payer: finance"
     if missing:
         return f"missing fields: {', '.join(missing)}"
     if not isinstance(body["message_id"], str):

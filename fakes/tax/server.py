@@ -7,6 +7,7 @@ both directions; a timestamp more than 300 s off is refused.
 Ledger API (api.py)
     POST /payments     {message_id, collection_no, id_number, name, scheme, period_year,
                         amount_fen, paid_at, channel, order_no, transaction_id} -> {"ledger_ref"}
+                       (channel government: payer "finance", transaction_id null)
     POST /reversals    {message_id, ...} (ledger_ref or original message_id, amount_fen, reason)
                        -> {"ledger_ref"}
     401 {"error": "bad_signature"}, 400 {"error": "invalid_body"}, faults 503/500; a repeated

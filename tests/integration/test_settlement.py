@@ -238,8 +238,9 @@ def test_refunds_and_duplicate_payments_join_the_day_with_payments_refunds_and_n
         "微信支付订单号",
         "商户退款单号",
     ]
-    assert header[9:11] == ["金额（分）", "金额（元）"]
+    assert header[9:11] == ["金额（分）", "金额（元）"] and header[14] == "渠道"
     payment, refunded, *total_lines = lines
+    assert (payment[14], refunded[14]) == ("微信小程序", "微信小程序")
     assert payment[:5] == [
         "支付",
         "2019-11-05 09:00:00",
@@ -286,10 +287,11 @@ def test_refunds_and_duplicate_payments_join_the_day_with_payments_refunds_and_n
             "-25000",
             "-250.00",
             "退还重复支付",
+            "微信小程序",
         ],
-        ["支付合计", "0 笔", "", "", "", "0", "0.00", ""],
-        ["退款合计", "1 笔", "", "", "", "-25000", "-250.00", ""],
-        ["净额", "1 笔", "", "", "", "-25000", "-250.00", ""],
+        ["支付合计", "0 笔", "", "", "", "0", "0.00", "", ""],
+        ["退款合计", "1 笔", "", "", "", "-25000", "-250.00", "", ""],
+        ["净额", "1 笔", "", "", "", "-25000", "-250.00", "", ""],
     ]
 
 

@@ -274,3 +274,54 @@ def test_an_empty_directory_has_no_policies(tmp_path):
 def test_a_malformed_region_code_is_a_value_error(code):
     with pytest.raises(ValueError):
         PolicyBook.load().scheme_policy(code, "pension", 2019)
+
+
+FUNDING = """
+[medical.funding.gov_paid_percent]
+province = 40
+city = 30
+county = 30
+"""
+
+
+def test_the_packaged_policy_says_how_the_levels_share_what_the_government_pays():
+    book = PolicyBook.load()
+    pension = book.scheme_policy("410721", "pension", 2019).funding
+    medical = book.scheme_policy("410721", "medical", 2020).funding
+    for split in (pension.gov_paid, pension.contribution_subsidy, medical.gov_paid):
+        assert [level for level, _ in split] == ["province", "city", "county"]
+        assert sum(percent for _, percent in split) == 100
+    assert medical.contribution_subsidy == ()  # medical has no contribution subsidy
+
+
+def test_a_county_may_set_its_own_funding_shares(tmp_path):
+    write(tmp_path, "2019/410700.toml", CITY)
+    write(tmp_path, "2019/410721.toml", FUNDING)
+    book = PolicyBook.load(tmp_path)
+    assert book.scheme_policy("410721", "medical", 2020).funding.gov_paid == (
+        ("province", 40),
+        ("city", 30),
+        ("county", 30),
+    )
+    assert book.scheme_policy("410724", "medical", 2020).funding is None  # the city says nothing
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("county = 30", "county = 31", "must add up to 100, got 101"),
+        ("county = 30", "county = 30.0", "must be an integer"),
+        ("county = 30", "town = 30", "unknown key"),
+        ("city = 30", "city = -10", "must be at least 0"),
+    ],
+)
+def test_funding_shares_that_do_not_add_up_are_rejected_naming_file_and_key(
+    tmp_path, old, new, problem
+):
+    write(tmp_path, "2019/410700.toml", CITY)
+    write(tmp_path, "2019/410721.toml", set_line(FUNDING, old, new))
+    with pytest.raises(ValueError) as error:
+        PolicyBook.load(tmp_path)
+    assert "2019/410721.toml" in str(error.value)
+    assert "medical.funding.gov_paid_percent" in str(error.value)
+    assert problem in str(error.value)
