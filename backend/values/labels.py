@@ -8,7 +8,8 @@ SCHEME_SHORT = {"pension": "养老保险", "medical": "医疗保险"}
 # Who handles a registration of each scheme at the county (late payment, corrections).
 SCHEME_AGENCY = {"pension": "社保经办机构", "medical": "医保经办机构"}
 
-# How a registration was paid (Registration.paid_channel), as files and screens name it.
+# How a registration was paid (Registration.paid_channel, the progress journal's channel), as
+# files and screens name it.
 CHANNEL_NAMES = {
     "wechat_miniprogram": "微信小程序",
     "wechat_qr": "微信扫码",
@@ -19,13 +20,3 @@ CHANNEL_NAMES = {
 def registration_label(scheme: str, period_year: int) -> str:
     """'2019年度养老保险'."""
     return f"{period_year}年度{SCHEME_SHORT[scheme]}"
-
-
-# The collection channels a registration is paid through (backend.orders.channels, progress).
-CHANNEL_NAMES = {
-    "wechat_miniprogram": "微信小程序",
-    "wechat_qr": "微信扫码",
-    "collector": "村组代收",
-    "school": "学校代缴",
-    "government": "政府代缴",
-}
