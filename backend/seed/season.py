@@ -42,13 +42,15 @@ from itertools import groupby
 
 import requests
 from flask import Flask
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.errors import DomainError
 from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.uow import UnitOfWork
 from backend.models import (
     PaymentOrder,
+    ProgressChange,
     ProgressRoll,
     Refund,
     Registration,
@@ -63,6 +65,7 @@ from backend.seed.loader import is_in
 from backend.seed.season_plan import Plan, PlannedOrder
 from backend.seed.season_treasury import confirm_entries
 from backend.states.refunds import RefundStatus
+from backend.states.registrations import RegistrationStatus
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ ACTOR = "seed-season"
 REFUND_ACTOR = "demo-admin"  # the city's reconciliation clerk of the demo staff
 TREASURY_ACTOR = "tax-bureau"  # as the confirmation endpoint records it
 NOTIFY_ACTOR = "wechat:notify"  # as the notification endpoint credits
+UNPAID = RegistrationStatus.UNPAID.value
 BATCH = 500  # registrations looked up or confirmed per statement / transaction
 HISTORY_CHUNK = 2000  # trades per request to the fake platform
 
@@ -134,44 +138,57 @@ def write_payments(season: Season) -> str:
                     )
                 )
             )
-    written = missing = 0
+    written = skipped = 0
     for day, of_day in groupby(orders, key=lambda o: o.day):
         todo = [o for o in of_day if o.order_no not in existing]
         if not todo:
             continue
-        if any(i.registration_ref not in ids for o in todo for i in o.items):
-            missing += 1
-        todo = [o for o in todo if all(i.registration_ref in ids for i in o.items)]
+        # A registration missing, or paid meanwhile (a person trying the demo, a plan of
+        # another hour): that order is left out, the rest of the day written.
+        payable = [
+            o
+            for o in todo
+            if all(ids.get(i.registration_ref, (0, 0, ""))[2] == UNPAID for i in o.items)
+        ]
+        skipped += len(todo) - len(payable)
+        todo = payable
+        if not todo:
+            continue
         with season.uow_at(max(o.notified_at for o in todo)) as session:
             for order in todo:
                 _write_order(session, order, ids)
         season.touch(day)
         written += len(todo)
     note = f"{written:,} orders written, {len(existing):,} already there"
-    if missing:
-        note += f" ({missing} days had registrations that are not in the database: skipped)"
+    if skipped:
+        note += f", {skipped} left out (registrations missing or no longer unpaid)"
     return note
 
 
-def _registration_ids(season: Season, refs: set[str]) -> dict[str, tuple[int, int]]:
-    """ref -> (registration id, enrollee id) of the registrations there are."""
-    found: dict[str, tuple[int, int]] = {}
+def _registration_ids(season: Season, refs: set[str]) -> dict[str, tuple[int, int, str]]:
+    """ref -> (registration id, enrollee id, status) of the registrations there are."""
+    found: dict[str, tuple[int, int, str]] = {}
     ordered = sorted(refs)
     with season.uow_at(season.now) as session:
         for start in range(0, len(ordered), BATCH):
             chunk = ordered[start : start + BATCH]
             found.update(
-                (ref, (rid, eid))
-                for ref, rid, eid in session.execute(
-                    select(Registration.ref, Registration.id, Registration.enrollee_id).where(
-                        is_in(session.connection(), Registration.ref, chunk)
-                    )
+                (ref, (rid, eid, status))
+                for ref, rid, eid, status in session.execute(
+                    select(
+                        Registration.ref,
+                        Registration.id,
+                        Registration.enrollee_id,
+                        Registration.status,
+                    ).where(is_in(session.connection(), Registration.ref, chunk))
                 )
             )
     return found
 
 
-def _write_order(session: Session, order: PlannedOrder, ids: dict[str, tuple[int, int]]) -> None:
+def _write_order(
+    session: Session, order: PlannedOrder, ids: dict[str, tuple[int, int, str]]
+) -> None:
     """As POST /api/mp/v1/orders writes it, then as WeChat's notification credits it."""
     priced = [replace(i, registration_id=ids[i.registration_ref][0]) for i in order.items]
     values = {
@@ -241,7 +258,7 @@ def write_refunds(season: Season) -> str:
                 actor=REFUND_ACTOR,
                 now=refund.requested_at,
             )
-        except Exception as exc:  # an order the payments step could not write
+        except DomainError as exc:  # an order the payments step left out
             log.warning("refund of %s not written: %s", order.order_no, exc)
             continue
         with season.uow_at(season.now) as session:
@@ -369,7 +386,14 @@ def roll_progress(season: Season) -> str:
         with season.uow_at(season.now) as session:
             if session.get(ProgressRoll, day_of(season.now)) is not None:
                 return "nothing new to roll"
-    report = rollup.roll(season.uow_at(season.now), now=season.now, since=season.touched)
+    since = season.touched
+    if since is not None:
+        # From the journal's first day: a day rolls on top of the one before it, and the
+        # registrations were imported before the first payment.
+        with season.uow_at(season.now) as session:
+            first = session.scalar(select(func.min(ProgressChange.day)))
+        since = min(since, first or since)
+    report = rollup.roll(season.uow_at(season.now), now=season.now, since=since)
     return str(report)
 
 

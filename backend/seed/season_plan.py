@@ -140,8 +140,13 @@ def plan_season(
     book: PolicyBook,
     leave_unpaid: frozenset[str] = frozenset(),
 ) -> Plan:
-    """The season from SEASON_START up to `now`; households in `leave_unpaid` never pay (the
-    people the seed offers to try)."""
+    """The season from SEASON_START up to `now`'s hour; households in `leave_unpaid` never pay
+    (the people the seed offers to try).
+
+    Planning to the hour, not the second, gives the same plan to every run within the hour: the
+    demo's clock starts at the same hour on every `make run`.
+    """
+    now = now.replace(minute=0, second=0, microsecond=0)
     today = beijing_today(now)
     households: dict[str, list[Person]] = defaultdict(list)
     for person in persons:
@@ -273,11 +278,15 @@ def _priced(book: PolicyBook, person: Person, reg, grade: int | None, day: date)
 
 
 def _plant(orders: list[PlannedOrder], today: date) -> tuple[list[PlannedOrder], date | None]:
-    """Yesterday's first payment lost its notification; its second is billed 1 yuan more."""
-    yesterday = today - timedelta(days=1)
-    of_day = [i for i, o in enumerate(orders) if o.day == yesterday]
-    if len(of_day) < 2:
+    """On the last day before today with two payments or more (yesterday, but for a tiny
+    season), the first payment lost its notification and the second is billed 1 yuan more."""
+    by_day: dict[date, list[int]] = defaultdict(list)
+    for i, order in enumerate(orders):
+        by_day[order.day].append(i)
+    days = [day for day in sorted(by_day, reverse=True) if day < today and len(by_day[day]) >= 2]
+    if not days:
         return orders, None
+    of_day = by_day[days[0]]
     lost, mismatch = of_day[0], of_day[1]
     orders = list(orders)
     orders[lost] = replace(orders[lost], kind="lost", entries=())
@@ -287,7 +296,7 @@ def _plant(orders: list[PlannedOrder], today: date) -> tuple[list[PlannedOrder],
         billed_fen=orders[mismatch].total_fen + 100,
         entries=(),
     )
-    return orders, yesterday
+    return orders, days[0]
 
 
 def _refunds(orders: list[PlannedOrder], seed: int, now: datetime) -> list[PlannedOrder]:
