@@ -69,9 +69,7 @@ from backend.states.registrations import RegistrationStatus
 
 log = logging.getLogger(__name__)
 
-ACTOR = "seed-season"
 REFUND_ACTOR = "demo-admin"  # the city's reconciliation clerk of the demo staff
-TREASURY_ACTOR = "tax-bureau"  # as the confirmation endpoint records it
 NOTIFY_ACTOR = "wechat:notify"  # as the notification endpoint credits
 UNPAID = RegistrationStatus.UNPAID.value
 BATCH = 500  # registrations looked up or confirmed per statement / transaction
@@ -148,7 +146,7 @@ def write_payments(season: Season) -> str:
         payable = [
             o
             for o in todo
-            if all(ids.get(i.registration_ref, (0, 0, ""))[2] == UNPAID for i in o.items)
+            if all(ids.get(i.registration_ref, (0, ""))[1] == UNPAID for i in o.items)
         ]
         skipped += len(todo) - len(payable)
         todo = payable
@@ -165,30 +163,25 @@ def write_payments(season: Season) -> str:
     return note
 
 
-def _registration_ids(season: Season, refs: set[str]) -> dict[str, tuple[int, int, str]]:
-    """ref -> (registration id, enrollee id, status) of the registrations there are."""
-    found: dict[str, tuple[int, int, str]] = {}
+def _registration_ids(season: Season, refs: set[str]) -> dict[str, tuple[int, str]]:
+    """ref -> (registration id, status) of the registrations there are."""
+    found: dict[str, tuple[int, str]] = {}
     ordered = sorted(refs)
     with season.uow_at(season.now) as session:
         for start in range(0, len(ordered), BATCH):
             chunk = ordered[start : start + BATCH]
             found.update(
-                (ref, (rid, eid, status))
-                for ref, rid, eid, status in session.execute(
-                    select(
-                        Registration.ref,
-                        Registration.id,
-                        Registration.enrollee_id,
-                        Registration.status,
-                    ).where(is_in(session.connection(), Registration.ref, chunk))
+                (ref, (rid, status))
+                for ref, rid, status in session.execute(
+                    select(Registration.ref, Registration.id, Registration.status).where(
+                        is_in(session.connection(), Registration.ref, chunk)
+                    )
                 )
             )
     return found
 
 
-def _write_order(
-    session: Session, order: PlannedOrder, ids: dict[str, tuple[int, int, str]]
-) -> None:
+def _write_order(session: Session, order: PlannedOrder, ids: dict[str, tuple[int, str]]) -> None:
     """As POST /api/mp/v1/orders writes it, then as WeChat's notification credits it."""
     priced = [replace(i, registration_id=ids[i.registration_ref][0]) for i in order.items]
     values = {
