@@ -20,11 +20,12 @@ def register_commands(app: Flask) -> None:
         reconcile_command,
         settle,
     )
-    from backend.seed.cli import seed_demo
+    from backend.seed.cli import seed_demo, seed_season
 
     for command in (
         staff_cli,
         seed_demo,
+        seed_season,
         import_cli,
         ledger_cli,
         worker,

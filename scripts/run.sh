@@ -44,8 +44,6 @@ if [ -z "${REDIS_URL:-}" ] && "$BIN/python" -c "import socket; socket.create_con
 fi
 LIMITS_AT="${REDIS_URL:-memory of each worker (no Redis found on 127.0.0.1:6379)}"
 
-"$BIN/flask" --app backend seed-demo
-
 pids=()
 stop() {
   trap - INT TERM EXIT
@@ -66,6 +64,14 @@ pids+=($!)
   --callback-url "$PUBLIC_BASE_URL/api/tax/v1/treasury-entries" \
   --state-file var/fake-tax-state.json >>var/log/fake-tax.log 2>&1 &
 pids+=($!)
+# The demo data: regions, people and staff (seed-demo), then the collection season so far
+# (payments since 1 September, refunds, treasury entries, progress), whose WeChat trades go into
+# the fake platform started above, so past days' bills can be pulled and reconciled.
+for _ in $(seq 1 50); do
+  "$BIN/python" -c "import urllib.request; urllib.request.urlopen('${FAKE_WECHAT_URL}_control/health', timeout=1)" 2>/dev/null && break
+  sleep 0.2
+done
+"$BIN/flask" --app backend seed-season
 # The job runner: finds payments whose notification was lost, closes expired orders, and
 # delivers the tax ledger outbox.
 WORKER_INTERVAL_SECONDS="${WORKER_INTERVAL_SECONDS:-15}" "$BIN/flask" --app backend worker \

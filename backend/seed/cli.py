@@ -11,6 +11,7 @@ person tries the product) and never through logging.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import unicodedata
@@ -28,7 +29,7 @@ from backend.fees import NotEligible, PolicyBook, PolicyNotFound, SchemePolicy, 
 from backend.infra import audit
 from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Enrollee, Registration, StaffUser
-from backend.seed import loader
+from backend.seed import loader, season, season_plan
 from backend.seed.population import (
     DEFAULT_SEED,
     Person,
@@ -40,6 +41,7 @@ from backend.seed.population import (
 from backend.seed.regions import CITY_CODE, RegionRow, region_tree
 from backend.states.registrations import RegistrationStatus
 from backend.values import region_codes
+from backend.values.beijing import beijing_text
 from backend.values.money import yuan_text
 
 DEFAULT_SIZE = 2000
@@ -61,37 +63,95 @@ RELATION = {
 }
 
 
+def _demo_options(command):
+    """The options seed-demo and seed-season share."""
+    for option in reversed(_DEMO_OPTIONS):
+        command = option(command)
+    return command
+
+
+_DEMO_OPTIONS = (
+    click.option(
+        "--size",
+        default=DEFAULT_SIZE,
+        show_default=True,
+        type=click.IntRange(min=0),
+        help="number of people; a bigger size on top of a smaller one adds the missing people",
+    ),
+    click.option(
+        "--seed",
+        default=DEFAULT_SEED,
+        show_default=True,
+        type=int,
+        help="random seed: the same seed always gives the same people",
+    ),
+    click.option(
+        "--batch-size",
+        default=loader.DEFAULT_BATCH_SIZE,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="people written per transaction",
+    ),
+    click.option(
+        "--credentials-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="where new demo staff tokens are written  [default: var/demo-credentials.txt]",
+    ),
+)
+
+
 @click.command("seed-demo")
-@click.option(
-    "--size",
-    default=DEFAULT_SIZE,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="number of people; a bigger size on top of a smaller one adds the missing people",
-)
-@click.option(
-    "--seed",
-    default=DEFAULT_SEED,
-    show_default=True,
-    type=int,
-    help="random seed: the same seed always gives the same people",
-)
-@click.option(
-    "--batch-size",
-    default=loader.DEFAULT_BATCH_SIZE,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="people written per transaction",
-)
-@click.option(
-    "--credentials-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="where new demo staff tokens are written  [default: var/demo-credentials.txt]",
-)
+@_demo_options
 @with_appcontext
 def seed_demo(size: int, seed: int, batch_size: int, credentials_file: Path | None) -> None:
     """Load demo regions, people and staff accounts (only what is missing) and show what to try."""
+    _load_demo(size, seed, batch_size, credentials_file, registered_at=clock().now())
+    if size:
+        _print_showcase(seed=seed, size=size)
+
+
+@click.command("seed-season")
+@_demo_options
+@with_appcontext
+def seed_season(size: int, seed: int, batch_size: int, credentials_file: Path | None) -> None:
+    """seed-demo, then a collection season in progress up to now: payments since 1 September
+    at each county's pace, refunds, treasury entries, WeChat's trades in the fake platform (two
+    planted discrepancies yesterday) and the progress rollup. Only what is missing is written."""
+    started = time.monotonic()
+    _load_demo(size, seed, batch_size, credentials_file, registered_at=season_plan.REGISTERED_AT)
+    if size:
+        now = clock().now()
+        picks = showcase(seed, size)
+        leave_unpaid = frozenset(
+            p.household_no
+            for p in (picks.ordinary, picks.dibao, picks.poverty, picks.student, picks.senior)
+            if p is not None
+        ) | frozenset([picks.household.household_no] if picks.household else [])
+        plan = season_plan.plan_season(
+            people(seed, size), seed=seed, now=now, book=policy_book(), leave_unpaid=leave_unpaid
+        )
+        work = season.Season(app=current_app._get_current_object(), plan=plan, now=now)
+        click.echo(f"Season up to {beijing_text(now)}: {len(plan.orders):,} payments planned.")
+        # Each of hundreds of payments would log a line as the services write them.
+        services = logging.getLogger("backend")
+        level = services.level
+        services.setLevel(logging.WARNING)
+        try:
+            for name, done in season.run(work):
+                click.echo(f"  {name:<9} {done}  ({time.monotonic() - started:.1f} s)")
+        finally:
+            services.setLevel(level)
+        if plan.planted_on:
+            planted = ", ".join(f"{o.kind} {o.order_no}" for o in plan.orders if o.kind != "paid")
+            click.echo(f"  planted in WeChat's bill of {plan.planted_on}: {planted}")
+        _print_showcase(seed=seed, size=size)
+    click.echo(f"Seeded in {time.monotonic() - started:.1f} s.")
+
+
+def _load_demo(
+    size: int, seed: int, batch_size: int, credentials_file: Path | None, *, registered_at
+) -> None:
     engine: Engine = current_app.extensions["db_engine"]
     credentials_file = credentials_file or DEFAULT_CREDENTIALS
     if region_codes.normalise(current_app.config["CITY_CODE"]) != CITY_CODE:
@@ -110,14 +170,12 @@ def seed_demo(size: int, seed: int, batch_size: int, credentials_file: Path | No
     elif loader.registration_exists(engine, registration_ref(seed, size - 1, "medical")):
         click.echo(f"Demo data already loaded ({size:,} people, seed {seed}); nothing to add.")
     else:
-        _load_people(engine, size=size, seed=seed, batch_size=batch_size)
+        _load_people(engine, size=size, seed=seed, batch_size=batch_size, now=registered_at)
 
     _ensure_staff(engine, credentials_file)
-    if size:
-        _print_showcase(seed=seed, size=size)
 
 
-def _load_people(engine: Engine, *, size: int, seed: int, batch_size: int) -> None:
+def _load_people(engine: Engine, *, size: int, seed: int, batch_size: int, now) -> None:
     started = time.monotonic()
     before = loader.counts(engine)
     last_report = started
@@ -130,7 +188,7 @@ def _load_people(engine: Engine, *, size: int, seed: int, batch_size: int) -> No
             click.echo(f"  {done:,} / {size:,} people ({now - started:.0f} s)", err=True)
 
     loader.load_people(
-        engine, people(seed, size), now=clock().now(), batch_size=batch_size, on_batch=progress
+        engine, people(seed, size), now=now, batch_size=batch_size, on_batch=progress
     )
     after = loader.counts(engine)
     added = {

@@ -223,6 +223,23 @@ def trade_view(out_trade_no: str):
     )
 
 
+@blp.post("/trades/history")
+def load_history():
+    """Load past payments as they stand (a demo's season): {"trades": [...], "mch_id"?};
+    known trades are left alone. Answers {"added", "known"}."""
+    body = _body()
+    trades = body.get("trades")
+    if not isinstance(trades, list):
+        raise ControlError(400, error="expected trades: a list")
+    ledger = _ledger()
+    mch_id = body.get("mch_id") or next(iter(ledger.merchants))
+    try:
+        added, known = ledger.load_history(mch_id, trades)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ControlError(400, error=f"a trade lacks or garbles {exc}") from None
+    return jsonify(added=added, known=known)
+
+
 @blp.post("/refunds/notify")
 def notify_refund():
     """Deliver a finished refund's notification again now (a duplicate)."""

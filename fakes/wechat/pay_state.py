@@ -155,6 +155,64 @@ class PayLedger:
             self._save()
             return copy.deepcopy(trade)
 
+    def load_history(self, mch_id: str, history: list[dict]) -> tuple[int, int]:
+        """Payments made before the fake started, as they stand now (paid, maybe refunded):
+        (added, already known). Nothing is notified; a known out_trade_no is left as it is, so
+        loading the same history twice changes nothing.
+
+        Each entry: out_trade_no, trade_type, body, total_fee, openid, transaction_id, created_at
+        and paid_at (epoch seconds), and refunds (out_refund_no, refund_id, refund_fee,
+        requested_at, succeeded_at), all finished.
+        """
+        merchant = self.merchants.get(mch_id)
+        if merchant is None:
+            raise PayError("MCHID_NOT_EXIST", "商户号不存在")
+        added = 0
+        with self.lock:
+            for entry in history:
+                key = (LIVE, mch_id, entry["out_trade_no"])
+                if key in self._trades:
+                    continue
+                created, paid = float(entry["created_at"]), float(entry["paid_at"])
+                native = entry["trade_type"] == "NATIVE"
+                self._trades[key] = Trade(
+                    realm=LIVE,
+                    mch_id=mch_id,
+                    appid=merchant.appid,
+                    out_trade_no=entry["out_trade_no"],
+                    trade_type=entry["trade_type"],
+                    body=entry["body"],
+                    total_fee=int(entry["total_fee"]),
+                    notify_url="",
+                    spbill_create_ip="127.0.0.1",
+                    sign_type="MD5",
+                    created_at=created,
+                    expires_at=created + DEFAULT_WINDOW_S,
+                    prepay_id=new_prepay_id(created),
+                    prepay_at=created,
+                    openid=entry.get("openid", ""),
+                    product_id=entry["out_trade_no"] if native else "",
+                    code_url=new_code_url() if native else "",
+                    state=SUCCESS,
+                    transaction_id=entry["transaction_id"],
+                    paid_at=paid,
+                    refunds=[
+                        Refund(
+                            out_refund_no=r["out_refund_no"],
+                            refund_id=r["refund_id"],
+                            refund_fee=int(r["refund_fee"]),
+                            requested_at=float(r["requested_at"]),
+                            status=SUCCESS,
+                            succeeded_at=float(r["succeeded_at"]),
+                        )
+                        for r in entry.get("refunds", ())
+                    ],
+                )
+                added += 1
+            if added:
+                self._save()
+        return added, len(history) - added
+
     def query(
         self, realm: str, mch_id: str, transaction_id: str = "", out_trade_no: str = ""
     ) -> tuple[Trade, str]:

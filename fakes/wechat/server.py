@@ -28,6 +28,8 @@ Control, JSON (control.py, pay_control.py, login.py)
     POST /_control/cancel                  {"out_trade_no"} -> {"errMsg": "requestPayment:fail cancel"}
     POST /_control/notify                  {"out_trade_no"}: send the notification again
     GET  /_control/trades/<out_trade_no>   the trade, its notification attempts and refunds
+    POST /_control/trades/history          {"trades": [...]}: past payments (and finished refunds)
+                                           as they stand, for a demo season; known ones are kept
     POST /_control/refunds/settle          {"out_refund_no"}: finish a refund now
     POST /_control/refunds/notify          {"out_refund_no"}: send a finished refund's notification again
 
