@@ -139,7 +139,7 @@ def seed_season(size: int, seed: int, batch_size: int, credentials_file: Path | 
         services.setLevel(logging.WARNING)
         try:
             for name, done in season.run(work):
-                click.echo(f"  {name:<9} {done}  ({time.monotonic() - started:.1f} s)")
+                click.echo(f"  {name:<10} {done}  ({time.monotonic() - started:.1f} s)")
         finally:
             services.setLevel(level)
         if plan.planted_on:

@@ -14,15 +14,19 @@ The steps, in order (STEPS; each says what it did, each skips what is already th
 3. treasury        payments older than a day or three delivered to the bureau and confirmed:
                    the message delivered with its attempt and receipt, the registration
                    treasury_entered, the journal's entered row on the day, the audit entry.
-   (to come)       government-paid batches for part of the counties: add a step here, between
-                   treasury and wechat, writing through the government batch service.
-   (to come)       past weekly bulletins: add a step here, before rollup or after it if they
-                   read the rollup.
-4. wechat          the season's trades (and refunds) loaded into the fake WeChat platform
+4. government      the government-paid registrations of part of the counties (GOVERNMENT_COUNTIES)
+                   drafted and confirmed in batches by the county's agency, through the
+                   government batch service, on the days finance paid them; the other counties'
+                   stay unpaid (finance has not paid yet), so they lag. Their ledger messages wait
+                   in the outbox for the worker, as fresh ones would.
+5. wechat          the season's trades (and refunds) loaded into the fake WeChat platform
                    (POST /_control/trades/history), so any past day's bill can be pulled and
                    reconciled: it matches, but for the discrepancies planted on one day.
-5. rollup          the progress rollup rolled from the first day anything was written through
+6. rollup          the progress rollup rolled from the first day anything was written through
                    today.
+7. bulletins       the city's weekly bulletins (通报), pension and medical, as of every Sunday
+                   since the window opened, made as the worker makes them on Mondays, in order,
+                   so each says what changed since the one before.
 
 Writing goes through the services' own statement builders (backend.orders.creation, .crediting,
 .closing, backend.refunds.service, backend.states.transitions, backend.progress.journal), with
@@ -37,7 +41,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
 import requests
@@ -45,27 +49,40 @@ from flask import Flask
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.auth.staff import StaffIdentity
+from backend.bulletins import service as bulletins
 from backend.errors import DomainError
+from backend.government.batches import BatchKey, draft
+from backend.government.confirming import confirm
 from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.uow import UnitOfWork
+from backend.infra.web import policy_book
 from backend.models import (
+    Bulletin,
+    GovernmentBatch,
     PaymentOrder,
     ProgressChange,
     ProgressRoll,
     Refund,
     Registration,
 )
+from backend.models.registrations import SCHEMES
 from backend.orders import creation, crediting
 from backend.orders.closing import close_order
 from backend.payments.gateway import RefundResult
+from backend.posters.fonts import FontMissing
+from backend.posters.service import typeface_of
 from backend.progress import rollup
 from backend.progress.journal import day_of
 from backend.refunds.service import RefundAsk, record_result, request_refund
 from backend.seed.loader import is_in
 from backend.seed.season_plan import Plan, PlannedOrder
 from backend.seed.season_treasury import confirm_entries
+from backend.states.government import BatchStatus
 from backend.states.refunds import RefundStatus
 from backend.states.registrations import RegistrationStatus
+from backend.values.beijing import BEIJING
+from backend.values.region_codes import normalise
 
 log = logging.getLogger(__name__)
 
@@ -390,12 +407,102 @@ def roll_progress(season: Season) -> str:
     return str(report)
 
 
+# -- 4. government ------------------------------------------------------------------------------
+
+# Counties whose finance bureau has paid the government's share, and when (Beijing time).
+GOVERNMENT_COUNTIES = ("410702", "410711", "410721", "410724", "410781", "410783")
+GOVERNMENT_PAID_ON = {
+    ("pension", 2019): datetime(2019, 10, 18, 10, 0, tzinfo=BEIJING),
+    ("medical", 2020): datetime(2019, 11, 8, 10, 0, tzinfo=BEIJING),
+}
+
+
+def write_government_batches(season: Season) -> str:
+    """Draft and confirm each planned batch not confirmed yet; counts what happened."""
+    with season.app.app_context():
+        book = policy_book()
+    confirmed = nobody = already = 0
+    for (scheme, year), moment in GOVERNMENT_PAID_ON.items():
+        if moment > season.now:
+            continue
+        for county in GOVERNMENT_COUNTIES:
+            key = BatchKey(county.ljust(12, "0"), scheme, year)
+            agency = StaffIdentity(
+                id=0, name=f"demo-agency-{county}", role="agency", region_code=key.county
+            )
+            with season.uow_at(moment) as session:
+                done = session.scalar(
+                    select(GovernmentBatch.batch_no).where(
+                        *key.where(), GovernmentBatch.status == BatchStatus.CONFIRMED.value
+                    )
+                )
+            if done is not None:
+                already += 1
+                continue
+            try:
+                batch_no = draft(season.uow_at(moment), book, agency, key)
+            except DomainError:  # nobody the government pays in full there
+                nobody += 1
+                continue
+            confirm(season.uow_at(moment + timedelta(hours=2)), book, agency, batch_no)
+            season.touch(moment.astimezone(BEIJING).date())
+            confirmed += 1
+    return f"{confirmed} government batches confirmed, {already} already, {nobody} with nobody"
+
+
+# -- 7. bulletins -------------------------------------------------------------------------------
+
+
+def make_bulletins(season: Season) -> str:
+    """The city's bulletins as of each Sunday of the season so far, oldest first."""
+    config = season.app.config["APP_CONFIG"]
+    with season.app.app_context():
+        book = policy_book()
+    city = normalise(config.CITY_CODE)
+    try:
+        typeface = typeface_of(config)
+    except FontMissing as exc:
+        return f"no bulletins: {exc}"
+    today = day_of(season.now)
+    opens = book.collection_window(city, today.year)[0]
+    sunday = opens + timedelta(days=(6 - opens.weekday()) % 7)
+    made = already = 0
+    while sunday < today:
+        monday = datetime.combine(sunday + timedelta(days=1), time(8, 0), BEIJING)
+        for scheme in SCHEMES:
+            policy = bulletins.policy_of(book, city, scheme, sunday)
+            with season.uow_at(monday) as session:
+                stored = session.scalar(
+                    select(Bulletin.id).where(
+                        Bulletin.region_code == city,
+                        Bulletin.scheme == scheme,
+                        Bulletin.period_year == policy.period_year,
+                        Bulletin.as_of == sunday,
+                    )
+                )
+            if stored is not None:
+                already += 1
+                continue
+            bulletins.make(
+                season.uow_at(monday),
+                book,
+                typeface,
+                region_code=city,
+                scheme=scheme,
+                day=sunday,
+                actor="worker",
+            )
+            made += 1
+        sunday += timedelta(days=7)
+    return f"{made} weekly bulletins made, {already} already"
+
+
 STEPS: tuple[Step, ...] = (
     Step("payments", write_payments),
     Step("refunds", write_refunds),
     Step("treasury", write_treasury),
-    # Step("government", ...): government-paid batches for part of the counties (to come).
-    # Step("bulletins", ...): past weekly bulletins (to come).
+    Step("government", write_government_batches),
     Step("wechat", load_wechat_history),
     Step("rollup", roll_progress),
+    Step("bulletins", make_bulletins),
 )

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 
 from backend.models import (
     AuditEntry,
+    Bulletin,
+    GovernmentBatch,
     LedgerAttempt,
     LedgerMessage,
     OrderItem,
@@ -21,6 +23,7 @@ from backend.models import (
     Refund,
     Registration,
 )
+from backend.seed.season import GOVERNMENT_COUNTIES
 from backend.values.beijing import beijing_today
 
 SIZE = 600
@@ -99,7 +102,8 @@ def test_the_city_sees_a_campaign_growing_day_by_day_at_each_countys_pace(
         # coming in, its last days' payments waiting for the bureau.
         assert 0 < entered <= paid < registered
         assert entered < paid or scheme == "pension"
-        assert set(city["paid_by_channel"]) == {"wechat_miniprogram", "wechat_qr"}
+        assert set(city["paid_by_channel"]) == {"wechat_miniprogram", "wechat_qr", "government"}
+        assert city["paid_by_government"] > 0
         rates = {c["name"]: c["completion_rate"] for c in city["children"]}
         assert len(rates) == 12
         assert rates["新乡县"] > 0.5 > 0.25 > rates["封丘县"], rates
@@ -128,9 +132,27 @@ def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(app, s
             .where(PaymentOrder.status.in_(("paid", "refunded")))
         )
         # One payment message per credited item, one attempt per delivered message.
-        assert count(LedgerMessage.kind == "payment", of=LedgerMessage) == s.scalar(
-            select(func.count()).select_from(taken_items.subquery())
+        assert count(
+            LedgerMessage.kind == "payment",
+            LedgerMessage.order_item_id.is_not(None),
+            of=LedgerMessage,
+        ) == s.scalar(select(func.count()).select_from(taken_items.subquery()))
+        # Part of the counties had their government-paid registrations confirmed, each once,
+        # each with its message to the bureau; the others' are still unpaid.
+        by_government = s.execute(
+            select(func.substr(Registration.village_code, 1, 6), func.count())
+            .where(Registration.paid_channel == "government")
+            .group_by(func.substr(Registration.village_code, 1, 6))
+        ).all()
+        assert by_government and {county for county, _ in by_government} <= set(GOVERNMENT_COUNTIES)
+        assert count(LedgerMessage.government_item_id.is_not(None), of=LedgerMessage) == sum(
+            n for _, n in by_government
         )
+        assert count(GovernmentBatch.status != "confirmed", of=GovernmentBatch) == 0
+        # The city's weekly bulletins, pension and medical, as of every Sunday so far.
+        sundays = s.execute(select(Bulletin.as_of, func.count()).group_by(Bulletin.as_of)).all()
+        assert sundays and all(day.isoweekday() == 7 and n == 2 for day, n in sundays)
+        assert max(day for day, _ in sundays) == date(2019, 11, 17)
         assert count(LedgerMessage.status == "delivered", of=LedgerMessage) == count(
             of=LedgerAttempt
         )
@@ -178,7 +200,16 @@ def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(app, s
 
     def state():
         with session_of(app) as s:
-            tables = (PaymentOrder, OrderItem, LedgerMessage, LedgerAttempt, Refund, AuditEntry)
+            tables = (
+                PaymentOrder,
+                OrderItem,
+                LedgerMessage,
+                LedgerAttempt,
+                Refund,
+                AuditEntry,
+                GovernmentBatch,
+                Bulletin,
+            )
             counts = {t.__name__: s.scalar(select(func.count()).select_from(t)) for t in tables}
             return {
                 **counts,
