@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from typing import Any
 
 from backend.bulletins import compose, page
 from backend.bulletins.compose import Column, Figures
+from backend.infra.spreadsheets import excel_safe as safe
 from backend.posters import pdf as painter
 from backend.posters.fonts import Typeface
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_FORMATS = {"count": "0", "rate": "0.00%", "points": "+0.00;-0.00;0.00"}
 SHEET_NAME_BANNED = str.maketrans({c: "_" for c in "[]:*?/\\"})
 LAGGING_SHEET = "进度滞后村"
-
-
-def safe(value: Any) -> Any:
-    """A cell value Excel will not run: text that could start a formula gets an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def pdf(figures: Figures, region_name: str, typeface: Typeface) -> bytes:

@@ -3,13 +3,15 @@
 Both carry a header row of Chinese column titles, one row per record and closing total lines:
 optional subtotals over parts of the records (e.g. payments, refunds), then the total of all of
 them. Each total line gives its title, its number of records, the fen total and the same total as
-yuan text. Money stays integer fen; yuan appear only as text with two decimals.
+yuan text. Money stays integer fen; yuan appear only as text with two decimals. No cell can run as
+a formula when the file is opened (excel_safe).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +19,23 @@ from typing import Any
 from backend.values.money import yuan_text
 
 Record = dict[str, Any]
+
+# What makes Excel (or LibreOffice) read a text cell as a formula; a plain signed number
+# ("-250.00", a refund in yuan) is only a number.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+
+
+def excel_safe(value: Any) -> Any:
+    """A cell value Excel will not run: text that could start a formula (a name or a note from an
+    import, say) gets a leading apostrophe; numbers, dates and ordinary text pass unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
 
 
 @dataclass(frozen=True)
@@ -73,7 +92,7 @@ class Table:
         writer = csv.writer(out)
         writer.writerow([title for _, title in self.columns])
         for record in records:
-            writer.writerow([record[key] for key, _ in self.columns])
+            writer.writerow([excel_safe(record[key]) for key, _ in self.columns])
         writer.writerows(self.total_rows(records, ""))
         return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 CSV correctly
 
@@ -88,7 +107,7 @@ class Table:
         sheet.freeze_panes = "A2"
         sheet.append([t for _, t in self.columns])
         for record in records:
-            sheet.append([record[key] for key, _ in self.columns])
+            sheet.append([excel_safe(record[key]) for key, _ in self.columns])
         for row in self.total_rows(records, None):
             sheet.append(row)
         out = io.BytesIO()
