@@ -502,6 +502,7 @@ def main() -> dict:
     RESULTS.mkdir(parents=True, exist_ok=True)
     require_tool("wrk")
     started = time.perf_counter()
+    load_at_start = os.getloadavg()
     with fresh_database("cc_bench_progress") as url:
         log(f"building the city: {REGISTRATIONS:,} registrations and a season's journal")
         built = build(url)
@@ -526,6 +527,9 @@ def main() -> dict:
         "figure_a_county_progress": a,
         "figure_b_roll_day": b,
         "valid": checked["city_matches_registrations"] and a["valid"],
+        # Other work on the machine skews both sides of a ratio, not always alike: say how busy.
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
         "total_seconds": round(time.perf_counter() - started),
     }
     (RESULTS / "progress.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
