@@ -530,6 +530,8 @@ def main() -> dict:
         # Other work on the machine skews both sides of a ratio, not always alike: say how busy.
         "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg(),
+        # More runnable processes than cores: the figures are of a shared machine, not the code.
+        "machine_quiet": max(load_at_start[0], os.getloadavg()[0]) < (os.cpu_count() or 1),
         "total_seconds": round(time.perf_counter() - started),
     }
     (RESULTS / "progress.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
