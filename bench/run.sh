@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server): `bench/run.sh` runs
 # all of them, `bench/run.sh recon ledger` only those named. Results: bench/results/ (<stamp>.md
-# for the whole run; the orders, ledger and recon benchmarks also keep their last results in
-# orders.json, ledger.json and recon.json).
+# for the whole run; the orders, ledger, recon and progress benchmarks also keep their last results in
+# orders.json, ledger.json, recon.json and progress.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(lookup import orders ledger recon)
+all=(lookup import orders ledger recon progress)
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   names=("${all[@]}")

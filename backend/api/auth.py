@@ -10,7 +10,7 @@ from flask_smorest import abort
 
 from backend.auth import resident_tokens
 from backend.auth.staff import StaffIdentity, authenticate
-from backend.infra.web import clock, unit_of_work
+from backend.infra.web import clock, reader
 
 RESIDENT_SECURITY = [{"residentToken": []}]
 STAFF_SECURITY = [{"staffToken": []}]
@@ -70,8 +70,7 @@ def resident_required(view: Callable) -> Callable:
 
 
 def _staff(token: str) -> StaffIdentity | None:
-    with unit_of_work() as session:
-        return authenticate(session, token)
+    return authenticate(reader(), token)
 
 
 def current_staff() -> StaffIdentity:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from flask import jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
-from backend.infra.web import clock, policy_book, unit_of_work
+from backend.infra.web import clock, policy_book, reader, unit_of_work
 from backend.progress.query import RegionFigures, lagging_villages, progress
 from backend.values import region_codes as regions
 from backend.values.beijing import beijing_today
@@ -128,29 +129,34 @@ class RegionProgress(MethodView):
         the collection window; `needed_per_day` is what it takes from tomorrow to make it.
         """
         code, today = _scoped(args)
-        with unit_of_work() as session:
-            found = progress(
-                session,
-                region_code=code,
-                scheme=args["scheme"],
-                period_year=args["period_year"],
-                day=args["date"] or today,
-                today=today,
-                policies=policy_book(),
-            )
-        return {
-            **figures(found.region),
-            "scheme": found.scheme,
-            "period_year": found.period_year,
-            "date": found.day,
-            "rolled_day": found.rolled_day,
-            "rolled_at": found.rolled_at,
-            "deadline": found.deadline.deadline,
-            "target_date": found.deadline.target,
-            "window_end": found.deadline.closes,
-            "days_left": found.deadline.days_left,
-            "children": [figures(child) for child in found.children],
-        }
+        found = progress(
+            reader(),
+            region_code=code,
+            scheme=args["scheme"],
+            period_year=args["period_year"],
+            day=args["date"] or today,
+            today=today,
+            policies=policy_book(),
+        )
+        # Built as ProgressOut documents it and sent as is: dumping a county's twenty children
+        # through the schema cost more than reading them.
+        region = figures(found.region)
+        del region["rank"]
+        return jsonify(
+            {
+                **region,
+                "scheme": found.scheme,
+                "period_year": found.period_year,
+                "date": found.day.isoformat(),
+                "rolled_day": found.rolled_day.isoformat() if found.rolled_day else None,
+                "rolled_at": found.rolled_at.isoformat() if found.rolled_at else None,
+                "deadline": found.deadline.deadline.isoformat(),
+                "target_date": found.deadline.target.isoformat(),
+                "window_end": found.deadline.closes.isoformat(),
+                "days_left": found.deadline.days_left,
+                "children": [figures(child) for child in found.children],
+            }
+        )
 
 
 @blp.route("/lagging")
@@ -165,17 +171,17 @@ class Lagging(MethodView):
         lowest first (at most 20)."""
         code, today = _scoped(args)
         day = args["date"] or today
+        found = progress(
+            reader(),
+            region_code=code,
+            scheme=args["scheme"],
+            period_year=args["period_year"],
+            day=day,
+            today=today,
+            policies=policy_book(),
+        )
+        rate = found.region.counts.completion_rate
         with unit_of_work() as session:
-            found = progress(
-                session,
-                region_code=code,
-                scheme=args["scheme"],
-                period_year=args["period_year"],
-                day=day,
-                today=today,
-                policies=policy_book(),
-            )
-            rate = found.region.counts.completion_rate
             villages = lagging_villages(
                 session,
                 region_code=code,

@@ -10,10 +10,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.infra import audit
+from backend.infra.statements import Reader
 from backend.models import Region, StaffUser
 from backend.models.staff import DEPARTMENTS, ROLES
 from backend.values import region_codes as regions
@@ -103,8 +104,20 @@ def create_staff(
     return token
 
 
-def authenticate(session: Session, token: str) -> StaffIdentity | None:
-    user = session.scalar(select(StaffUser).where(StaffUser.token_hash == hash_token(token)))
+# Every staff request asks this first: a compiled read, one round trip, no transaction.
+_BY_TOKEN = select(
+    StaffUser.id,
+    StaffUser.name,
+    StaffUser.role,
+    StaffUser.region_code,
+    StaffUser.department,
+    StaffUser.disabled_at,
+).where(StaffUser.token_hash == bindparam("token_hash"))
+
+
+def authenticate(reader: Reader, token: str) -> StaffIdentity | None:
+    rows = reader.all(_BY_TOKEN, token_hash=hash_token(token))
+    user = rows[0] if rows else None
     if user is None or user.disabled_at is not None:
         return None
     return StaffIdentity(

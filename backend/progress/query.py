@@ -2,6 +2,7 @@
 
 A request reads the rollup rows of the region and of its children for one day (an index range
 of the primary key), never the registrations: the same few rows at a village or a whole city.
+The progress of a region is one compiled statement on the read engine (backend.infra.statements).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Date, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound, Refused
 from backend.fees import PolicyBook, PolicyNotFound
+from backend.infra.statements import Reader
 from backend.models import ProgressDay, ProgressRoll, Region
 from backend.progress.figures import Counts, Deadline, deadline_on, lagging, needed_per_day, ranks
 from backend.values import region_codes as regions
@@ -45,7 +47,7 @@ class Progress:
 
 
 def progress(
-    session: Session,
+    reader: Reader,
     *,
     region_code: str,
     scheme: str,
@@ -58,40 +60,31 @@ def progress(
     if day > today:
         raise Refused(f"{day} 尚未到来，进度只能查询到今天（{today}）。", reason="future_date")
     deadline = _deadline(policies, region_code, scheme, period_year, day)
-    places = session.execute(
-        select(Region.code, Region.name, Region.level).where(
-            or_(Region.code == region_code, Region.parent_code == region_code)
-        )
-    ).all()
-    region = next((p for p in places if p.code == region_code), None)
-    if region is None:
-        raise NotFound(f"没有代码为 {region_code} 的地区。", reason="unknown_region")
-    rolled = _rolled(session, day)
-    counts = _counts(
-        session,
-        ProgressDay.region_code.in_(
-            select(Region.code).where(
-                or_(Region.code == region_code, Region.parent_code == region_code)
-            )
-        ),
-        scheme=scheme,
-        period_year=period_year,
-        rolled=rolled,
+    rows = reader.all(
+        _REGION_AND_CHILDREN, code=region_code, scheme=scheme, period_year=period_year, day=day
     )
-    children = [
-        _figures(p.code, p.name, p.level, counts.get(p.code, Counts()), deadline)
-        for p in places
-        if p.code != region_code
-    ]
+    places: dict[str, tuple[str, str]] = {}
+    by_region: dict[str, list[dict]] = defaultdict(list)
+    for row in rows:
+        places[row.code] = (row.name, row.level)
+        if row.channel is not None:
+            by_region[row.code].append(row._asdict())
+    if region_code not in places:
+        raise NotFound(f"没有代码为 {region_code} 的地区。", reason="unknown_region")
+    rolled = (rows[0].rolled_day, rows[0].rolled_at) if rows[0].rolled_day else None
+
+    def figures_of(code: str) -> RegionFigures:
+        name, level = places[code]
+        return _figures(code, name, level, Counts.of_rows(by_region.get(code, ())), deadline)
+
+    children = [figures_of(code) for code in places if code != region_code]
     ranking = ranks([(child.code, child.counts.completion_rate) for child in children])
     children = sorted(
         (_ranked(child, ranking[child.code]) for child in children),
         key=lambda child: (child.rank, child.code),
     )
     return Progress(
-        region=_figures(
-            region.code, region.name, region.level, counts.get(region.code, Counts()), deadline
-        ),
+        region=figures_of(region_code),
         scheme=scheme,
         period_year=period_year,
         day=day,
@@ -154,6 +147,45 @@ def _rolled(session: Session, day: date) -> tuple[date, datetime] | None:
         return None
     return last, session.scalar(select(ProgressRoll.rolled_at).where(ProgressRoll.day == last))
 
+
+# The last rollup up to the day asked for.
+_ROLL = (
+    select(ProgressRoll.day, ProgressRoll.rolled_at)
+    .where(ProgressRoll.day <= bindparam("day", type_=Date))
+    .order_by(ProgressRoll.day.desc())
+    .limit(1)
+    .subquery("roll")
+)
+# A region and its children with their rollup rows of that day (one per channel; none for a
+# region nothing was counted in): a dashboard's every request, so one statement, one round trip
+# on the read engine.
+_REGION_AND_CHILDREN = (
+    select(
+        Region.code,
+        Region.name,
+        Region.level,
+        _ROLL.c.day.label("rolled_day"),
+        _ROLL.c.rolled_at,
+        ProgressDay.channel,
+        ProgressDay.registered,
+        ProgressDay.paid,
+        ProgressDay.paid_fen,
+        ProgressDay.gov_paid_fen,
+        ProgressDay.entered,
+    )
+    .select_from(Region)
+    .outerjoin(_ROLL, true())
+    .outerjoin(
+        ProgressDay,
+        and_(
+            ProgressDay.region_code == Region.code,
+            ProgressDay.scheme == bindparam("scheme"),
+            ProgressDay.period_year == bindparam("period_year"),
+            ProgressDay.day == _ROLL.c.day,
+        ),
+    )
+    .where(or_(Region.code == bindparam("code"), Region.parent_code == bindparam("code")))
+)
 
 _ROW = (
     ProgressDay.region_code,

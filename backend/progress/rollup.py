@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal, select, union_all
+from sqlalchemy import ColumnElement, delete, func, insert, literal, select, tuple_, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,10 +105,11 @@ def _first_unfinished(session: Session) -> date | None:
 def roll_day(session: Session, day: date, *, now: datetime) -> int:
     """Replace the rollup of `day`; the number of journal rows it took in."""
     session.execute(delete(ProgressRoll).where(ProgressRoll.day == day))
-    session.execute(delete(_days).where(_days.c.day == day))
+    held = _series(session)
+    session.execute(delete(_days).where(*_of_day(held, day)))
     previous = session.scalar(select(func.max(ProgressRoll.day)).where(ProgressRoll.day < day))
     carried = select(*(_days.c[name] for name in (*_KEY, *_MEASURES))).where(
-        _days.c.day == previous, _days.c.level == "village"
+        *_of_day(held, previous), _days.c.level == "village"
     )
     changes = select(
         _journal.c.village_code.label("region_code"),
@@ -116,13 +117,42 @@ def roll_day(session: Session, day: date, *, now: datetime) -> int:
     ).where(_journal.c.day == day)
     both = (union_all(carried, changes) if previous else changes).subquery()
     session.execute(_sum_into(day, "village", both, both.c.region_code))
+    # The day may have brought a scheme or period year the rollup did not hold yet.
+    of_day = _of_day(_series(session), day)
     for level, below, digits in _PARENTS:
-        rows = select(_days).where(_days.c.day == day, _days.c.level == below).subquery()
+        rows = select(_days).where(*of_day, _days.c.level == below).subquery()
         parent = func.substr(rows.c.region_code, 1, digits).concat("0" * (12 - digits))
         session.execute(_sum_into(day, level, rows, parent))
     count = session.scalar(select(func.count()).select_from(_journal).where(_journal.c.day == day))
     session.add(ProgressRoll(day=day, rolled_at=now, changes=count or 0))
     return count or 0
+
+
+def _of_day(series: list[tuple[str, int]], day: date | None) -> list[ColumnElement[bool]]:
+    """Conditions selecting the rollup rows of `day` through the primary key.
+
+    The key starts with scheme and period year, so `day = ?` alone scans the whole table, which
+    grows by tens of thousands of rows a day; naming every scheme and period year the rollup
+    holds makes it an index range of each."""
+    return [
+        _days.c.scheme.in_(sorted({scheme for scheme, _ in series})),
+        _days.c.period_year.in_(sorted({year for _, year in series})),
+        _days.c.day == day,
+    ]
+
+
+def _series(session: Session) -> list[tuple[str, int]]:
+    """Every (scheme, period_year) in the rollup: one primary-key probe each (a loose index
+    scan; a DISTINCT would read every row)."""
+    key = tuple_(_days.c.scheme, _days.c.period_year)
+    lowest = select(_days.c.scheme, _days.c.period_year).order_by(*key.clauses).limit(1)
+    found: list[tuple[str, int]] = []
+    row = session.execute(lowest).first()
+    while row is not None:
+        found.append((row.scheme, row.period_year))
+        after = key > tuple_(literal(row.scheme), literal(row.period_year))
+        row = session.execute(lowest.where(after)).first()
+    return found
 
 
 def _sum_into(day: date, level: str, rows, region: ColumnElement[str]):
