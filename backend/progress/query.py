@@ -46,8 +46,19 @@ class Progress:
     children: list[RegionFigures]
 
 
+class _InSession:
+    """Reads through a caller's session, inside its transaction, as a Reader reads (a bulletin
+    or a dashboard page reading several things at one moment)."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def all(self, statement, **values):
+        return self._session.execute(statement, values).all()
+
+
 def progress(
-    reader: Reader,
+    source: Reader | Session,
     *,
     region_code: str,
     scheme: str,
@@ -56,10 +67,14 @@ def progress(
     today: date,
     policies: PolicyBook,
 ) -> Progress:
-    """NotFound for an unknown region or one no policy covers; Refused for a future day."""
+    """NotFound for an unknown region or one no policy covers; Refused for a future day.
+
+    `source`: the read engine's Reader (one autocommit round trip: the API), or a Session.
+    """
     if day > today:
         raise Refused(f"{day} 尚未到来，进度只能查询到今天（{today}）。", reason="future_date")
     deadline = _deadline(policies, region_code, scheme, period_year, day)
+    reader = _InSession(source) if isinstance(source, Session) else source
     rows = reader.all(
         _REGION_AND_CHILDREN, code=region_code, scheme=scheme, period_year=period_year, day=day
     )
