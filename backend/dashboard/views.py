@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -24,13 +25,22 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from backend.api import domain_error_status
-from backend.dashboard import assets, charts, csrf, regions, signin, unpaid
+from backend.api.bulletins import MIMETYPES as BULLETIN_MIMETYPES
+from backend.api.downloads import MIMETYPES as SPREADSHEET_MIMETYPES
+from backend.bulletins import service as bulletin_service
+from backend.dashboard import assets, batches, charts, csrf, regions, signin, unpaid
+from backend.dashboard import bulletins as bulletin_pages
+from backend.dashboard import finance as finance_pages
 from backend.dashboard import operations as ops
 from backend.dashboard import session as sessions
-from backend.errors import DomainError
+from backend.errors import DomainError, Unavailable
+from backend.finance import report
 from backend.infra.rate_limits import TooManyRequests
 from backend.infra.web import client_address, clock, policy_book, unit_of_work
 from backend.models.staff import DEPARTMENT_LABELS
+from backend.posters.fonts import FontMissing
+from backend.posters.service import typeface_of
+from backend.values import region_codes
 from backend.values.beijing import beijing_text, beijing_today
 from backend.values.labels import CHANNEL_NAMES, SCHEME_SHORT, registration_label
 from backend.values.money import yuan_text
@@ -90,8 +100,12 @@ def csrf_token() -> str:
 
 @bp.context_processor
 def page_globals():
+    staff = g.get("dashboard_staff")
     return {
-        "staff": g.get("dashboard_staff"),
+        "staff": staff,
+        # Finance totals are a county's: for staff of the city or a county only.
+        "sees_counties": staff is not None
+        and region_codes.level_of(staff.region_code) in ("city", "county"),
         "role_labels": ROLE_LABELS,
         "level_labels": LEVEL_LABELS,
         "department_labels": DEPARTMENT_LABELS,
@@ -176,6 +190,67 @@ def operations():
         )
 
 
+@bp.get("/bulletins")
+def bulletins():
+    return _bulletins_page()
+
+
+@bp.post("/bulletins")
+def make_bulletin():
+    """Make the bulletin of a day now, as POST /api/staff/v1/bulletins does."""
+    staff = sessions.current()
+    if not staff.may("import"):
+        abort(403, description="仅经办人员和管理员可以生成通报。")
+    with unit_of_work() as db:
+        form = bulletin_pages.make_form(db, staff=staff, today=_today())
+    try:
+        code, scheme, day = bulletin_pages.checked_request(form, staff, request.form)
+        made = bulletin_service.make(
+            unit_of_work(),
+            policy_book(),
+            _typeface(),
+            region_code=code,
+            scheme=scheme,
+            day=day,
+            actor=staff.name,
+        )
+    except DomainError as exc:
+        return _bulletins_page(error=exc.message, status=domain_error_status(exc))
+    name = dict(form.regions)[code] if form else code
+    flash(
+        f"已{'重新' if made.replaced else ''}生成{name}{registration_label(scheme, made.period_year)}"
+        f"通报（截至 {day.isoformat()}）。"
+    )
+    return redirect(url_for("dashboard.bulletins", made=made.id))
+
+
+@bp.get("/bulletins/<int:bulletin_id>.<any(xlsx, pdf):kind>")
+def bulletin_file(bulletin_id: int, kind: str):
+    with unit_of_work() as db:
+        data, name = bulletin_service.file_of(db, sessions.current(), bulletin_id, kind)
+    return _download(data, BULLETIN_MIMETYPES[kind], name)
+
+
+@bp.get("/finance")
+def finance():
+    with unit_of_work() as db:
+        asked, choices = _finance_asked(db)
+        page = finance_pages.finance_page(db, asked, choices)
+    return render_template("dashboard/finance.html", page=page, level_names=report.LEVEL_NAMES)
+
+
+@bp.get("/finance.<any(csv, xlsx):fmt>")
+def finance_file(fmt: str):
+    """The finance totals as the API's CSV or XLSX (the same table)."""
+    with unit_of_work() as db:
+        asked, _ = _finance_asked(db)
+        totals = finance_pages.totals_of(db, asked)
+    records = report.records(asked.policy, totals)
+    name = report.file_stem(asked.county, asked.scheme, asked.period_year)
+    data = report.TABLE.xlsx(records, title=name) if fmt == "xlsx" else report.TABLE.csv(records)
+    return _download(data, SPREADSHEET_MIMETYPES[fmt], f"{name}.{fmt}")
+
+
 @bp.get("/assets/echarts-<version>.min.js")
 def echarts(version: str):
     script = assets.echarts_script()
@@ -211,13 +286,64 @@ def _region(code: str, *, overview: bool):
         page = regions.region_page(
             db, staff=staff, region_code=code, day=day, today=today, policies=policy_book()
         )
+        county_batches = (
+            batches.county_batches(db, staff=staff, county_code=page.region.code)
+            if page.region.level == "county"
+            else None
+        )
     return render_template(
         "dashboard/region.html",
         page=page,
+        county_batches=county_batches,
+        batch_status_labels=batches.STATUS_LABELS,
         overview=overview,
         chosen=day,
         history_chart=lambda s: charts.completion_over_time(s.progress, s.days, page.opens),
         ranking_chart=lambda s: charts.children_ranked(s.progress),
+    )
+
+
+def _bulletins_page(*, error: str | None = None, status: int = 200):
+    staff = sessions.current()
+    with unit_of_work() as db:
+        page = bulletin_pages.bulletins_page(db, staff=staff, today=_today())
+    made = request.args.get("made", type=int)
+    return render_template(
+        "dashboard/bulletins.html", page=page, error=error, posted=request.form, made=made
+    ), status
+
+
+def _typeface():
+    try:
+        return typeface_of(current_app.config["APP_CONFIG"])
+    except FontMissing as exc:
+        current_app.logger.error("%s", exc)
+        raise Unavailable(exc.chinese, reason="font_missing") from None
+
+
+def _finance_asked(db):
+    text = request.args.get("period_year", "")
+    if text and not text.isdigit():
+        abort(400, description=f"年度不正确：{text}。")
+    return finance_pages.ask(
+        db,
+        staff=sessions.current(),
+        policies=policy_book(),
+        county=request.args.get("county") or None,
+        scheme=request.args.get("scheme") or None,
+        period_year=int(text) if text else None,
+    )
+
+
+def _download(data: bytes, mimetype: str, name: str) -> Response:
+    # Files of figures and money, like the pages: never kept by a browser or proxy.
+    return Response(
+        data,
+        content_type=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

@@ -1,7 +1,8 @@
 """The staff dashboard in a real browser (Debian's Chromium, headless, through Playwright): a
 leader signs in and drills down from the city to a village's printable unpaid list, with every
 chart drawn and no console error under the pages' strict CSP; a county account stays inside its
-county; a form without its CSRF token is refused. Screenshots: var/screenshots/dashboard-*.png."""
+county; a form without its CSRF token is refused; an agency makes a bulletin (通报) and reads the
+finance totals (财政配套). Screenshots: var/screenshots/dashboard-*.png."""
 
 from __future__ import annotations
 
@@ -245,3 +246,68 @@ def test_a_form_without_its_csrf_token_and_a_wrong_token_are_refused(desk, app, 
     desk.shot("csrf-refused")
     desk.goto("/staff/")
     expect(desk.locator("h1")).to_have_text("工作人员登录")  # not signed in
+
+
+@pytest.fixture
+def subsidised(app, season, live_server, fake_wechat, http, staff_token):
+    """Beside the season: in 新乡县 a 低保 person who paid the 200 grade and a 特困 person the
+    government paid for (a confirmed pension batch)."""
+    with app.extensions["db_sessions"]() as session:
+        _, dibao = add_person(
+            session, name="周桂芳", birth=age_on_2019(46), seq="031", groups=("dibao",)
+        )
+        add_person(session, name="吴建华", birth=age_on_2019(52), seq="032", groups=("tekun",))
+    _pay(http, live_server, fake_wechat, [(dibao[0].ref, 200)], "dibao")
+    agency = {"Authorization": f"Bearer {staff_token('agency', '410721', 'batch-agency')}"}
+    batches = live_server + "/api/staff/v1/government-batches"
+    body = {"county": "410721", "scheme": "pension", "period_year": 2019}
+    batch = http.post(batches, json=body, headers=agency).json()
+    http.post(f"{batches}/{batch['batch_no']}/confirm", headers=agency).raise_for_status()
+    return batch["batch_no"]
+
+
+def test_an_agency_makes_a_bulletin_and_reads_the_finance_totals(
+    desk, app, subsidised, screenshot_dir
+):
+    token = staff_account(app, "agency-xinxiang", "agency", "410721")
+    sign_in(desk, "agency-xinxiang", token)
+    # A county's overview is its county page, with its government-paid batches.
+    batch = desk.locator(f"#government-batches tr[data-batch={subsidised}]")
+    expect(batch).to_contain_text("已确认")
+    expect_charts_drawn(desk, 4)
+    desk.shot("county-batches")
+
+    desk.locator(".nav").get_by_role("link", name="通报").click()
+    expect(desk.locator("#no-bulletins")).to_be_visible()
+    for scheme in ("pension", "medical"):
+        desk.select_option("#make-scheme", scheme)
+        desk.click("#make-submit")
+        expect(desk.locator(".notice").first).to_contain_text("已生成新乡县")
+    made = desk.locator("article.bulletin")
+    expect(made).to_have_count(2)
+    expect(desk.locator("article.bulletin.fresh")).to_contain_text("2020年度医疗保险")
+    expect(desk.locator("article.bulletin.fresh .summary")).to_contain_text(
+        "全县城乡居民基本医疗保险"
+    )
+    with desk.expect_download() as download:
+        desk.locator("article.bulletin.fresh").get_by_role("link", name="下载 PDF").click()
+    assert download.value.suggested_filename.startswith("bulletin-410721-medical-")
+    desk.fill("#make-date", "2030-01-01")
+    desk.evaluate("document.querySelector('#make-date').removeAttribute('max')")
+    desk.click("#make-submit")
+    expect(desk.locator("#make-error")).to_contain_text("尚未到来")
+    desk.shot("bulletin-refused")
+    desk.goto("/staff/bulletins")
+    desk.screenshot(path=str(screenshot_dir / "dashboard-bulletins.png"), full_page=True)
+
+    desk.locator(".nav").get_by_role("link", name="财政配套").click()
+    expect(desk.locator("#finance-title")).to_have_text("财政配套 · 新乡县 2019年度养老保险")
+    expect(desk.locator("#finance-table tbody tr")).to_have_count(3)
+    expect(desk.locator("#finance-total")).to_contain_text("200.00")
+    desk.screenshot(path=str(screenshot_dir / "dashboard-finance.png"), full_page=True)
+    with desk.expect_download() as download:
+        desk.click("#finance-xlsx")
+    assert download.value.suggested_filename == "finance-410721-pension-2019.xlsx"
+    desk.select_option("#scheme", "medical")
+    desk.click("#finance-form button")
+    expect(desk.locator("#finance-title")).to_have_text("财政配套 · 新乡县 2020年度医疗保险")

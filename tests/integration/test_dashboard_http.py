@@ -282,3 +282,308 @@ def test_echarts_is_served_from_the_installed_package_with_a_long_cache_life(htt
     assert script.status_code == 200 and len(script.content) > 500_000
     assert script.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert http.get(live_server + "/staff/assets/echarts-0.0.1.min.js").status_code == 404
+
+
+# --- bulletins (通报) ---------------------------------------------------------------------------
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def make_bulletin(http, live_server, **fields):
+    """Post the bulletins page's make form with its CSRF token; the answer (no redirects)."""
+    page = http.get(live_server + "/staff/bulletins")
+    data = {FIELD: csrf_of(page.text), **fields}
+    return http.post(live_server + "/staff/bulletins", data=data, allow_redirects=False)
+
+
+@pytest.fixture
+def bulletins_made(http, live_server, app, session, fake_wechat):
+    """新乡县 2 of 3 paid medical, 获嘉县 0 of 1; the city admin made the city's medical and
+    pension bulletins and 新乡县's medical one, as of 2019-11-20, through the page."""
+    people = [
+        add_person(session, birth=age_on_2019(30 + n), seq=f"{n + 51:03d}", village=village)[1]
+        for n, village in enumerate([VILLAGE, VILLAGE, VILLAGE_2, OTHER_VILLAGE])
+    ]
+    medical = [next(r.ref for r in regs if r.scheme == "medical") for regs in people]
+    paid(http.__class__(), live_server, fake_wechat, medical[:2], "two-paid")
+    admin = ("admin-city", staff_account(app, "admin-city", "admin", "410700"))
+    signed_in(http, live_server, admin)
+    made = {}
+    for region, scheme in (
+        ("410700000000", "medical"),
+        ("410700000000", "pension"),
+        ("410721000000", "medical"),
+    ):
+        answer = make_bulletin(http, live_server, region=region, scheme=scheme, date="2019-11-20")
+        assert answer.status_code == 302, answer.text
+        made[(region[:6], scheme)] = int(answer.headers["Location"].rsplit("made=", 1)[1])
+    return made
+
+
+def test_the_bulletins_page_lists_them_newest_first_with_their_summary_and_files(
+    http, live_server, bulletins_made
+):
+    page = http.get(live_server + "/staff/bulletins")
+    assert page.status_code == 200
+    words = text_of(page.text)
+    assert "共 3 期" in words
+    assert "新乡市 2020年度医疗保险 截至 2019-11-20" in words
+    assert "新乡县 2020年度医疗保险 截至 2019-11-20" in words
+    assert "截至2019年11月20日，全市城乡居民基本医疗保险登记参保4人，已缴费2人" in words
+    assert "通报" in text_of(page.text).split("退出")[0]  # in the navigation
+    city = bulletins_made[("410700", "medical")]
+    pdf = http.get(live_server + f"/staff/bulletins/{city}.pdf")
+    assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["Content-Disposition"] == (
+        'attachment; filename="bulletin-4107-medical-20191120.pdf"'
+    )
+    assert pdf.headers["Cache-Control"] == "no-store"
+    xlsx = http.get(live_server + f"/staff/bulletins/{city}.xlsx")
+    assert xlsx.status_code == 200 and xlsx.headers["Content-Type"] == XLSX
+    assert xlsx.content.startswith(b"PK")
+    assert http.get(live_server + "/staff/bulletins/999999.pdf").status_code == 404
+    # Without a session: to the sign-in form, not the file.
+    assert (
+        http.__class__()
+        .get(live_server + f"/staff/bulletins/{city}.pdf", allow_redirects=False)
+        .status_code
+        == 302
+    )
+
+
+def test_a_county_reads_the_city_bulletins_ranking_it_and_its_own_not_anothers(
+    http, live_server, app, bulletins_made
+):
+    huojia = http.__class__()
+    signed_in(
+        huojia,
+        live_server,
+        ("viewer-huojia", staff_account(app, "viewer-huojia", "viewer", "410724")),
+    )
+    words = text_of(huojia.get(live_server + "/staff/bulletins").text)
+    assert "共 2 期" in words and "新乡市 2020年度医疗保险" in words
+    assert "新乡县 2020年度医疗保险" not in words
+    assert "生成通报" not in words  # a viewer makes none
+    xinxiang = bulletins_made[("410721", "medical")]
+    for kind in ("pdf", "xlsx"):
+        answer = huojia.get(live_server + f"/staff/bulletins/{xinxiang}.{kind}")
+        assert answer.status_code == 404 and "没有找到这期通报" in answer.text
+    city = bulletins_made[("410700", "medical")]
+    assert huojia.get(live_server + f"/staff/bulletins/{city}.pdf").status_code == 200
+    # A viewer's post is refused even with the form's token.
+    refused = make_bulletin(huojia, live_server, region="410724000000", scheme="medical")
+    assert refused.status_code == 403
+
+
+def test_a_department_reads_only_the_bulletins_of_its_scheme(
+    http, live_server, app, bulletins_made
+):
+    hrss = http.__class__()
+    account = staff_account(app, "hrss-xinxiang", "agency", "410721", "hrss")
+    signed_in(hrss, live_server, ("hrss-xinxiang", account))
+    page = hrss.get(live_server + "/staff/bulletins")
+    words = text_of(page.text)
+    assert (
+        "共 1 期" in words and "新乡市 2019年度养老保险" in words and "医疗保险 截至" not in words
+    )
+    # The form offers its own county and its own scheme only.
+    assert 'value="410721000000"' in page.text and 'value="410700000000"' not in page.text
+    assert 'value="pension"' in page.text and 'value="medical"' not in page.text
+    medical = bulletins_made[("410700", "medical")]
+    assert hrss.get(live_server + f"/staff/bulletins/{medical}.xlsx").status_code == 404
+    pension = bulletins_made[("410700", "pension")]
+    answer = hrss.get(live_server + f"/staff/bulletins/{pension}.xlsx")
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == XLSX
+    other = make_bulletin(hrss, live_server, region="410721000000", scheme="medical")
+    assert other.status_code == 422 and "人社部门不负责医疗保险的通报" in other.text
+
+
+def test_making_a_bulletin_on_the_page_needs_its_csrf_token_and_explains_a_refusal(
+    http, live_server, county_staff, session, clock
+):
+    signed_in(http, live_server, county_staff)
+    form = http.get(live_server + "/staff/bulletins")
+    assert "生成通报" in form.text
+    yesterday = (clock.now() + timedelta(hours=8) - timedelta(days=1)).date().isoformat()
+    assert f'name="date" value="{yesterday}"' in form.text
+    bare = {"region": "410721000000", "scheme": "medical"}
+    refused = http.post(live_server + "/staff/bulletins", data=bare, allow_redirects=False)
+    assert refused.status_code == 400 and "防伪令牌" in refused.text
+    assert "共 0 期" in text_of(http.get(live_server + "/staff/bulletins").text)
+
+    future = make_bulletin(http, live_server, **bare, date="2030-01-01")
+    assert future.status_code == 422 and "尚未到来" in text_of(future.text)
+    outside = make_bulletin(http, live_server, region="410700000000", scheme="medical")
+    assert outside.status_code == 404 and "不在您的管辖范围内" in outside.text
+
+    made = make_bulletin(http, live_server, **bare)  # the day proposed: yesterday
+    assert made.status_code == 302
+    page = http.get(live_server + made.headers["Location"])
+    words = text_of(page.text)
+    assert f"已生成新乡县2020年度医疗保险通报（截至 {yesterday}）" in words
+    assert "共 1 期" in words and f"新乡县 2020年度医疗保险 截至 {yesterday}" in words
+    again = make_bulletin(http, live_server, **bare)
+    assert "已重新生成" in text_of(http.get(live_server + again.headers["Location"]).text)
+    assert "共 1 期" in text_of(http.get(live_server + "/staff/bulletins").text)
+
+
+# --- finance totals (财政配套) and the county's government batches --------------------------------
+
+BATCHES = "/api/staff/v1/government-batches"
+
+
+@pytest.fixture
+def finance_season(session, http, live_server, fake_wechat, staff_token):
+    """新乡县: a 特困 person the government pays for (a confirmed pension batch), a 低保 person
+    and an ordinary one who paid themselves; 获嘉县: a 低保 person who paid."""
+    add_person(session, birth=age_on_2019(50), seq="061", groups=("tekun",))
+    _, dibao = add_person(session, birth=age_on_2019(45), seq="062", groups=("dibao",))
+    _, ordinary = add_person(session, birth=age_on_2019(30), seq="063")
+    _, far = add_person(
+        session, birth=age_on_2019(33), seq="064", groups=("dibao",), village=OTHER_VILLAGE
+    )
+    resident = http.__class__()
+    paid(resident, live_server, fake_wechat, [(dibao[0].ref, 200), dibao[1].ref], "dibao")
+    paid(resident, live_server, fake_wechat, [(ordinary[0].ref, 500)], "ordinary")
+    paid(resident, live_server, fake_wechat, [(far[0].ref, 200)], "far")
+    agency = {"Authorization": f"Bearer {staff_token('agency', '410721', 'batch-agency')}"}
+    body = {"county": "410721", "scheme": "pension", "period_year": 2019}
+    batch = http.post(live_server + BATCHES, json=body, headers=agency).json()
+    confirmed = http.post(f"{live_server}{BATCHES}/{batch['batch_no']}/confirm", headers=agency)
+    assert confirmed.json()["credited_count"] == 1
+    return batch["batch_no"]
+
+
+def cells(html: str, row_id: str) -> list[str]:
+    import re
+
+    row = re.search(rf"<tr[^>]*{row_id}[^>]*>(.*?)</tr>", html, re.S)
+    assert row, row_id
+    return [text_of(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+
+
+def test_the_finance_page_shows_a_countys_subsidies_per_group_split_between_levels(
+    http, live_server, county_staff, finance_season
+):
+    signed_in(http, live_server, county_staff)
+    assert "财政配套" in text_of(http.get(live_server + "/staff/").text).split("退出")[0]
+    page = http.get(live_server + "/staff/finance")  # defaults: own county, pension, newest year
+    assert page.status_code == 200
+    words = text_of(page.text)
+    assert "财政配套 · 新乡县 2019年度养老保险" in words
+    assert "代缴 省级 0%、市级 0%、县级 100%" in words
+    assert "缴费补贴 省级 50%、市级 25%、县级 25%" in words
+    # group, people, gov-paid total, province, city, county, subsidy total, province, city, county
+    assert cells(page.text, 'data-group="tekun"') == [
+        "特困人员",
+        "1",
+        "100.00",
+        "0.00",
+        "0.00",
+        "100.00",
+        "30.00",
+        "15.00",
+        "7.50",
+        "7.50",
+    ]
+    assert cells(page.text, 'data-group="none"')[:3] == ["普通参保人（仅缴费补贴）", "1", "0.00"]
+    assert cells(page.text, 'id="finance-total"') == [
+        "合计",
+        "3",
+        "200.00",
+        "0.00",
+        "0.00",
+        "200.00",
+        "120.00",
+        "60.00",
+        "30.00",
+        "30.00",
+    ]
+    medical = http.get(live_server + "/staff/finance", params={"scheme": "medical"})
+    assert "2020年度医疗保险" in text_of(medical.text)
+    assert cells(medical.text, 'id="finance-total"')[:3] == ["合计", "1", "100.00"]
+
+
+def test_finance_downloads_are_the_apis_table(
+    http, live_server, county_staff, finance_season, staff_token
+):
+    signed_in(http, live_server, county_staff)
+    query = {"county": "410721", "scheme": "pension", "period_year": 2019}
+    csv = http.get(live_server + "/staff/finance.csv", params=query)
+    assert csv.status_code == 200 and csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert csv.headers["Content-Disposition"] == (
+        'attachment; filename="finance-410721-pension-2019.csv"'
+    )
+    api = http.get(
+        live_server + "/api/staff/v1/finance",
+        params={**query, "format": "csv"},
+        headers={"Authorization": f"Bearer {staff_token('viewer', '410721', 'api-viewer')}"},
+    )
+    assert csv.content == api.content
+    assert csv.content.decode("utf-8-sig").splitlines()[-1].startswith("合计,3,20000,200.00")
+    xlsx = http.get(live_server + "/staff/finance.xlsx", params=query)
+    assert xlsx.status_code == 200 and xlsx.headers["Content-Type"] == XLSX
+    assert xlsx.content.startswith(b"PK")
+
+
+def test_finance_is_shown_only_inside_the_persons_region_and_department(
+    http, live_server, app, finance_season
+):
+    huojia = http.__class__()
+    signed_in(
+        huojia,
+        live_server,
+        ("viewer-huojia", staff_account(app, "viewer-huojia", "viewer", "410724")),
+    )
+    own = huojia.get(live_server + "/staff/finance")
+    assert 'value="410721"' not in own.text and "获嘉县" in text_of(own.text)
+    for path in ("/staff/finance", "/staff/finance.csv", "/staff/finance.xlsx"):
+        answer = huojia.get(live_server + path, params={"county": "410721"})
+        assert answer.status_code == 404 and "不在您的管辖范围内" in answer.text, path
+
+    nhsa = http.__class__()
+    signed_in(
+        nhsa,
+        live_server,
+        ("nhsa-city", staff_account(app, "nhsa-city", "viewer", "410700", "nhsa")),
+    )
+    page = nhsa.get(live_server + "/staff/finance")
+    assert "新乡县 2020年度医疗保险" in text_of(page.text) and 'value="pension"' not in page.text
+    refused = nhsa.get(live_server + "/staff/finance.csv", params={"scheme": "pension"})
+    assert refused.status_code == 404 and "医保部门不负责养老保险" in refused.text
+    assert (
+        nhsa.get(live_server + "/staff/finance", params={"period_year": "2030"}).status_code == 404
+    )
+
+    township = http.__class__()
+    signed_in(
+        township,
+        live_server,
+        ("viewer-town", staff_account(app, "viewer-town", "viewer", TOWNSHIP)),
+    )
+    assert "财政配套" not in text_of(township.get(live_server + "/staff/").text).split("退出")[0]
+    assert township.get(live_server + "/staff/finance").status_code == 404
+
+
+def test_the_county_page_lists_its_government_batches_read_only(
+    http, live_server, county_staff, app, finance_season
+):
+    signed_in(http, live_server, county_staff)
+    page = http.get(live_server + "/staff/regions/410721000000")
+    assert cells(page.text, f'data-batch="{finance_season}"')[1:5] == [
+        "2019年度养老保险",
+        "已确认",
+        "1",
+        "100.00",
+    ]
+    nhsa = http.__class__()
+    signed_in(
+        nhsa,
+        live_server,
+        ("nhsa-xinxiang", staff_account(app, "nhsa-xinxiang", "viewer", "410721", "nhsa")),
+    )
+    other = nhsa.get(live_server + "/staff/regions/410721000000").text
+    assert finance_season not in other and "尚无财政代缴批次" in other
+    township = http.get(live_server + f"/staff/regions/{TOWNSHIP}").text
+    assert "财政代缴批次" not in township

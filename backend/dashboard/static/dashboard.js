@@ -1,5 +1,6 @@
 // The staff dashboard's page script: draws the charts from each element's data-chart JSON
-// (the server writes it; no inline script, so a strict CSP holds) and wires the print button.
+// (the server writes it; no inline script, so a strict CSP holds), wires the print button, and
+// clears a choice that depends on another (the finance page's year, which the scheme decides).
 "use strict";
 
 (function () {
@@ -75,6 +76,12 @@
     }
     Array.prototype.forEach.call(document.querySelectorAll("[data-action=print]"), function (button) {
       button.addEventListener("click", function () { window.print(); });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-resets]"), function (select) {
+      select.addEventListener("change", function () {
+        // Disabled, the year is left out of the query: the server shows the newest one.
+        document.getElementById(select.getAttribute("data-resets")).disabled = true;
+      });
     });
   }
 
