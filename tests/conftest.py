@@ -17,6 +17,7 @@ from datetime import datetime
 
 import pytest
 import requests
+from hypothesis import HealthCheck, settings
 
 from backend import create_app
 from backend.auth.staff import create_staff
@@ -27,6 +28,13 @@ from backend.values.beijing import BEIJING
 from tests.support import database
 from tests.support.regions import load_regions
 from tests.support.servers import ServerThread
+
+# Properties are judged on what they find, not on how fast a busy machine generates examples:
+# no per-example deadline and no "too slow" health check, which fail on load alone.
+settings.register_profile(
+    "project", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("project")
 
 TEST_SECRET = "test-secret-key"
 # Inside the 2019 collection window (2019-09-01 to 2019-12-31) and after the pension target date.
