@@ -24,6 +24,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | MINIPROGRAM_URL | http://127.0.0.1:8003/ | the mini-program's start page (the mock under `make run`); `/q/{village_code}` leads there with `?village=` |
 | POSTER_FONT | /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf | TrueType font of the Chinese text on village QR posters (Debian fonts-droid-fallback) |
 | POSTER_LATIN_FONT | /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf | TrueType font of the digits and Latin letters on the posters, which POSTER_FONT lacks (Debian fonts-dejavu-core) |
+| PROGRESS_CACHE_SECONDS | 10 | how long a worker process keeps a progress answer before reading the rollup again (0: never keeps one) |
 | PROGRESS_ROLL_SECONDS | 60 | how often the worker rolls today's progress journal into the daily figures (how stale today's progress may be) |
 | REFUND_CHECK_AFTER_SECONDS | 300 | a refund WeChat accepted but has not reported finished is asked about (refundquery) after this long, then again at this interval |
 | WORKER_INTERVAL_SECONDS | 30 | how often `flask worker` looks for orders to check or expire |
@@ -128,6 +129,9 @@ class Config:
     POSTER_FONT: str = field(default_factory=lambda: _env("POSTER_FONT", DEFAULT_POSTER_FONT))
     POSTER_LATIN_FONT: str = field(
         default_factory=lambda: _env("POSTER_LATIN_FONT", DEFAULT_POSTER_LATIN_FONT)
+    )
+    PROGRESS_CACHE_SECONDS: int = field(
+        default_factory=lambda: int(_env("PROGRESS_CACHE_SECONDS", "10"))
     )
     PROGRESS_ROLL_SECONDS: int = field(
         default_factory=lambda: int(_env("PROGRESS_ROLL_SECONDS", "60"))

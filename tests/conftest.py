@@ -120,6 +120,8 @@ def app_config(database_url, fake_wechat, clock):
         "FAKE_WECHAT_URL": fake_wechat.url + "/",
         "WECHAT_MODE": "fake",
         "REDIS_URL": None,
+        # Tests read progress right after rolling it; test_progress tests the answer cache itself.
+        "PROGRESS_CACHE_SECONDS": 0,
     }
 
 

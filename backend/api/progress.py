@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import jsonify
+from datetime import timedelta
+
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.infra.web import clock, policy_book, reader, unit_of_work
+from backend.progress.cache import AnswerCache
 from backend.progress.query import RegionFigures, lagging_villages, progress
 from backend.values import region_codes as regions
 from backend.values.beijing import beijing_today
@@ -125,38 +128,53 @@ class RegionProgress(MethodView):
         """A region's progress as of a day, with its children ranked by completion rate.
 
         Figures are cumulative as of the end of the day (today: as of the last rollup, see
-        rolled_at). `deadline` is the scheme's campaign target until it passes, then the end of
+        rolled_at; an answer may be PROGRESS_CACHE_SECONDS older than the rollup). `deadline` is the scheme's campaign target until it passes, then the end of
         the collection window; `needed_per_day` is what it takes from tomorrow to make it.
         """
         code, today = _scoped(args)
-        found = progress(
-            reader(),
-            region_code=code,
-            scheme=args["scheme"],
-            period_year=args["period_year"],
-            day=args["date"] or today,
-            today=today,
-            policies=policy_book(),
+        day = args["date"] or today
+        answer = _answers().get_or_make(
+            (code, args["scheme"], args["period_year"], day),
+            lambda: _answer(code, args["scheme"], args["period_year"], day, today),
+            now=clock().now(),
+            keep=timedelta(seconds=current_app.config["APP_CONFIG"].PROGRESS_CACHE_SECONDS),
         )
-        # Built as ProgressOut documents it and sent as is: dumping a county's twenty children
-        # through the schema cost more than reading them.
-        region = figures(found.region)
-        del region["rank"]
-        return jsonify(
-            {
-                **region,
-                "scheme": found.scheme,
-                "period_year": found.period_year,
-                "date": found.day.isoformat(),
-                "rolled_day": found.rolled_day.isoformat() if found.rolled_day else None,
-                "rolled_at": found.rolled_at.isoformat() if found.rolled_at else None,
-                "deadline": found.deadline.deadline.isoformat(),
-                "target_date": found.deadline.target.isoformat(),
-                "window_end": found.deadline.closes.isoformat(),
-                "days_left": found.deadline.days_left,
-                "children": [figures(child) for child in found.children],
-            }
-        )
+        return current_app.response_class(answer, mimetype="application/json")
+
+
+def _answers() -> AnswerCache:
+    return current_app.extensions.setdefault("progress_answers", AnswerCache())
+
+
+def _answer(code: str, scheme: str, period_year: int, day, today) -> bytes:
+    """The JSON of a region's progress, built as ProgressOut documents it and sent as is: dumping
+    a county's twenty children through the schema cost more than reading them."""
+    found = progress(
+        reader(),
+        region_code=code,
+        scheme=scheme,
+        period_year=period_year,
+        day=day,
+        today=today,
+        policies=policy_book(),
+    )
+    region = figures(found.region)
+    del region["rank"]
+    return current_app.json.dumps(
+        {
+            **region,
+            "scheme": found.scheme,
+            "period_year": found.period_year,
+            "date": found.day.isoformat(),
+            "rolled_day": found.rolled_day.isoformat() if found.rolled_day else None,
+            "rolled_at": found.rolled_at.isoformat() if found.rolled_at else None,
+            "deadline": found.deadline.deadline.isoformat(),
+            "target_date": found.deadline.target.isoformat(),
+            "window_end": found.deadline.closes.isoformat(),
+            "days_left": found.deadline.days_left,
+            "children": [figures(child) for child in found.children],
+        }
+    ).encode()
 
 
 @blp.route("/lagging")

@@ -12,13 +12,15 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 
 GOVERNMENT = "government"
 
 
 @dataclass(frozen=True)
 class Counts:
-    """Cumulative figures of one region, summed from its rollup rows (one per channel)."""
+    """Cumulative figures of one region, summed from its rollup rows (one per channel). The
+    derived figures are worked out once (a county's answer asks each several times)."""
 
     registered: int = 0
     paid_by_channel: Mapping[str, int] = field(default_factory=dict)
@@ -40,23 +42,23 @@ class Counts:
                 channels[row["channel"]] = channels.get(row["channel"], 0) + row["paid"]
         return cls(registered, channels, paid_fen, gov_paid_fen, entered)
 
-    @property
+    @cached_property
     def paid_by_government(self) -> int:
         return self.paid_by_channel.get(GOVERNMENT, 0)
 
-    @property
+    @cached_property
     def paid_by_resident(self) -> int:
         return sum(n for channel, n in self.paid_by_channel.items() if channel != GOVERNMENT)
 
-    @property
+    @cached_property
     def paid(self) -> int:
         return self.paid_by_resident + self.paid_by_government
 
-    @property
+    @cached_property
     def outstanding(self) -> int:
         return max(self.registered - self.paid, 0)
 
-    @property
+    @cached_property
     def completion_rate(self) -> float:
         """Paid / registered, 0 for a region with nobody registered; 4 decimals."""
         return round(self.paid / self.registered, 4) if self.registered else 0.0

@@ -137,3 +137,17 @@ def test_progress_is_scoped_to_the_callers_region_and_refuses_the_future(
         headers=token,
     )
     assert future.status_code == 422 and "尚未到来" in future.json()["message"]
+
+
+def test_an_answer_is_kept_a_few_seconds_of_business_time_then_read_afresh(
+    session, people, http, live_server, fake_wechat, staff_token, app, clock
+):
+    app.config["APP_CONFIG"].PROGRESS_CACHE_SECONDS = 10
+    token = staff_token("viewer", "410721")
+    assert ask(http, live_server, token, VILLAGE)["paid"] == 0
+    paid(http, live_server, fake_wechat, [people[0]["medical"]], "quick")
+    run_worker(app)
+    assert ask(http, live_server, token, VILLAGE)["paid"] == 0  # the answer of a moment ago
+    assert ask(http, live_server, token, TOWNSHIP)["paid"] == 1  # another question: read now
+    clock.advance(timedelta(seconds=11))
+    assert ask(http, live_server, token, VILLAGE)["paid"] == 1
