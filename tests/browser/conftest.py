@@ -22,6 +22,31 @@ from tests.conftest import serve
 from tests.support.miniprogram import server_module
 from tests.support.servers import ServerThread
 
+
+def watch_for_problems(page) -> list[str]:
+    """What went wrong on the page, as it happens: script errors, console errors (but for a 4xx
+    answer the page asked for on purpose) and server errors. A test fails when it is not empty."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error" and "status of 4" not in message.text
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} from {response.url}")
+            if response.status >= 500
+            else None
+        ),
+    )
+    return problems
+
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Without the background-networking switches Chromium keeps dialling Google's services, which a
 # closed network refuses; --no-sandbox because CI containers run as root.
@@ -126,24 +151,7 @@ def phone(browser, backend, request, screenshot_dir):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" and "status of 4" not in message.text
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status} from {response.url}")
-            if response.status >= 500
-            else None
-        ),
-    )
+    problems = watch_for_problems(page)
     # Named after the test's first words: test_a_wrong_name_gets_... -> wrong_name-01-....png
     words = [w for w in request.node.name.split("_")[1:] if w not in ("a", "an", "the")]
     prefix = "_".join(words[:2])

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.browser.conftest import SKIP_REASON
+from tests.browser.conftest import SKIP_REASON, watch_for_problems
 from tests.support.builders import add_person, age_on_2019
 from tests.support.dashboard import staff_account
 from tests.support.regions import OTHER_COUNTY, OTHER_VILLAGE, VILLAGE, VILLAGE_2
@@ -88,24 +88,7 @@ def desk(browser, live_server, screenshot_dir, request):
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.on(
-        "console",
-        lambda message: (
-            problems.append(f"console {message.type}: {message.text}")
-            if message.type == "error" and "status of 4" not in message.text
-            else None
-        ),
-    )
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status} from {response.url}")
-            if response.status >= 500
-            else None
-        ),
-    )
+    problems = watch_for_problems(page)
     words = [w for w in request.node.name.split("_")[1:] if w not in ("a", "an", "the")]
     prefix = "dashboard-" + "_".join(words[:2])
     counter = iter(range(1, 100))
