@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from backend import create_app
 from backend.models import (
     AuditEntry,
     Bulletin,
@@ -25,6 +26,8 @@ from backend.models import (
 )
 from backend.seed.season import GOVERNMENT_COUNTIES
 from backend.values.beijing import beijing_today
+from tests.conftest import SEASON, TEST_SECRET
+from tests.support.database import wipe
 
 SIZE = 600
 PLANTED = re.compile(
@@ -33,19 +36,43 @@ PLANTED = re.compile(
 TAKEN = ("paid", "treasury_entered")
 
 
+@pytest.fixture(scope="module")
+def season_app(database_url, engine, fake_wechat, shared_clock, tmp_path_factory):
+    """One app on one seeded season for the whole module: seeding takes half a minute, and the
+    tests only read it (the rerun changes nothing), but for the reconciliation test, last."""
+    wipe(engine)
+    shared_clock.set(SEASON)
+    app = create_app(
+        {
+            "TESTING": True,
+            "CLOCK": shared_clock,
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": TEST_SECRET,
+            "FAKE_WECHAT_URL": fake_wechat.url + "/",
+            "WECHAT_MODE": "fake",
+            "REDIS_URL": None,
+            "PROGRESS_CACHE_SECONDS": 0,
+        }
+    )
+    app.config["APP_CONFIG"].BILL_DIR = str(tmp_path_factory.mktemp("bills"))
+    yield app
+    app.extensions["db_engine"].dispose()
+    app.extensions["db_reader"].engine.dispose()
+
+
 @pytest.fixture
-def seed_season(app, tmp_path):
-    app.config["APP_CONFIG"].BILL_DIR = str(tmp_path / "bills")
+def app(season_app):
+    """The module's app (instead of the shared fixture's, which starts on an empty database)."""
+    return season_app
+
+
+@pytest.fixture(scope="module")
+def seed_season(season_app, tmp_path_factory):
+    credentials = tmp_path_factory.mktemp("credentials") / "credentials.txt"
 
     def run() -> str:
-        result = app.test_cli_runner().invoke(
-            args=[
-                "seed-season",
-                "--size",
-                str(SIZE),
-                "--credentials-file",
-                str(tmp_path / "credentials.txt"),
-            ]
+        result = season_app.test_cli_runner().invoke(
+            args=["seed-season", "--size", str(SIZE), "--credentials-file", str(credentials)]
         )
         assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
         return result.output
@@ -53,7 +80,7 @@ def seed_season(app, tmp_path):
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def seeded(seed_season):
     return seed_season()
 
