@@ -24,13 +24,13 @@ from backend.government.eligible import candidates, government_quote
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
 from backend.models import GovernmentBatch, GovernmentBatchItem, LedgerMessage, Registration
+from backend.orders.channels import GOVERNMENT
 from backend.progress import journal
 from backend.states.government import BatchStatus
 from backend.states.ledger import MessageStatus
 from backend.states.registrations import RegistrationStatus
 from backend.states.transitions import GOVERNMENT_BATCHES, REGISTRATIONS
 
-GOVERNMENT = journal.GOVERNMENT
 # Why confirming left an item unpaid (GovernmentBatchItem.skip_reason), for staff to read.
 SKIP_NOTES = {
     "paid_by_resident": "已由本人缴费",

@@ -25,7 +25,7 @@ from backend.models import (
     PaymentOrder,
     Registration,
 )
-from backend.orders.channels import CHANNELS
+from backend.orders.channels import CHANNELS, GOVERNMENT
 from backend.values.beijing import beijing_text, day_bounds
 from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
@@ -99,7 +99,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
                 "paid_at": beijing_text(batch.confirmed_at) if batch.confirmed_at else "",
                 "order_no": batch.batch_no,
                 "transaction_id": "",
-                "channel": CHANNEL_NAMES["government"],
+                "channel": CHANNEL_NAMES[GOVERNMENT],
             }
         else:
             yield {

@@ -33,13 +33,12 @@ from backend.models import (
     Refund,
     Registration,
 )
-from backend.orders.channels import CHANNELS
+from backend.orders.channels import CHANNELS, GOVERNMENT
 from backend.states.ledger import MessageStatus
 from backend.states.transitions import LEDGER_MESSAGES
 
 log = logging.getLogger(__name__)
 
-GOVERNMENT_CHANNEL = "government"  # design.md section 8: paid by finance (代缴/资助)
 DEFAULT_LEASE = timedelta(seconds=60)  # well above the client's timeout
 
 
@@ -176,7 +175,7 @@ def _government_payload(session: Session, message: LedgerMessage) -> dict[str, A
         "period_year": registration.period_year,
         "amount_fen": item.gov_paid_fen,
         "paid_at": batch.confirmed_at.isoformat() if batch.confirmed_at else None,
-        "channel": GOVERNMENT_CHANNEL,
+        "channel": GOVERNMENT,
         "payer": "finance",
         "order_no": batch.batch_no,
         "transaction_id": None,

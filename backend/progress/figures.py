@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-GOVERNMENT = "government"
+from backend.orders.channels import GOVERNMENT
 
 
 @dataclass(frozen=True)

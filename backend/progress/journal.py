@@ -23,10 +23,8 @@ from backend.models import (
     Registration,
 )
 from backend.models.progress import NO_CHANNEL
-from backend.orders.channels import CHANNELS
+from backend.orders.channels import CHANNELS, GOVERNMENT
 from backend.values.beijing import beijing_today
-
-GOVERNMENT = "government"  # the channel of a registration the government paid in full
 
 _journal = ProgressChange.__table__
 _items = OrderItem.__table__

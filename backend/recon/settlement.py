@@ -39,7 +39,7 @@ from backend.models import (
     Refund,
     Registration,
 )
-from backend.orders.channels import CHANNELS
+from backend.orders.channels import CHANNELS, GOVERNMENT
 from backend.states.government import BatchStatus
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
@@ -205,7 +205,7 @@ def _government(
             "period_year": registration.period_year,
             "grade_yuan": item.grade_yuan,
             "note": "政府全额代缴，财政资金，不经微信支付",
-            "channel": CHANNEL_NAMES["government"],
+            "channel": CHANNEL_NAMES[GOVERNMENT],
         }
         yield (at, batch.batch_no, "", item.id), record
 

@@ -23,6 +23,7 @@ from backend.infra.idempotency import request_hash
 from backend.orders.creation import MAX_ITEMS
 from backend.orders.pricing import PricedItem, RegistrationToPrice, price_item
 from backend.seed.population import GROUP_YEAR, Person
+from backend.states.registrations import RegistrationStatus
 from backend.values.beijing import BEIJING, beijing_today, compact_text
 from backend.values.labels import SCHEME_SHORT
 from backend.values.region_codes import county_of
@@ -261,7 +262,7 @@ def _priced(book: PolicyBook, person: Person, reg, grade: int | None, day: date)
         ref=reg.ref,
         scheme=reg.scheme,
         period_year=reg.period_year,
-        status="unpaid",
+        status=RegistrationStatus.UNPAID.value,
         village_code=person.village_code,
         is_student=reg.school_code is not None,
         enrollee_id=0,
