@@ -1,5 +1,5 @@
-"""`flask staff create NAME --role ROLE --region CODE [--department hrss|nhsa]`: prints the new
-token on its last line."""
+"""`flask staff create NAME --role ROLE --region CODE [--department hrss|nhsa] [--school CODE]`:
+prints the new token on its last line."""
 
 from __future__ import annotations
 
@@ -26,13 +26,22 @@ def staff_cli() -> None:
     default=None,
     help="hrss (人社: pension) or nhsa (医保: medical); omitted: both schemes",
 )
+@click.option("--school", "school_code", default=None, help="a school account's school code")
 @with_appcontext
-def create(name: str, role: str, region: str, department: str | None) -> None:
+def create(
+    name: str, role: str, region: str, department: str | None, school_code: str | None
+) -> None:
     """Create a staff account; the token is printed once, on the last line."""
     try:
         with unit_of_work() as session:
             token = create_staff(
-                session, name=name, role=role, region=region, actor="cli", department=department
+                session,
+                name=name,
+                role=role,
+                region=region,
+                actor="cli",
+                department=department,
+                school_code=school_code,
             )
     except StaffError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "agency": frozenset({"view", "import"}),
     "recon": frozenset({"view", "recon"}),
     "admin": frozenset({"view", "import", "recon", "admin"}),
+    # A collecting unit (village, township, health service institution): its own list and batches.
+    "collector": frozenset({"collect"}),
+    # A school: its own students and their batches.
+    "school": frozenset({"school"}),
 }
 
 
@@ -38,6 +42,7 @@ class StaffIdentity:
     role: str
     region_code: str
     department: str | None = None  # hrss (人社, pension) or nhsa (医保, medical); None: both
+    school_code: str | None = None  # the one school a school account acts for
 
     def may(self, permission: str) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -66,6 +71,7 @@ def create_staff(
     region: str,
     actor: str,
     department: str | None = None,
+    school_code: str | None = None,
 ) -> str:
     """Create a staff user and return the token (the only time it exists in clear)."""
     name = name.strip()
@@ -75,6 +81,9 @@ def create_staff(
         raise StaffError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if department is not None and department not in DEPARTMENTS:
         raise StaffError(f"department must be one of {', '.join(DEPARTMENTS)}, not {department!r}")
+    school_code = (school_code or "").strip() or None
+    if (role == "school") != (school_code is not None):
+        raise StaffError("a school account needs --school CODE, and only a school account has one")
     try:
         region_code = regions.normalise(region)
     except regions.InvalidRegionCode as exc:
@@ -90,6 +99,7 @@ def create_staff(
             role=role,
             region_code=region_code,
             department=department,
+            school_code=school_code,
             token_hash=hash_token(token),
         )
     )
@@ -99,7 +109,7 @@ def create_staff(
         action="staff.create",
         target=name,
         region_code=region_code,
-        detail={"role": role, "department": department},
+        detail={"role": role, "department": department, "school_code": school_code},
     )
     return token
 
@@ -111,6 +121,7 @@ _BY_TOKEN = select(
     StaffUser.role,
     StaffUser.region_code,
     StaffUser.department,
+    StaffUser.school_code,
     StaffUser.disabled_at,
 ).where(StaffUser.token_hash == bindparam("token_hash"))
 
@@ -126,4 +137,5 @@ def authenticate(reader: Reader, token: str) -> StaffIdentity | None:
         role=user.role,
         region_code=user.region_code,
         department=user.department,
+        school_code=user.school_code,
     )

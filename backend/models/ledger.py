@@ -13,20 +13,28 @@ from backend.models._types import UTCDateTime, stamp
 from backend.states.ledger import MessageStatus
 
 MESSAGE_STATUSES = tuple(status.value for status in MessageStatus)
+# payment and reversal: one paid registration; registration: one registration pushed to the
+# bureau before it collects (design.md section 8), sent in batches.
+KINDS = ("payment", "reversal", "registration")
 
 
 class LedgerMessage(Base):
     """A payment message per paid order item or government batch item, written in the
     transaction that credited it; a reversal message per refund that gave money back for a
-    credited order item."""
+    credited order item; a registration message per registration an import added or changed,
+    written in the import's transaction."""
 
     __tablename__ = "ledger_message"
     __table_args__ = (
-        CheckConstraint("kind IN ('payment', 'reversal')", name="kind"),
+        CheckConstraint(f"kind IN {KINDS}", name="kind"),
         CheckConstraint(f"status IN {MESSAGE_STATUSES}", name="status"),
-        # A message carries a WeChat payment (an order item) or a government one, never both.
+        # A payment or reversal carries a WeChat payment (an order item) or a government one,
+        # never both; a registration push carries neither.
         CheckConstraint(
-            "(order_item_id IS NULL) <> (government_item_id IS NULL)", name="one_payment"
+            "(kind = 'registration' AND order_item_id IS NULL AND government_item_id IS NULL)"
+            " OR (kind <> 'registration'"
+            " AND (order_item_id IS NULL) <> (government_item_id IS NULL))",
+            name="one_payment",
         ),
     )
 

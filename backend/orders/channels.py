@@ -1,9 +1,17 @@
 """How a registration is paid: the resident API's trade types (design.md section 6) and the
 collection channel each is (the channel the bureau is told, and the payment port's word), and the
-channel of a registration the government pays in full (design.md section 8: payer finance)."""
+channels of the collectors, the schools and the government (design.md section 8; payer finance
+for the government's)."""
 
 from __future__ import annotations
 
 TRADE_TYPES = ("JSAPI", "NATIVE")
 CHANNELS = {"JSAPI": "wechat_miniprogram", "NATIVE": "wechat_qr"}
 GOVERNMENT = "government"  # 代缴/资助, confirmed in government batches
+COLLECTOR = (
+    "collector"  # 代征单位: a village, township or health service institution collects locally
+)
+SCHOOL = "school"  # a school pays its students' medical contributions, possibly for several years
+
+# Every channel, in the order files and screens list them.
+ALL_CHANNELS = (*CHANNELS.values(), COLLECTOR, SCHOOL, GOVERNMENT)

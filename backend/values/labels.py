@@ -13,6 +13,8 @@ SCHEME_AGENCY = {"pension": "社保经办机构", "medical": "医保经办机构
 CHANNEL_NAMES = {
     "wechat_miniprogram": "微信小程序",
     "wechat_qr": "微信扫码",
+    "collector": "代征单位",
+    "school": "学校代缴",
     "government": "财政代缴",
 }
 

@@ -31,11 +31,24 @@ def sign_in(http, base_url: str, name: str, token: str, *, next_page: str | None
     return http.post(base_url + "/staff/login", data=data, allow_redirects=False)
 
 
-def staff_account(app, name: str, role: str, region: str, department: str | None = None) -> str:
+def staff_account(
+    app,
+    name: str,
+    role: str,
+    region: str,
+    department: str | None = None,
+    school_code: str | None = None,
+) -> str:
     """A staff account; its token."""
     with app.extensions["db_sessions"]() as session:
         token = create_staff(
-            session, name=name, role=role, region=region, actor="test", department=department
+            session,
+            name=name,
+            role=role,
+            region=region,
+            actor="test",
+            department=department,
+            school_code=school_code,
         )
         session.commit()
     return token
