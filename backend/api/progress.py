@@ -49,6 +49,15 @@ class FiguresOut(Schema):
         values=fields.Integer(),
         metadata={"example": {"wechat_miniprogram": 120, "wechat_qr": 40, "government": 12}},
     )
+    paid_by_group = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "by the four ways of paying: wechat (self-service, the mini-program"
+            " and the village QR), collector, school, government",
+            "example": {"wechat": 160, "collector": 30, "school": 8, "government": 12},
+        },
+    )
     paid_by_government = fields.Integer()
     paid = fields.Integer(metadata={"description": "by the resident or by the government"})
     outstanding = fields.Integer()
@@ -97,6 +106,7 @@ def figures(region: RegionFigures) -> dict:
         "registered": counts.registered,
         "paid_by_resident": counts.paid_by_resident,
         "paid_by_channel": dict(counts.paid_by_channel),
+        "paid_by_group": counts.paid_by_group,
         "paid_by_government": counts.paid_by_government,
         "paid": counts.paid,
         "outstanding": counts.outstanding,

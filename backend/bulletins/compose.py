@@ -12,8 +12,9 @@ bulletin reads the ranks and rates of this one without recomputing it:
      "parts": {child code: [ROW, ...]},    # each child's own children, ranked
      "lagging": [ROW + "place", ...]}      # villages furthest behind, lowest first
 
-ROW: code, name, registered, paid_by_resident, paid_by_government, paid, outstanding, rate,
-rank, needed_per_day. A rate is paid / registered (0 to 1, 4 decimals); a rate change is in
+ROW: code, name, registered, paid_by_resident, paid_wechat, paid_collector, paid_school,
+paid_by_government, paid, outstanding, rate, rank, needed_per_day (paid_wechat, paid_collector and
+paid_school are absent from bulletins made before the collector and school channels). A rate is paid / registered (0 to 1, 4 decimals); a rate change is in
 percentage points (2 decimals); a rank change is places gained (positive: moved up).
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from backend.orders.channels import COLLECTOR, SCHOOL, WECHAT
 from backend.progress.figures import Counts, Deadline
 from backend.values.beijing import chinese_date
 from backend.values.labels import SCHEME_NAMES
@@ -55,6 +57,9 @@ def row(place: Place) -> Row:
         "name": place.name,
         "registered": counts.registered,
         "paid_by_resident": counts.paid_by_resident,
+        "paid_wechat": counts.paid_by_group[WECHAT],
+        "paid_collector": counts.paid_by_group[COLLECTOR],
+        "paid_school": counts.paid_by_group[SCHOOL],
         "paid_by_government": counts.paid_by_government,
         "paid": counts.paid,
         "outstanding": counts.outstanding,
@@ -183,8 +188,7 @@ def _standing(figures: Figures) -> str:
         f"{SCHEME_NAMES[figures['scheme']]}登记参保{region['registered']}人，"
         f"已缴费{region['paid']}人"
     )
-    if region["paid_by_government"]:
-        text += f"（其中政府代缴{region['paid_by_government']}人）"
+    text += _by_channel(region)
     text += f"，完成率{percent(region['rate'])}"
     if figures["previous_as_of"] is not None:
         before = date.fromisoformat(figures["previous_as_of"])
@@ -197,6 +201,25 @@ def _standing(figures: Figures) -> str:
             moved = "持平"
         text += f"，较上期（{month_day(before)}）{moved}"
     return text
+
+
+# How the summary names each way of paying, in the order it lists them.
+_PAID_BY = (
+    ("paid_wechat", "微信自助缴费"),
+    ("paid_collector", "代征单位收缴"),
+    ("paid_school", "学校代缴"),
+    ("paid_by_government", "政府代缴"),
+)
+
+
+def _by_channel(region: Row) -> str:
+    """'（其中微信自助缴费a人、代征单位收缴b人、政府代缴c人）': the ways people paid, once more
+    than one way was used (a bulletin made before the channels were counted names the
+    government's share only)."""
+    used = [(title, region[key]) for key, title in _PAID_BY if region.get(key)]
+    if not used or (len(used) == 1 and used[0][0] != "政府代缴"):
+        return ""
+    return "（其中" + "、".join(f"{title}{n}人" for title, n in used) + "）"
 
 
 def _ranking(figures: Figures) -> str:
@@ -252,7 +275,9 @@ RANKING = (
     Column("rank", "排名", 6, "count"),
     Column("name", "地区", 14),
     Column("registered", "登记参保人数", 12, "count"),
-    Column("paid_by_resident", "居民自缴人数", 12, "count"),
+    Column("paid_wechat", "微信自助人数", 12, "count"),
+    Column("paid_collector", "代征单位人数", 12, "count"),
+    Column("paid_school", "学校代缴人数", 12, "count"),
     Column("paid_by_government", "政府代缴人数", 12, "count"),
     Column("paid", "已缴费合计", 11, "count"),
     Column("rate", "完成率", 10, "rate"),

@@ -41,15 +41,17 @@ FOOTER_RULE, FOOTER_BASELINE = 281.0, 287.0
 
 # The PDF table: (row key, heading, width in mm); widths add up to WIDTH.
 TABLE = (
-    ("rank", "排名", 12.0),
-    ("name", "地区", 30.0),
-    ("registered", "登记参保", 20.0),
-    ("paid_by_resident", "居民自缴", 19.0),
-    ("paid_by_government", "政府代缴", 19.0),
-    ("paid", "已缴合计", 19.0),
-    ("rate", "完成率", 18.0),
-    ("rate_change", "较上期(百分点)", 22.0),
-    ("rank_change_text", "名次变化", 21.0),
+    ("rank", "排名", 10.0),
+    ("name", "地区", 26.0),
+    ("registered", "登记参保", 16.0),
+    ("paid_wechat", "微信自助", 15.0),
+    ("paid_collector", "代征单位", 15.0),
+    ("paid_school", "学校代缴", 15.0),
+    ("paid_by_government", "政府代缴", 15.0),
+    ("paid", "已缴合计", 16.0),
+    ("rate", "完成率", 16.0),
+    ("rate_change", "较上期(百分点)", 19.0),
+    ("rank_change_text", "名次变化", 17.0),
 )
 
 

@@ -15,3 +15,9 @@ SCHOOL = "school"  # a school pays its students' medical contributions, possibly
 
 # Every channel, in the order files and screens list them.
 ALL_CHANNELS = (*CHANNELS.values(), COLLECTOR, SCHOOL, GOVERNMENT)
+
+# The four ways progress and bulletins count payments: WeChat self-service (the mini-program and
+# the village QR together), collecting units, schools and the government.
+WECHAT = "wechat"
+CHANNEL_GROUPS = (WECHAT, COLLECTOR, SCHOOL, GOVERNMENT)
+GROUP_OF = {**{channel: WECHAT for channel in CHANNELS.values()}, **{g: g for g in CHANNEL_GROUPS}}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 
-from backend.orders.channels import GOVERNMENT
+from backend.orders.channels import CHANNEL_GROUPS, GOVERNMENT, GROUP_OF
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,17 @@ class Counts:
     @cached_property
     def paid_by_resident(self) -> int:
         return sum(n for channel, n in self.paid_by_channel.items() if channel != GOVERNMENT)
+
+    @cached_property
+    def paid_by_group(self) -> dict[str, int]:
+        """Paid registrations by the four ways of paying: WeChat self-service, collecting units,
+        schools, the government (every group present, 0 when none)."""
+        groups = dict.fromkeys(CHANNEL_GROUPS, 0)
+        for channel, n in self.paid_by_channel.items():
+            groups[GROUP_OF.get(channel, channel)] = (
+                groups.get(GROUP_OF.get(channel, channel), 0) + n
+            )
+        return groups
 
     @cached_property
     def paid(self) -> int:

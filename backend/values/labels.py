@@ -18,6 +18,14 @@ CHANNEL_NAMES = {
     "government": "财政代缴",
 }
 
+# The four groups progress and bulletins count by (orders.channels.CHANNEL_GROUPS).
+CHANNEL_GROUP_NAMES = {
+    "wechat": "微信自助",
+    "collector": "代征单位",
+    "school": "学校代缴",
+    "government": "政府代缴",
+}
+
 
 def registration_label(scheme: str, period_year: int) -> str:
     """'2019年度养老保险'."""

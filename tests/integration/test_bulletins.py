@@ -158,7 +158,12 @@ def test_the_city_bulletin_ranks_its_counties_in_words_a_table_and_a_one_page_pd
         (3, "卫辉市", 1, 0),
         (None, "全市合计", 7, 4),
     ]
-    assert ranking[1]["完成率"] == 0.5 and ranking[1]["居民自缴人数"] == 2
+    assert ranking[1]["完成率"] == 0.5 and ranking[1]["微信自助人数"] == 2
+    assert (ranking[1]["代征单位人数"], ranking[1]["学校代缴人数"], ranking[1]["政府代缴人数"]) == (
+        0,
+        0,
+        0,
+    )
     assert {r["名次变化"] for r in ranking[:3]} == {"—"}  # the first bulletin of the season
     assert [(r["排名"], r["地区"]) for r in table(book["新乡县"])] == [(1, "翟坡镇")]
     lagging = table(book["进度滞后村"])

@@ -66,10 +66,36 @@ def test_the_summary_names_the_first_three_and_the_last_three_with_what_the_dead
     figures = bulletin(SIX, city=CITY, needed=74)
     assert compose.summary(figures) == (
         "截至2019年11月18日，全市城乡居民基本医疗保险登记参保5700人，已缴费4820人"
-        "（其中政府代缴70人），完成率84.56%。各县（市、区）中，新乡县（95.00%）、获嘉县（90.00%）、"
+        "（其中微信自助缴费4750人、政府代缴70人），完成率84.56%。各县（市、区）中，新乡县（95.00%）、获嘉县（90.00%）、"
         "辉县市（85.00%）完成率排名前三，卫辉市（80.00%）、长垣市（75.00%）、原阳县（70.00%）排名靠后；"
         "距11月30日目标还有12天，需日均缴费74人。"
     )
+
+
+def test_the_summary_and_the_ranking_count_each_way_of_paying():
+    city = Counts(
+        5700,
+        {
+            "wechat_miniprogram": 3000,
+            "wechat_qr": 750,
+            "collector": 900,
+            "school": 100,
+            "government": 70,
+        },
+    )
+    figures = bulletin(SIX, city=city, needed=74)
+    assert (
+        "已缴费4820人（其中微信自助缴费3750人、代征单位收缴900人、学校代缴100人、政府代缴70人）"
+        in (compose.summary(figures))
+    )
+    total = compose.ranking_rows(figures)[-1]
+    assert (total["paid_wechat"], total["paid_collector"], total["paid_school"]) == (3750, 900, 100)
+    assert total["paid_by_government"] == 70
+    titles = [column.title for column in compose.RANKING]
+    assert titles[3:7] == ["微信自助人数", "代征单位人数", "学校代缴人数", "政府代缴人数"]
+    # Residents paying through one way only: nothing to break down.
+    only_wechat = bulletin(SIX, city=Counts(5700, {"wechat_qr": 4820}), needed=74)
+    assert "其中" not in compose.summary(only_wechat)
 
 
 def test_the_change_since_the_previous_bulletin_is_in_points_and_places():

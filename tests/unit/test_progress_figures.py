@@ -32,6 +32,24 @@ def test_counts_add_up_channels_and_tell_residents_from_the_government():
     assert (counts.outstanding, counts.completion_rate, counts.paid_fen) == (4, 0.6, 150000)
 
 
+def test_paid_counts_by_the_four_ways_of_paying():
+    counts = Counts.of_rows(
+        rows(
+            ("", 20, 0),
+            ("wechat_miniprogram", 0, 3),
+            ("wechat_qr", 0, 2),
+            ("collector", 0, 4),
+            ("school", 0, 5),
+            ("government", 0, 1),
+        )
+    )
+    assert counts.paid_by_group == {"wechat": 5, "collector": 4, "school": 5, "government": 1}
+    assert (counts.paid_by_resident, counts.paid) == (14, 15)
+    assert Counts.of_rows(rows(("", 3, 0))).paid_by_group == dict.fromkeys(
+        ("wechat", "collector", "school", "government"), 0
+    )
+
+
 def test_a_region_with_nobody_registered_is_at_zero_not_dividing_by_it():
     assert Counts().completion_rate == 0.0 and Counts().outstanding == 0
 
