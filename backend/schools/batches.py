@@ -43,7 +43,7 @@ from backend.orders.creation import IN_USE, open_trade, order_values, write_orde
 from backend.orders.pricing import PricedItem
 from backend.payments.gateway import PaymentGateway
 from backend.progress import journal
-from backend.schools.students import SCHEME, Found, to_price
+from backend.schools.students import SCHEME, Found, school_of, to_price
 from backend.schools.years import FIELD, StudentYears, later_collection_no, price_student
 from backend.states.registrations import RegistrationStatus
 from backend.values.beijing import beijing_today
@@ -91,7 +91,7 @@ def create_batch(
     """(the batch number, replayed). NotFound for a student not the school's; Refused for bad
     years or a reused key; Conflict for a year paid or in another order; Unavailable when
     WeChat cannot open the trade (the order is closed then, its registrations free)."""
-    payer = payer_of(_school_code(staff))
+    payer = payer_of(school_of(staff))
     digest = request_hash(students=sorted([s.student_ref, s.years] for s in ask.students))
     _check(ask.students)
     with uow as session:
@@ -140,12 +140,6 @@ def create_batch(
 def batch_no_of(order_no: str) -> str:
     """XB and the digits of the batch's order number (SI...)."""
     return "XB" + order_no[2:]
-
-
-def _school_code(staff: StaffIdentity) -> str:
-    if staff.school_code is None:  # only a school account makes batches
-        raise Refused("只有学校账号可以为学生代缴。", reason="not_a_school")
-    return staff.school_code
 
 
 def _check(students: Sequence[StudentAsk]) -> None:

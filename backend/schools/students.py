@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.staff import StaffIdentity
 from backend.enrollees.groups import groups_by_year, memberships_of
-from backend.errors import NotFound
+from backend.errors import NotFound, Refused
 from backend.fees import PolicyBook, PolicyNotFound
 from backend.models import Enrollee, Registration
 from backend.orders.pricing import RegistrationToPrice
@@ -19,6 +19,13 @@ from backend.schools.years import StudentToPrice
 from backend.values.masking import mask_id_number, mask_name
 
 SCHEME = "medical"  # students pay medical insurance only (the pension does not take them)
+
+
+def school_of(staff: StaffIdentity) -> str:
+    """The school a school account acts for (Refused for any other account)."""
+    if not staff.may("school") or staff.school_code is None:
+        raise Refused("只有学校账号可以查看学生和为学生代缴。", reason="not_a_school")
+    return staff.school_code
 
 
 def of_school(
@@ -30,7 +37,7 @@ def of_school(
         select(Registration, Enrollee)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
-            Registration.school_code == staff.school_code,
+            Registration.school_code == school_of(staff),
             Registration.scheme == SCHEME,
             Registration.village_code.startswith(staff.scope_prefix, autoescape=True),
         )
@@ -88,7 +95,7 @@ def to_price(session: Session, staff: StaffIdentity, refs: Iterable[str]) -> dic
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
             Registration.ref.in_(refs),
-            Registration.school_code == staff.school_code,
+            Registration.school_code == school_of(staff),
             Registration.scheme == SCHEME,
             Registration.village_code.startswith(staff.scope_prefix, autoescape=True),
         )

@@ -26,6 +26,7 @@ from backend.models import (
     SchoolBatch,
 )
 from backend.orders.views import ledger_state
+from backend.schools.students import school_of
 from backend.states.orders import OrderStatus
 from backend.states.refunds import RefundStatus
 from backend.values.masking import mask_id_number, mask_name
@@ -58,8 +59,8 @@ def visible(session: Session, staff: StaffIdentity, batch_no: str) -> tuple[Scho
 def listed(staff: StaffIdentity) -> Select:
     """The batches the caller may see, newest first (rows: SchoolBatch and its order's columns)."""
     query = _with_order()
-    if staff.school_code is not None:
-        query = query.where(SchoolBatch.school_code == staff.school_code)
+    if staff.may("school"):
+        query = query.where(SchoolBatch.school_code == school_of(staff))
     else:
         query = query.where(SchoolBatch.county_code.startswith(staff.scope_prefix, autoescape=True))
     return query.order_by(SchoolBatch.id.desc())
@@ -126,8 +127,8 @@ def _with_order() -> Select:
 
 
 def _sees(staff: StaffIdentity, batch: SchoolBatch) -> bool:
-    if staff.school_code is not None:
-        return batch.school_code == staff.school_code
+    if staff.may("school"):
+        return batch.school_code == school_of(staff)
     return staff.sees(batch.county_code)
 
 

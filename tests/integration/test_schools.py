@@ -5,14 +5,17 @@ years back (partial refunds of the batch's order, each with its reversal), the r
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend import create_app
-from backend.models import LedgerMessage, Registration
+from backend.models import LedgerMessage, ProgressChange, Registration
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
-from tests.support.dashboard import staff_account
+from tests.support.dashboard import csrf_of, staff_account
+from tests.support.dashboard import sign_in as sign_in_dashboard
 from tests.support.resident import order, sign_in
 from tests.support.running import fresh, run_worker, wait_until
 from tests.support.schools import (
@@ -92,7 +95,7 @@ def deliver_until(app, done, rounds=20):
 
 
 def test_a_school_pays_several_students_for_several_years_with_one_qr_code_and_refunds_a_leaver(
-    session, http, server, bureau, fake_wechat, school_app, school, staff_token
+    session, http, server, bureau, fake_wechat, school_app, school, staff_token, clock
 ):
     leaver = add_student(session, seq=1, years_left=3)
     second = add_student(session, seq=2, years_left=2)
@@ -221,6 +224,27 @@ def test_a_school_pays_several_students_for_several_years_with_one_qr_code_and_r
     ).content.decode("utf-8-sig")
     assert settlement.count("学校代缴") == 8  # six payments, two refunds
 
+    # Progress counts the school's channel, and the later years registered for the batch.
+    clock.advance(timedelta(seconds=school_app.config["APP_CONFIG"].PROGRESS_ROLL_SECONDS + 1))
+    run_worker(school_app)
+
+    now = http.get(
+        server.url + "/api/staff/v1/progress",
+        params={"region": "410721", "scheme": "medical", "period_year": 2020},
+        headers=recon,
+    ).json()
+    assert (now["registered"], now["paid_by_channel"]) == (4, {"school": 3})
+    # No policy prices 2021 yet (no progress page), but the journal already counts it.
+    later = fresh(
+        session,
+        lambda s: s.execute(
+            select(func.sum(ProgressChange.registered), func.sum(ProgressChange.paid)).where(
+                ProgressChange.period_year == 2021
+            )
+        ).one(),
+    )
+    assert tuple(later) == (2, 1)
+
 
 def test_years_beyond_the_study_and_years_held_elsewhere_are_refused(
     session, http, server, fake_wechat, school, school_app
@@ -259,3 +283,35 @@ def test_years_beyond_the_study_and_years_held_elsewhere_are_refused(
     agency_headers = {"Authorization": f"Bearer {agency}"}
     assert make_batch(http, server.url, agency_headers, [(long_study.ref, 1)]).status_code == 403
     assert batch(http, server.url, agency_headers, made["batch_no"]).status_code == 200
+
+
+def test_the_school_makes_a_batch_in_the_dashboard_and_sees_its_qr_code(
+    session, http, server, school_app
+):
+    student = add_student(session, seq=21, years_left=2)
+    add_student(session, seq=22, years_left=1, school_code="4107210099")
+    token = staff_account(school_app, "school-desk", "school", "410721", school_code=SCHOOL)
+    assert sign_in_dashboard(http, server.url, "school-desk", token).status_code == 302
+
+    # A school account's dashboard is its school: the campaign's pages lead there.
+    home = http.get(server.url + "/staff/")
+    assert home.url.endswith("/staff/school") and "学校代缴" in home.text
+    assert f'data-student="{student.ref}"' in home.text and home.text.count("data-student=") == 1
+
+    form = {
+        "csrf_token": csrf_of(home.text),
+        "idempotency_key": "dashboard-batch-0001",
+        f"years-{student.ref}": "2",
+    }
+    made = http.post(server.url + "/staff/school/batches", data=form)
+    assert made.status_code == 200 and "/staff/school/batches/XB" in made.url
+    assert "待支付" in made.text and "500.00" in made.text
+    assert f"{student.collection_no}-Y2021" in made.text
+    qr = http.get(made.url + "/qrcode.png")
+    assert qr.headers["Content-Type"] == "image/png"
+
+    too_many = http.post(
+        server.url + "/staff/school/batches",
+        data={**form, "idempotency_key": "dashboard-batch-0002", f"years-{student.ref}": "3"},
+    )
+    assert too_many.status_code == 422 and "剩余学年为2年" in too_many.text
