@@ -287,7 +287,8 @@ def make_school_batch():
             policy_book(),
             staff,
             school_batches.BatchAsk(
-                idempotency_key=request.form.get("idempotency_key", "")[:64],
+                # The form's own key: submitting it twice makes one batch.
+                idempotency_key=request.form.get("idempotency_key", "")[:64] or uuid.uuid4().hex,
                 students=school_pages.asked_students(request.form),
                 client_ip=cfg.SERVER_IP,
             ),

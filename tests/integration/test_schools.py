@@ -315,3 +315,36 @@ def test_the_school_makes_a_batch_in_the_dashboard_and_sees_its_qr_code(
         data={**form, "idempotency_key": "dashboard-batch-0002", f"years-{student.ref}": "3"},
     )
     assert too_many.status_code == 422 and "剩余学年为2年" in too_many.text
+
+
+def test_an_expired_batch_frees_its_years_and_the_next_batch_reuses_the_registered_ones(
+    session, http, server, school, school_app, clock
+):
+    student = add_student(session, seq=31, years_left=3)
+    first = make_batch(http, server.url, school, [(student.ref, 3)]).json()
+    registered = registrations(session, student.enrollee_id)
+    assert {s for s, _, _ in registered.values()} == {"pending"}
+
+    clock.advance(timedelta(seconds=school_app.config["APP_CONFIG"].ORDER_TTL_SECONDS + 1))
+    run_worker(school_app)  # closes the expired order at WeChat and here
+    expired = batch(http, server.url, school, first["batch_no"]).json()
+    assert (expired["status"], expired["code_url"]) == ("expired", None)
+    assert {s for s, _, _ in registrations(session, student.enrollee_id).values()} == {"unpaid"}
+
+    second = make_batch(http, server.url, school, [(student.ref, 3)])
+    assert second.status_code == 201, second.text
+    assert registrations(session, student.enrollee_id) == {
+        year: ("pending", None, no) for year, (_, _, no) in registered.items()
+    }
+    years = [(y["period_year"], y["collection_no"]) for y in second.json()["students"][0]["years"]]
+    assert years == sorted((year, no) for year, (_, _, no) in registered.items())
+    pushes = fresh(
+        session,
+        lambda s: s.scalar(
+            select(func.count())
+            .select_from(LedgerMessage)
+            .join(Registration, Registration.id == LedgerMessage.registration_id)
+            .where(LedgerMessage.kind == "registration", Registration.period_year > 2020)
+        ),
+    )
+    assert pushes == 2  # 2021 and 2022, pushed once, when first registered
