@@ -82,6 +82,7 @@ def init_api(app: Flask) -> None:
         refunds,
         regions,
         resident,
+        schools,
         settlement,
         staff,
         tax,
@@ -107,6 +108,7 @@ def init_api(app: Flask) -> None:
         bulletins,
         government,
         finance,
+        schools,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

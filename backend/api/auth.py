@@ -77,8 +77,9 @@ def current_staff() -> StaffIdentity:
     return g.staff
 
 
-def staff_required(permission: str) -> Callable[[Callable], Callable]:
-    """401 without a valid staff token, 403 when the role lacks `permission`."""
+def staff_required(permission: str, *alternatives: str) -> Callable[[Callable], Callable]:
+    """401 without a valid staff token, 403 when the role has neither `permission` nor one of
+    the `alternatives`."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -89,8 +90,9 @@ def staff_required(permission: str) -> Callable[[Callable], Callable]:
                 abort(
                     401, message="a valid staff token is required (Authorization: Bearer <token>)"
                 )
-            if not staff.may(permission):
-                abort(403, message=f"role {staff.role!r} may not do this (needs {permission!r})")
+            if not any(staff.may(p) for p in (permission, *alternatives)):
+                needs = " or ".join(repr(p) for p in (permission, *alternatives))
+                abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")
             g.staff = staff
             return view(*args, **kwargs)
 

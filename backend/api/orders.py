@@ -260,7 +260,12 @@ def qrcode_png(order_no):
     order = readable_order(order_no)
     if order.trade_type != "NATIVE" or not order.code_url or not order.payable(clock().now()):
         abort(404, message="该订单没有可扫码支付的二维码。")
-    image = qrcode.make(order.code_url, box_size=8, border=2)
+    return qr_png(order.code_url)
+
+
+def qr_png(code_url: str):
+    """A PNG of the QR code a payer scans to pay `code_url` (never cached: it expires)."""
+    image = qrcode.make(code_url, box_size=8, border=2)
     buffer = io.BytesIO()
     image.save(buffer)
     buffer.seek(0)

@@ -89,4 +89,5 @@ def _identity(user: StaffUser) -> StaffIdentity:
         role=user.role,
         region_code=user.region_code,
         department=user.department,
+        school_code=user.school_code,
     )

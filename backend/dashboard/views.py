@@ -6,7 +6,8 @@ only their region; every POST carries the session's CSRF token (backend.dashboar
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,19 +28,23 @@ from werkzeug.exceptions import HTTPException
 from backend.api import domain_error_status
 from backend.api.bulletins import MIMETYPES as BULLETIN_MIMETYPES
 from backend.api.downloads import MIMETYPES as SPREADSHEET_MIMETYPES
+from backend.api.orders import qr_png
 from backend.bulletins import service as bulletin_service
 from backend.dashboard import assets, batches, charts, csrf, regions, signin, unpaid
 from backend.dashboard import bulletins as bulletin_pages
 from backend.dashboard import finance as finance_pages
 from backend.dashboard import operations as ops
+from backend.dashboard import schools as school_pages
 from backend.dashboard import session as sessions
 from backend.errors import DomainError, Unavailable
 from backend.finance import report
 from backend.infra.rate_limits import TooManyRequests
-from backend.infra.web import client_address, clock, policy_book, unit_of_work
+from backend.infra.web import client_address, clock, payment_gateway, policy_book, unit_of_work
 from backend.models.staff import DEPARTMENT_LABELS
 from backend.posters.fonts import FontMissing
 from backend.posters.service import typeface_of
+from backend.schools import batches as school_batches
+from backend.schools import views as school_views
 from backend.values import region_codes
 from backend.values.beijing import beijing_text, beijing_today
 from backend.values.labels import CHANNEL_NAMES, SCHEME_SHORT, registration_label
@@ -55,7 +60,16 @@ bp = Blueprint(
 )
 
 PUBLIC = {"dashboard.sign_in", "dashboard.static", "dashboard.echarts"}
-ROLE_LABELS = {"viewer": "查看", "agency": "经办", "recon": "对账", "admin": "管理员"}
+ROLE_LABELS = {
+    "viewer": "查看",
+    "agency": "经办",
+    "recon": "对账",
+    "admin": "管理员",
+    "school": "学校",
+}
+# A school account's pages: its students and batches, nothing of the campaign's figures.
+SCHOOL_PAGES = {"dashboard.school", "dashboard.make_school_batch", "dashboard.school_batch"}
+SCHOOL_PAGES |= {"dashboard.school_batch_qr", "dashboard.sign_out"}
 LEVEL_LABELS = {
     "city": "市",
     "county": "县（市、区）",
@@ -75,10 +89,13 @@ def guard():
         csrf.check()
     if request.endpoint in PUBLIC:
         return None
-    if sessions.current() is None:
+    staff = sessions.current()
+    if staff is None:
         if g.get("dashboard_expired"):
             flash("登录已失效，请重新登录。")
         return redirect(url_for("dashboard.sign_in", next=request.full_path.rstrip("?")))
+    if staff.may("school") and request.endpoint not in SCHOOL_PAGES:
+        return redirect(url_for("dashboard.school"))
     return None
 
 
@@ -251,6 +268,57 @@ def finance_file(fmt: str):
     return _download(data, SPREADSHEET_MIMETYPES[fmt], f"{name}.{fmt}")
 
 
+@bp.get("/school")
+def school():
+    return _school_page()
+
+
+@bp.post("/school/batches")
+def make_school_batch():
+    """Make a batch of the students given years, as POST /api/staff/v1/school-batches does."""
+    staff = sessions.current()
+    if not staff.may("school"):
+        abort(403, description="仅学校账号可以为学生代缴。")
+    cfg = current_app.config["APP_CONFIG"]
+    try:
+        batch_no, _ = school_batches.create_batch(
+            unit_of_work(),
+            payment_gateway(),
+            policy_book(),
+            staff,
+            school_batches.BatchAsk(
+                # The form's own key: submitting it twice makes one batch.
+                idempotency_key=request.form.get("idempotency_key", "")[:64] or uuid.uuid4().hex,
+                students=school_pages.asked_students(request.form),
+                client_ip=cfg.SERVER_IP,
+            ),
+            now=clock().now(),
+            ttl=timedelta(seconds=cfg.ORDER_TTL_SECONDS),
+            check_after=timedelta(seconds=cfg.ORDER_CHECK_AFTER_SECONDS),
+        )
+    except DomainError as exc:
+        return _school_page(error=exc.message, status=domain_error_status(exc))
+    return redirect(url_for("dashboard.school_batch", batch_no=batch_no))
+
+
+@bp.get("/school/batches/<batch_no>")
+def school_batch(batch_no: str):
+    with unit_of_work() as db:
+        found = school_views.batch_view(db, sessions.current(), batch_no, clock().now())
+    return render_template(
+        "dashboard/school_batch.html", batch=found, status_labels=school_pages.STATUS_LABELS
+    )
+
+
+@bp.get("/school/batches/<batch_no>/qrcode.png")
+def school_batch_qr(batch_no: str):
+    with unit_of_work() as db:
+        found = school_views.batch_view(db, sessions.current(), batch_no, clock().now())
+    if not found["code_url"]:
+        abort(404, description="该批次没有可扫码支付的二维码（已支付或已过期）。")
+    return qr_png(found["code_url"])
+
+
 @bp.get("/assets/echarts-<version>.min.js")
 def echarts(version: str):
     script = assets.echarts_script()
@@ -310,6 +378,22 @@ def _bulletins_page(*, error: str | None = None, status: int = 200):
     made = request.args.get("made", type=int)
     return render_template(
         "dashboard/bulletins.html", page=page, error=error, posted=request.form, made=made
+    ), status
+
+
+def _school_page(*, error: str | None = None, status: int = 200):
+    staff = sessions.current()
+    if not staff.may("school"):
+        abort(403, description="学校代缴页面仅对学校账号开放。")
+    with unit_of_work() as db:
+        page = school_pages.school_page(db, staff, policy_book(), clock().now())
+    return render_template(
+        "dashboard/school.html",
+        page=page,
+        error=error,
+        status_labels=school_pages.STATUS_LABELS,
+        years_field=school_pages.YEARS_FIELD,
+        idempotency_key=uuid.uuid4().hex,
     ), status
 
 

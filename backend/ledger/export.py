@@ -25,7 +25,7 @@ from backend.models import (
     PaymentOrder,
     Registration,
 )
-from backend.orders.channels import CHANNELS, GOVERNMENT
+from backend.orders.channels import GOVERNMENT, order_channel
 from backend.values.beijing import beijing_text, day_bounds
 from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
@@ -107,7 +107,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
                 "paid_at": beijing_text(order.paid_at) if order.paid_at else "",
                 "order_no": order.order_no,
                 "transaction_id": order.transaction_id,
-                "channel": CHANNEL_NAMES[CHANNELS[order.trade_type]],
+                "channel": CHANNEL_NAMES[order_channel(order.channel, order.trade_type)],
             }
 
 

@@ -33,7 +33,7 @@ from backend.models import (
     Refund,
     Registration,
 )
-from backend.orders.channels import CHANNELS, GOVERNMENT
+from backend.orders.channels import GOVERNMENT, order_channel
 from backend.states.ledger import MessageStatus
 from backend.states.transitions import LEDGER_MESSAGES
 
@@ -147,7 +147,7 @@ def _payload(session: Session, message: LedgerMessage) -> dict[str, Any]:
         "period_year": registration.period_year,
         "amount_fen": item.amount_fen,
         "paid_at": order.paid_at.isoformat() if order.paid_at else None,
-        "channel": CHANNELS.get(order.trade_type, "wechat"),
+        "channel": order_channel(order.channel, order.trade_type),
         "order_no": order.order_no,
         "transaction_id": order.transaction_id,
     }

@@ -13,6 +13,7 @@ from backend.models.progress import ProgressChange, ProgressDay, ProgressRoll
 from backend.models.refunds import Refund
 from backend.models.regions import Region
 from backend.models.registrations import Registration
+from backend.models.schools import SchoolBatch
 from backend.models.staff import StaffUser
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Refund",
     "Region",
     "Registration",
+    "SchoolBatch",
     "SpecialGroupMembership",
     "StaffUser",
     "WeChatBill",

@@ -20,9 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.infra.database import Base
 from backend.models._types import UTCDateTime, stamp
+from backend.orders.channels import ORDER_CHANNELS
 from backend.states.orders import OrderStatus
 
 ORDER_STATUSES = tuple(status.value for status in OrderStatus)
+_ORDER_CHANNELS = "(" + ", ".join(f"'{name}'" for name in ORDER_CHANNELS) + ")"
 
 
 class PaymentOrder(Base):
@@ -39,6 +41,7 @@ class PaymentOrder(Base):
             postgresql_where=text("status = 'created'"),
         ),
         CheckConstraint("trade_type IN ('JSAPI', 'NATIVE')", name="trade_type"),
+        CheckConstraint(f"channel IS NULL OR channel IN {_ORDER_CHANNELS}", name="channel"),
         CheckConstraint("total_fen > 0", name="total_positive"),
     )
 
@@ -50,6 +53,9 @@ class PaymentOrder(Base):
     # Hash of the request body, to tell a replay from a different request under the same key.
     request_hash: Mapped[str] = mapped_column(String(64))
     trade_type: Mapped[str] = mapped_column(String(8))
+    # The collection channel when another than the trade type's (a school's batch: school);
+    # NULL for a resident's order. Read it through backend.orders.channels.order_channel.
+    channel: Mapped[str | None] = mapped_column(String(24), default=None)
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.CREATED.value, index=True)
     total_fen: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(String(128))

@@ -122,7 +122,7 @@ def create_order(
             return _replayed(uow, earlier, digest), True
         raise Conflict(IN_USE, reason="in_use", field="items") from None
 
-    started = _open_trade(uow, gateway, order, now=now)
+    started = open_trade(uow, gateway, order, now=now)
     view = OrderView(
         order_no=order["b_order_no"],
         openid=ask.openid,
@@ -282,6 +282,8 @@ _INSERT_ORDER = (
         created_at=_NOW,
         updated_at=_NOW,
         **{name: bindparam(f"b_{name}", type_=_ord.c[name].type) for name in _ORDER_VALUES},
+        # NULL unless given: a resident's order is of its trade type's channel.
+        channel=bindparam("b_channel", None, type_=_ord.c.channel.type),
     )
     .returning(_ord.c.id, _ord.c.county_code)
 )
@@ -358,20 +360,67 @@ def _new_order(
     check_after: timedelta,
 ) -> dict:
     schemes = "、".join(SCHEME_SHORT[s] for s in SCHEME_SHORT if any(p.scheme == s for p in priced))
+    return order_values(
+        payer=ask.openid,
+        idempotency_key=ask.idempotency_key,
+        request_hash=digest,
+        trade_type=ask.trade_type,
+        total_fen=total,
+        description=f"城乡居民{schemes}缴费",
+        client_ip=ask.client_ip,
+        county_code=county_of(priced[0].village_code),
+        now=now,
+        ttl=ttl,
+        check_after=check_after,
+    )
+
+
+def order_values(
+    *,
+    payer: str,
+    idempotency_key: str,
+    request_hash: str,
+    trade_type: str,
+    total_fen: int,
+    description: str,
+    client_ip: str,
+    county_code: str,
+    now: datetime,
+    ttl: timedelta,
+    check_after: timedelta,
+    channel: str | None = None,
+) -> dict:
+    """A new order as the write statements and `open_trade` take it. `payer`: the openid of a
+    resident, or a marker of who else pays (a school: 'school:<code>'); with the key it finds a
+    replayed request. `channel`: None for a resident's order (its trade type's channel)."""
     return {
         "b_order_no": new_order_no(now),
-        "b_openid": ask.openid,
-        "b_idempotency_key": ask.idempotency_key,
-        "b_request_hash": digest,
-        "b_trade_type": ask.trade_type,
-        "b_total_fen": total,
-        "b_description": f"城乡居民{schemes}缴费",
-        "b_client_ip": ask.client_ip,
+        "b_openid": payer,
+        "b_idempotency_key": idempotency_key,
+        "b_request_hash": request_hash,
+        "b_trade_type": trade_type,
+        "b_channel": channel,
+        "b_total_fen": total_fen,
+        "b_description": description,
+        "b_client_ip": client_ip,
         "b_expires_at": now + ttl,
         "b_next_check_at": min(now + check_after, now + ttl),
-        "b_county_code": county_of(priced[0].village_code),
+        "b_county_code": county_code,
         "b_now": now,
     }
+
+
+def write_order(
+    connection, order: dict, priced: Sequence[PricedItem], *, actor: str, detail: dict
+) -> int:
+    """Write `order` (from order_values) in the caller's transaction, on any database: the order,
+    its items holding the registrations `priced`, their hold and the audit entry; the order's id.
+    Conflict (or IntegrityError) when another order holds one of them or one is paid; the caller's
+    transaction then rolls back."""
+    _write_statements(
+        connection, order, list(priced), {**order, "b_actor": actor, "b_detail": detail}
+    )
+    return order["id"]
 
 
 def _write(uow: UnitOfWork, order: dict, priced: list[PricedItem], *, now: datetime) -> None:
@@ -433,7 +482,9 @@ _SAVE_TRADE = (
 )
 
 
-def _open_trade(uow: UnitOfWork, gateway: PaymentGateway, order: dict, *, now: datetime):
+def open_trade(uow: UnitOfWork, gateway: PaymentGateway, order: dict, *, now: datetime):
+    """Open the platform trade of a written order (outside any transaction) and keep its
+    answer; a trade the platform refuses closes the order (Unavailable)."""
     trade_type = order["b_trade_type"]
     try:
         started = gateway.create(

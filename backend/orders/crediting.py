@@ -123,7 +123,7 @@ def _follow_ups(order_id: ColumnElement[int], county_code: ColumnElement[str | N
     credit = REGISTRATIONS.statement(
         "credit",
         _registrations.c.id.in_(select(_items.c.registration_id).where(of_order)),
-        paid_channel=select(journal.channel_of(_orders.c.trade_type))
+        paid_channel=select(journal.channel_of(_orders))
         .where(_orders.c.id == order_id)
         .scalar_subquery(),
         updated_at=_NOW,

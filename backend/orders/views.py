@@ -141,7 +141,7 @@ def _items(session: Session, order_ids: Sequence[int]) -> dict[int, list[ItemVie
                 amount_fen=item.amount_fen,
                 gov_paid_fen=item.gov_paid_fen,
                 contribution_subsidy_fen=item.contribution_subsidy_fen,
-                ledger_state=_ledger_state(message),
+                ledger_state=ledger_state(message),
                 tax_receipt_no=message.tax_receipt_no if message else None,
                 refunded_fen=refunded.get(item.id, 0),
             )
@@ -149,7 +149,7 @@ def _items(session: Session, order_ids: Sequence[int]) -> dict[int, list[ItemVie
     return found
 
 
-def _ledger_state(message: Any) -> str:
+def ledger_state(message: Any) -> str:
     """none (not paid), pending, delivered, dead, or treasury_entered once the bureau confirmed."""
     if message is None:
         return "none"

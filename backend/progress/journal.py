@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, case, insert, literal, select
+from sqlalchemy import ColumnElement, Connection, Table, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from backend.models import (
@@ -48,9 +48,14 @@ def day_of(now: datetime) -> date:
     return beijing_today(now)
 
 
-def channel_of(trade_type: ColumnElement[str]) -> ColumnElement[str]:
-    """The collection channel of an order's trade type, in SQL (orders.channels says which)."""
-    return case(*((trade_type == kind, name) for kind, name in CHANNELS.items()))
+def channel_of(orders: Table) -> ColumnElement[str]:
+    """The collection channel of an order (a row of `orders`), in SQL: orders.channels'
+    order_channel, its own channel or else its trade type's. A column expression, so the
+    statements built once with it stay compiled."""
+    return func.coalesce(
+        orders.c.channel,
+        case(*((orders.c.trade_type == kind, name) for kind, name in CHANNELS.items())),
+    )
 
 
 def order_paid(order_id: ColumnElement[int], day: ColumnElement[date]):
@@ -66,7 +71,7 @@ def order_paid(order_id: ColumnElement[int], day: ColumnElement[date]):
             _registrations.c.village_code,
             _registrations.c.scheme,
             _registrations.c.period_year,
-            channel_of(_orders.c.trade_type),
+            channel_of(_orders),
             literal(0),
             literal(1),
             _items.c.amount_fen,

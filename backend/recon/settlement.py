@@ -13,11 +13,12 @@ several, in several counties and schemes). The file follows the money WeChat mov
 - 财政代缴: a registration the government paid in full, credited by a government batch confirmed
   that day, at its government-paid amount. No WeChat money moved: finance paid it.
 
-Each row names its channel (渠道: 微信小程序, 微信扫码, 财政代缴). Below the rows, the total lines:
-支付合计 (payments, duplicates included: WeChat took them), 退款合计 (refunds, negative), when
-there are any 财政代缴合计, and 净额 (the day's net movement of WeChat money). 支付合计, 退款合计
-and 净额 are about WeChat's money only, so they still match WeChat's bill of the day; the
-government-paid rows are added up on their own line.
+Each row names its channel (渠道: 微信小程序, 微信扫码, 学校代缴 for a school's batch paid by one
+QR code, 财政代缴). Below the rows, the total lines: 支付合计 (payments, duplicates included:
+WeChat took them), 退款合计 (refunds, negative), when there are any 财政代缴合计, and 净额 (the
+day's net movement of WeChat money). 支付合计, 退款合计 and 净额 are about WeChat's money only, so
+they still match WeChat's bill of the day; the government-paid rows are added up on their own
+line.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from backend.models import (
     Refund,
     Registration,
 )
-from backend.orders.channels import CHANNELS, GOVERNMENT
+from backend.orders.channels import GOVERNMENT, order_channel
 from backend.states.government import BatchStatus
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
@@ -240,7 +241,7 @@ def _record(
         "period_year": item.period_year,
         "grade_yuan": item.grade_yuan,
         "note": "",
-        "channel": CHANNEL_NAMES[CHANNELS[order.trade_type]],
+        "channel": CHANNEL_NAMES[order_channel(order.channel, order.trade_type)],
     }
 
 

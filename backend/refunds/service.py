@@ -109,6 +109,24 @@ def request_refund(
         raise Conflict(ONE_AT_A_TIME, reason="refund_in_progress") from None
 
 
+def record_request(
+    session: Session,
+    ask: RefundAsk,
+    *,
+    actor: str,
+    now: datetime,
+    digest: str | None = None,
+    in_scope: Callable[[str], bool] = lambda village_code: True,
+) -> str:
+    """Record a refund (requested) inside the caller's transaction, under the same rules as
+    request_refund: for a service that asks several refunds as one request, all or none (a
+    school giving back a student's unused years). `digest`: the hash of that request, kept on
+    each refund to tell its replay (the ask's own by default). Its number; `submit` sends it."""
+    return _record_request(
+        session, ask, digest or ask.digest(), actor=actor, now=now, in_scope=in_scope
+    )
+
+
 def _by_key(session: Session, actor: str, key: str | None) -> Refund | None:
     if not key:
         return None

@@ -28,7 +28,7 @@ from backend.models import (
     PaymentOrder,
     Registration,
 )
-from backend.orders.channels import CHANNELS
+from backend.orders.channels import order_channel
 from backend.progress.journal import day_of, entered
 from backend.seed.loader import is_in
 from backend.seed.season_plan import PlannedEntry, PlannedOrder
@@ -140,6 +140,7 @@ def _pending(connection: Connection, order_numbers: list[str]):
             PaymentOrder.county_code,
             PaymentOrder.paid_at,
             PaymentOrder.trade_type,
+            PaymentOrder.channel,
             PaymentOrder.transaction_id,
             OrderItem.amount_fen,
             Registration.ref,
@@ -195,7 +196,7 @@ def _body(row) -> dict:
         "period_year": row.period_year,
         "amount_fen": row.amount_fen,
         "paid_at": row.paid_at.isoformat() if row.paid_at else None,
-        "channel": CHANNELS.get(row.trade_type, "wechat"),
+        "channel": order_channel(row.channel, row.trade_type),
         "order_no": row.order_no,
         "transaction_id": row.transaction_id,
     }
