@@ -16,9 +16,11 @@ from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.infra.web import clock, payment_gateway, unit_of_work
 from backend.models import ReconDiscrepancy, WeChatBill
 from backend.recon.discrepancies import visible
+from backend.recon.our_records import day_by_channel
 from backend.recon.pull import pull_bill
 from backend.recon.reconcile import reconcile_day
 from backend.values.beijing import beijing_today
+from backend.values.labels import CHANNEL_NAMES
 
 blp = Blueprint(
     "reconciliations",
@@ -47,6 +49,17 @@ class BillOut(Schema):
     sha256 = fields.String(allow_none=True)
 
 
+class ChannelOut(Schema):
+    channel = fields.String(
+        metadata={"description": "wechat_miniprogram, wechat_qr or school", "example": "school"}
+    )
+    channel_name = fields.String(metadata={"example": "学校代缴"})
+    payments = fields.Integer()
+    paid_fen = fields.Integer()
+    refunds = fields.Integer()
+    refund_fen = fields.Integer()
+
+
 class DayOut(Schema):
     date = fields.Date()
     matched = fields.Integer(
@@ -57,6 +70,13 @@ class DayOut(Schema):
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "in your region, by status: open, held, fixed, resolved, cleared"},
+    )
+    by_channel = fields.List(
+        fields.Nested(ChannelOut),
+        metadata={
+            "description": "our payments and refunds of the day in your region (what the bill"
+            " is matched against), by collection channel"
+        },
     )
 
 
@@ -77,6 +97,12 @@ def _day(day, matched: int | None) -> dict:
             "matched": matched,
             "bill": bill,
             "discrepancies": _counts(session, day),
+            "by_channel": [
+                {**vars(figures), "channel_name": CHANNEL_NAMES[figures.channel]}
+                for figures in day_by_channel(
+                    session, day, scope_prefix=current_staff().scope_prefix
+                )
+            ],
         }
 
 

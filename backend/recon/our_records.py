@@ -6,13 +6,16 @@ as plain rows.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.models import PaymentOrder, Refund
+from backend.orders.channels import ALL_CHANNELS
+from backend.progress.journal import channel_of
 from backend.recon.matching import PAYMENT_SCHEMA, OurPayments, OurRefund
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
@@ -96,3 +99,53 @@ def day_refunds(session: Session, day: date) -> dict[str, OurRefund]:
         refund_no: OurRefund(refund_no, order_no, amount_fen)
         for refund_no, order_no, amount_fen in session.execute(query)
     }
+
+
+@dataclass(frozen=True)
+class ChannelDay:
+    """Our side of a day for one channel: WeChat money taken and given back."""
+
+    channel: str
+    payments: int
+    paid_fen: int
+    refunds: int
+    refund_fen: int
+
+
+def day_by_channel(session: Session, day: date, *, scope_prefix: str) -> list[ChannelDay]:
+    """The day's payments and refunds (as reconciliation counts them) by collection channel
+    (mini-program, village QR, school), of the orders filed under the region `scope_prefix`
+    names; in ALL_CHANNELS' order."""
+    start, end = day_bounds(day)
+    orders = PaymentOrder.__table__
+    channel = channel_of(orders).label("channel")
+    in_scope = orders.c.county_code.startswith(scope_prefix, autoescape=True)
+    paid = session.execute(
+        select(channel, func.count(), func.coalesce(func.sum(orders.c.paid_fen), 0))
+        .where(
+            orders.c.paid_at >= start,
+            orders.c.paid_at < end,
+            orders.c.status.in_(TAKEN),
+            (orders.c.billed_on.is_(None)) | (orders.c.billed_on == day),
+            in_scope,
+        )
+        .group_by(channel)
+    ).all()
+    given_back = session.execute(
+        select(channel, func.count(), func.coalesce(func.sum(Refund.amount_fen), 0))
+        .select_from(Refund.__table__.join(orders, orders.c.id == Refund.order_id))
+        .where(
+            Refund.status == RefundStatus.SUCCEEDED.value,
+            Refund.succeeded_at >= start,
+            Refund.succeeded_at < end,
+            in_scope,
+        )
+        .group_by(channel)
+    ).all()
+    payments = {name: (n, fen) for name, n, fen in paid}
+    refunds = {name: (n, fen) for name, n, fen in given_back}
+    return [
+        ChannelDay(name, *payments.get(name, (0, 0)), *refunds.get(name, (0, 0)))
+        for name in ALL_CHANNELS
+        if name in payments or name in refunds
+    ]

@@ -101,7 +101,7 @@ def test_a_day_without_a_stored_bill_says_to_pull_it_first(session, app, uow, cl
 
 
 def test_staff_run_a_day_over_http_and_see_where_it_stands(
-    session, app, uow, clock, http, live_server, staff_token, tmp_path
+    session, app, uow, clock, http, live_server, staff_token, tmp_path, fake_wechat
 ):
     app.config["APP_CONFIG"].BILL_DIR = str(tmp_path)
     recon = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
@@ -119,6 +119,26 @@ def test_staff_run_a_day_over_http_and_see_where_it_stands(
     assert (ran.json()["matched"], ran.json()["discrepancies"]) == (0, {})
     stands = http.get(f"{url}/{quiet_day}", headers=recon).json()
     assert stands["bill"]["status"] == "empty" and stands["matched"] is None
+    assert stands["by_channel"] == []
+
+    # The day's payments by channel: a resident's and a school's (a school pays by QR too).
+    resident, school = (paid_order_no(session, http, live_server, fake_wechat, s) for s in "78")
+    for order_no in (resident, school):
+        noon = datetime.combine(today - timedelta(days=400), datetime.min.time(), BEIJING)
+        move_paid_at(session, order_no, noon + timedelta(hours=12))
+    with Session(bind=session.get_bind()) as fresh:
+        fresh.execute(
+            update(PaymentOrder).where(PaymentOrder.order_no == school).values(channel="school")
+        )
+        fresh.commit()
+    by_channel = http.get(f"{url}/{quiet_day}", headers=recon).json()["by_channel"]
+    assert [(c["channel"], c["channel_name"], c["payments"], c["refunds"]) for c in by_channel] == [
+        ("wechat_miniprogram", "微信小程序", 1, 0),
+        ("school", "学校代缴", 1, 0),
+    ]
+    assert by_channel[0]["paid_fen"] == 25000
+    elsewhere = {"Authorization": f"Bearer {staff_token('recon', '410724')}"}
+    assert http.get(f"{url}/{quiet_day}", headers=elsewhere).json()["by_channel"] == []
 
     viewer = {"Authorization": f"Bearer {staff_token('viewer', '410700')}"}
     assert http.post(url, json={"date": quiet_day}, headers=viewer).status_code == 403
