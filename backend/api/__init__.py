@@ -69,6 +69,7 @@ def init_api(app: Flask) -> None:
 
     from backend.api import (
         bulletins,
+        collectors,
         discrepancies,
         finance,
         government,
@@ -107,6 +108,7 @@ def init_api(app: Flask) -> None:
         bulletins,
         government,
         finance,
+        collectors,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

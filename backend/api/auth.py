@@ -77,8 +77,8 @@ def current_staff() -> StaffIdentity:
     return g.staff
 
 
-def staff_required(permission: str) -> Callable[[Callable], Callable]:
-    """401 without a valid staff token, 403 when the role lacks `permission`."""
+def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
+    """401 without a valid staff token, 403 when the role has none of `permissions`."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -89,8 +89,9 @@ def staff_required(permission: str) -> Callable[[Callable], Callable]:
                 abort(
                     401, message="a valid staff token is required (Authorization: Bearer <token>)"
                 )
-            if not staff.may(permission):
-                abort(403, message=f"role {staff.role!r} may not do this (needs {permission!r})")
+            if not any(staff.may(permission) for permission in permissions):
+                needs = " or ".join(repr(permission) for permission in permissions)
+                abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")
             g.staff = staff
             return view(*args, **kwargs)
 
