@@ -55,7 +55,13 @@ bp = Blueprint(
 )
 
 PUBLIC = {"dashboard.sign_in", "dashboard.static", "dashboard.echarts"}
-ROLE_LABELS = {"viewer": "查看", "agency": "经办", "recon": "对账", "admin": "管理员"}
+ROLE_LABELS = {
+    "viewer": "查看",
+    "agency": "经办",
+    "recon": "对账",
+    "admin": "管理员",
+    "collector": "代征单位",
+}
 LEVEL_LABELS = {
     "city": "市",
     "county": "县（市、区）",

@@ -6,6 +6,7 @@ taking the same registration."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -34,7 +35,8 @@ from tests.support.collectors import (
     sheet_rows,
     upload,
 )
-from tests.support.dashboard import staff_account
+from tests.support.dashboard import csrf_of, staff_account, text_of
+from tests.support.dashboard import sign_in as sign_in_staff
 from tests.support.regions import OTHER_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import fresh, run_worker, wait_until
@@ -480,3 +482,49 @@ def test_a_collector_recording_while_an_order_is_written_keeps_the_registration(
     ]
     orders = fresh(session, lambda s: s.execute(select(PaymentOrder.status)).scalars().all())
     assert orders in ([], ["closed"])
+
+
+def test_the_dashboard_records_uploads_and_closes_a_batch(
+    session, people, http, server, collect_app
+):
+    base = server.url
+    one, two = people["one"]["medical"], people["two"]["medical"]
+    village = staff_account(collect_app, "大召营村收缴员", "collector", VILLAGE)
+    assert sign_in_staff(http, base, "大召营村收缴员", village).status_code == 302
+    page = http.get(base + "/staff/collect")
+    assert page.status_code == 200 and "新建代征批次" in page.text
+    opened = http.post(base + "/staff/collect/open", data={"csrf_token": csrf_of(page.text)})
+    assert opened.status_code == 200 and "收缴中的批次" in opened.text
+    batch_no = re.search(r'data-batch="([^"]+)"', opened.text).group(1)
+    form = {"csrf_token": csrf_of(opened.text), "batch_no": batch_no}
+    done = http.post(
+        base + "/staff/collect/record", data={**form, "collection_no": one.collection_no}
+    )
+    assert one.collection_no in text_of(done.text) and "250.00" in text_of(done.text)
+    again = http.post(
+        base + "/staff/collect/record", data={**form, "collection_no": one.collection_no}
+    )
+    assert again.status_code == 409 and "已在本批次中" in text_of(again.text)
+    listed = http.get(
+        base + "/staff/collect/list.xlsx", params={"scheme": "medical", "period_year": 2020}
+    )
+    uploaded = http.post(
+        base + "/staff/collect/upload",
+        data=form,
+        files={"file": ("名单.xlsx", filled(listed.content, {two.collection_no: "是"}))},
+    )
+    assert "记录 1 项" in text_of(uploaded.text)
+    assert states(session, [one, two]) == [("pending", None)] * 2
+
+    # The county's agency closes it from the batch's page.
+    http.cookies.clear()
+    agency = staff_account(collect_app, "新乡县经办", "agency", "410721")
+    sign_in_staff(http, base, "新乡县经办", agency)
+    shown = http.get(f"{base}/staff/collector-batches/{batch_no}")
+    assert shown.status_code == 200 and "生成单据号" in shown.text
+    closed = http.post(
+        f"{base}/staff/collector-batches/{batch_no}/close", data={"csrf_token": csrf_of(shown.text)}
+    )
+    assert closed.status_code == 200
+    assert re.search(r"D410721\d{14}", text_of(closed.text)) and "待申报" in closed.text
+    assert batch_no in http.get(base + "/staff/collector-batches").text
