@@ -3,7 +3,10 @@
 Closing is the batch machine's guarded `close` move: the batch row is locked by whoever adds to it,
 so the move waits for a collector's record in flight, and its totals are counted after it, over
 exactly what the batch holds. Cancelling (open, or closed but not yet being declared: no worker's
-lease on it) releases every hold in the same transaction.
+lease on it) releases every hold in the same transaction. A closed batch whose declaration went
+out but whose answer never came back (a timeout) may be known to the bureau: should it be
+cancelled, the bureau's entries for it are refused (409, logged) and staff settle it with the
+bureau; the registrations, free again, are never credited by them.
 """
 
 from __future__ import annotations
