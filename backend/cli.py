@@ -9,6 +9,7 @@ from flask import Flask
 def register_commands(app: Flask) -> None:
     from backend.auth.cli import staff_cli
     from backend.bulletins.cli import bulletin
+    from backend.collectors.cli import collectors_cli
     from backend.imports.cli import import_cli
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
@@ -36,5 +37,6 @@ def register_commands(app: Flask) -> None:
         posters,
         progress_cli,
         bulletin,
+        collectors_cli,
     ):
         app.cli.add_command(command)

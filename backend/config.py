@@ -31,9 +31,11 @@ Every variable the application reads is listed here, so an operator has one plac
 | SERVER_IP | 127.0.0.1 | this server's address, sent as spbill_create_ip for NATIVE (QR) orders |
 | TAX_LEDGER_URL | http://127.0.0.1:8002 (the fake bureau, `FAKE_TAX_PORT`) | the tax bureau's ledger API (design.md section 8) |
 | TAX_LEDGER_SECRET | a development secret | shared HMAC-SHA256 secret for messages both ways |
-| LEDGER_RETRY_SCHEDULE | 15,60,300,900,3600 then 3 h × 8 | seconds to wait after each failed delivery; after the last, the message is dead |
-| LEDGER_LEASE_SECONDS | 60 | how long a claimed message is left to its worker before another may send it again |
+| LEDGER_RETRY_SCHEDULE | 15,60,300,900,3600 then 3 h × 8 | seconds to wait after each failed delivery; after the last, the message is dead (a collector batch's declaration and booking push wait the same, then keep trying at the last interval) |
+| LEDGER_LEASE_SECONDS | 60 | how long a claimed message (or collector batch being declared or booked) is left to its worker before another may send it again |
 | TAX_TIMESTAMP_TOLERANCE_SECONDS | 300 | how old (or early) a signed confirmation's X-Timestamp may be |
+| EXCHANGE_URL | http://127.0.0.1:8004 (the fake exchange, `FAKE_EXCHANGE_PORT`) | the agencies' data exchange platform (数据交换平台), which receives collector batches' booking details (记账明细) |
+| EXCHANGE_SECRET | a development secret | shared HMAC-SHA256 secret of the booking details, signed as the tax ledger's messages are |
 | BILL_DIR | var/bills in the project folder | where `flask pull-bill` stores WeChat's daily bills (YYYYMMDD-ALL.txt) |
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | BULLETIN_WEEKDAY | 1 (Monday) | the day of the week (ISO: 1 Monday … 7 Sunday) the worker makes the city's pension and medical bulletins as of the day before |
@@ -164,6 +166,14 @@ class Config:
     )
     TAX_TIMESTAMP_TOLERANCE_SECONDS: int = field(
         default_factory=lambda: int(_env("TAX_TIMESTAMP_TOLERANCE_SECONDS", "300"))
+    )
+    EXCHANGE_URL: str = field(
+        default_factory=lambda: _env(
+            "EXCHANGE_URL", f"http://127.0.0.1:{_env('FAKE_EXCHANGE_PORT', '8004')}"
+        )
+    )
+    EXCHANGE_SECRET: str = field(
+        default_factory=lambda: _env("EXCHANGE_SECRET", "dev-only-exchange-secret")
     )
     BILL_DIR: str = field(default_factory=lambda: _env("BILL_DIR", str(DEFAULT_BILL_DIR)))
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)

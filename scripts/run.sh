@@ -13,6 +13,10 @@ export PUBLIC_BASE_URL="${PUBLIC_BASE_URL:-http://127.0.0.1:$PORT}"
 FAKE_TAX_PORT="${FAKE_TAX_PORT:-8002}"
 export FAKE_TAX_PORT
 export TAX_LEDGER_URL="${TAX_LEDGER_URL:-http://127.0.0.1:$FAKE_TAX_PORT}"
+# The fake data exchange platform (数据交换平台): receives collector batches' booking details.
+FAKE_EXCHANGE_PORT="${FAKE_EXCHANGE_PORT:-8004}"
+export FAKE_EXCHANGE_PORT
+export EXCHANGE_URL="${EXCHANGE_URL:-http://127.0.0.1:$FAKE_EXCHANGE_PORT}"
 # The mini-program mock (the resident's phone); a village's QR link /q/<code> leads to it.
 MINIPROGRAM_PORT="${MINIPROGRAM_PORT:-8003}"
 export MINIPROGRAM_URL="${MINIPROGRAM_URL:-http://127.0.0.1:$MINIPROGRAM_PORT/}"
@@ -64,6 +68,9 @@ pids+=($!)
   --callback-url "$PUBLIC_BASE_URL/api/tax/v1/treasury-entries" \
   --state-file var/fake-tax-state.json >>var/log/fake-tax.log 2>&1 &
 pids+=($!)
+# The fake data exchange platform: the worker pushes entered collector batches' booking details.
+"$BIN/python" -m fakes.exchange --host 127.0.0.1 --port "$FAKE_EXCHANGE_PORT" >>var/log/fake-exchange.log 2>&1 &
+pids+=($!)
 # The demo data: regions, people and staff (seed-demo), then the collection season so far
 # (payments since 1 September, refunds, treasury entries, progress), whose WeChat trades go into
 # the fake platform started above, so past days' bills can be pulled and reconciled.
@@ -98,9 +105,10 @@ cat <<MSG
   API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
   Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
-  Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages)
+  Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages, collector declarations: /_control/declarations)
+  Fake data exchange     http://127.0.0.1:$FAKE_EXCHANGE_PORT/   (booking details: /_control/bookings)
   Mini-program (phone)   ${MINIPROGRAM_URL}   (a village's QR link: http://127.0.0.1:$PORT/q/<village code>)
-  Worker                 checks unpaid orders, follows refunds and sends the tax ledger outbox every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
+  Worker                 checks unpaid orders, follows refunds, sends the tax ledger outbox, declares collector batches and pushes their booking details every ${WORKER_INTERVAL_SECONDS:-15} s (var/log/worker.log)
   Logs                   var/log/
   Demo staff tokens      var/demo-credentials.txt
   Staff dashboard        http://127.0.0.1:$PORT/staff/   (sign in with an account name and its token from var/demo-credentials.txt, e.g. demo-admin)

@@ -5,9 +5,9 @@ The database is migrated once per run with Alembic (so every run also proves the
 emptied before each test that asks for it.
 
 Every test stands inside the 2019 collection season, on one business clock shared by the app,
-the fake WeChat platform, the fake bureaus and the worker: each test starts it at SEASON, and a
-test that waits for time (an order's expiry, a lease, the next day's bill) moves it forward
-(`clock.advance(...)`) instead of sleeping.
+the fake WeChat platform, the fake bureaus, the fake exchange and the worker: each test starts it
+at SEASON, and a test that waits for time (an order's expiry, a lease, the next day's bill) moves
+it forward (`clock.advance(...)`) instead of sleeping.
 """
 
 from __future__ import annotations
@@ -110,8 +110,17 @@ def fake_wechat(shared_clock):
     fake.extensions["fake_wechat"].close()
 
 
+@pytest.fixture(scope="session")
+def fake_exchange(shared_clock):
+    """The fake data exchange platform as a real HTTP server, on the tests' business clock."""
+    from fakes.exchange.server import create_app as create_fake_exchange
+
+    with ServerThread(create_fake_exchange(clock=shared_clock.timestamp)) as server:
+        yield server
+
+
 @pytest.fixture
-def app_config(database_url, fake_wechat, clock):
+def app_config(database_url, fake_wechat, fake_exchange, clock):
     return {
         "TESTING": True,
         "CLOCK": clock,
@@ -119,6 +128,7 @@ def app_config(database_url, fake_wechat, clock):
         "SECRET_KEY": TEST_SECRET,
         "FAKE_WECHAT_URL": fake_wechat.url + "/",
         "WECHAT_MODE": "fake",
+        "EXCHANGE_URL": fake_exchange.url,
         "REDIS_URL": None,
         # Tests read progress right after rolling it; test_progress tests the answer cache itself.
         "PROGRESS_CACHE_SECONDS": 0,

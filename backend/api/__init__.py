@@ -69,6 +69,7 @@ def init_api(app: Flask) -> None:
 
     from backend.api import (
         bulletins,
+        collectors,
         discrepancies,
         finance,
         government,
@@ -109,6 +110,7 @@ def init_api(app: Flask) -> None:
         government,
         finance,
         schools,
+        collectors,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

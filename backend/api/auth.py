@@ -77,9 +77,8 @@ def current_staff() -> StaffIdentity:
     return g.staff
 
 
-def staff_required(permission: str, *alternatives: str) -> Callable[[Callable], Callable]:
-    """401 without a valid staff token, 403 when the role has neither `permission` nor one of
-    the `alternatives`."""
+def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
+    """401 without a valid staff token, 403 when the role has none of `permissions`."""
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -90,8 +89,8 @@ def staff_required(permission: str, *alternatives: str) -> Callable[[Callable], 
                 abort(
                     401, message="a valid staff token is required (Authorization: Bearer <token>)"
                 )
-            if not any(staff.may(p) for p in (permission, *alternatives)):
-                needs = " or ".join(repr(p) for p in (permission, *alternatives))
+            if not any(staff.may(permission) for permission in permissions):
+                needs = " or ".join(repr(permission) for permission in permissions)
                 abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")
             g.staff = staff
             return view(*args, **kwargs)

@@ -71,7 +71,7 @@ class AuditOut(Schema):
 class Me(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, MeOut)
-    @staff_required("view")
+    @staff_required("view", "collect", "school")  # every role may ask who it is
     def get(self):
         """The calling staff member: role and region scope."""
         return current_staff()

@@ -11,7 +11,7 @@ from flask import Flask
 
 
 def init_dashboard(app: Flask) -> None:
-    from backend.dashboard import session
+    from backend.dashboard import collecting, session  # noqa: F401  (collecting adds its pages)
     from backend.dashboard.views import bp
 
     session.configure(app)

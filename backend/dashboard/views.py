@@ -66,6 +66,7 @@ ROLE_LABELS = {
     "recon": "对账",
     "admin": "管理员",
     "school": "学校",
+    "collector": "代征单位",
 }
 # A school account's pages: its students and batches, nothing of the campaign's figures.
 SCHOOL_PAGES = {"dashboard.school", "dashboard.make_school_batch", "dashboard.school_batch"}

@@ -11,6 +11,9 @@ from datetime import timedelta
 from flask import Flask
 
 from backend.bulletins.service import weekly
+from backend.collectors.booking import book_due
+from backend.collectors.declaring import declare_due
+from backend.collectors.wire import BureauDeclarations, ExchangeBookings
 from backend.errors import DomainError
 from backend.infra.uow import UnitOfWork
 from backend.infra.web import policy_book
@@ -26,6 +29,7 @@ from backend.progress.rollup import roll
 from backend.refunds.service import check_refunds
 
 LEDGER_BATCH = 50  # messages claimed per round
+COLLECTOR_BATCHES = 20  # collector batches declared or booked per round
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,32 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         handled = sent.delivered + sent.failed + sent.dead
         return Outcome(str(sent), handled > 0, more_waiting=handled >= LEDGER_BATCH)
 
+    def declarations(uow: UnitOfWork) -> Outcome:
+        sent = declare_due(
+            uow,
+            BureauDeclarations(cfg.TAX_LEDGER_URL, cfg.TAX_LEDGER_SECRET, clock),
+            clock=clock,
+            schedule=cfg.LEDGER_RETRY_SCHEDULE,
+            lease=timedelta(seconds=cfg.LEDGER_LEASE_SECONDS),
+            limit=COLLECTOR_BATCHES,
+        )
+        handled = sent.done + sent.failed
+        summary = f"declared {sent.done}, failed {sent.failed}"
+        return Outcome(summary, handled > 0, more_waiting=handled >= COLLECTOR_BATCHES)
+
+    def bookings(uow: UnitOfWork) -> Outcome:
+        sent = book_due(
+            uow,
+            ExchangeBookings(cfg.EXCHANGE_URL, cfg.EXCHANGE_SECRET, clock),
+            clock=clock,
+            schedule=cfg.LEDGER_RETRY_SCHEDULE,
+            lease=timedelta(seconds=cfg.LEDGER_LEASE_SECONDS),
+            limit=COLLECTOR_BATCHES,
+        )
+        handled = sent.done + sent.failed
+        summary = f"booked {sent.done}, failed {sent.failed}"
+        return Outcome(summary, handled > 0, more_waiting=handled >= COLLECTOR_BATCHES)
+
     def progress(uow: UnitOfWork) -> Outcome:
         report = roll(
             uow,
@@ -106,9 +136,19 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         Job("orders", orders),
         Job("refunds", refunds),
         Job("ledger", ledger_delivery),
+        Job("declarations", declarations),
+        Job("bookings", bookings),
         Job("progress", progress),
         Job("bulletins", bulletins),
     ]
 
 
-JOB_NAMES = ("orders", "refunds", "ledger", "progress", "bulletins")
+JOB_NAMES = (
+    "orders",
+    "refunds",
+    "ledger",
+    "declarations",
+    "bookings",
+    "progress",
+    "bulletins",
+)

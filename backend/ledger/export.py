@@ -1,8 +1,9 @@
 """The agencies' booking file: one day's treasury-confirmed registrations of a county and scheme.
 
-The day is the Beijing date of the bureau's entered_at. WeChat payments and registrations a
+The day is the Beijing date of the bureau's entered_at. WeChat payments, registrations a
 government batch paid (channel 财政代缴: the batch number stands for the order number, no WeChat
-transaction) are listed alike, each with its channel. Amounts are fen and, for people reading the
+transaction) and those a collecting unit collected (channel 代征单位: the 单据号 stands for the
+order number, paid at the bureau under it) are listed alike, each with its channel. Amounts are fen and, for people reading the
 sheet, yuan as text with two decimals (never a float).
 """
 
@@ -17,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from backend.infra.spreadsheets import Table
 from backend.models import (
+    CollectorBatch,
+    CollectorBatchItem,
     Enrollee,
     GovernmentBatch,
     GovernmentBatchItem,
@@ -25,7 +28,8 @@ from backend.models import (
     PaymentOrder,
     Registration,
 )
-from backend.orders.channels import GOVERNMENT, order_channel
+from backend.orders.channels import COLLECTOR, GOVERNMENT, order_channel
+from backend.states.collectors import ItemOutcome
 from backend.values.beijing import beijing_text, day_bounds
 from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
@@ -66,6 +70,15 @@ TABLE = Table(COLUMNS, amount_key="amount_fen", widths=WIDTHS)
 
 
 def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
+    found = [
+        *_ledger_rows(session, day, county, scheme),
+        *_collector_rows(session, day, county, scheme),
+    ]
+    found.sort(key=lambda row: (row["village_code"], row["collection_no"]))
+    yield from found
+
+
+def _ledger_rows(session: Session, day: date, county: str, scheme: str) -> Iterator[dict[str, Any]]:
     start, end = day_bounds(day)
     query = (
         select(
@@ -109,6 +122,45 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
                 "transaction_id": order.transaction_id,
                 "channel": CHANNEL_NAMES[order_channel(order.channel, order.trade_type)],
             }
+
+
+def _collector_rows(
+    session: Session, day: date, county: str, scheme: str
+) -> Iterator[dict[str, Any]]:
+    """Registrations a collecting unit's batch paid, entered that day (no ledger message: the
+    bureau took the money under the batch's 单据号)."""
+    start, end = day_bounds(day)
+    query = (
+        select(CollectorBatchItem, CollectorBatch, Registration, Enrollee)
+        .join(CollectorBatch, CollectorBatch.id == CollectorBatchItem.batch_id)
+        .join(Registration, Registration.id == CollectorBatchItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .where(
+            CollectorBatchItem.outcome == ItemOutcome.ENTERED.value,
+            CollectorBatchItem.entered_at >= start,
+            CollectorBatchItem.entered_at < end,
+            CollectorBatchItem.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+    )
+    for item, batch, registration, person in session.execute(query):
+        yield {
+            "collection_no": registration.collection_no,
+            "tax_receipt_no": item.tax_receipt_no,
+            "entered_at": beijing_text(item.entered_at),
+            "scheme": registration.scheme,
+            "period_year": registration.period_year,
+            "village_code": registration.village_code,
+            "name_masked": mask_name(person.name),
+            "id_number_masked": mask_id_number(person.id_number),
+            "amount_fen": item.amount_fen,
+            "amount_yuan": yuan_text(item.amount_fen),
+            "paid_at": beijing_text(batch.declared_at) if batch.declared_at else "",
+            "order_no": batch.declaration_no,
+            "transaction_id": "",
+            "ledger_ref": batch.declaration_ref or "",
+            "channel": CHANNEL_NAMES[COLLECTOR],
+        }
 
 
 def _entry(

@@ -4,6 +4,7 @@ from backend.infra.database import Base
 from backend.models.audit import AuditEntry
 from backend.models.bills import WeChatBill
 from backend.models.bulletins import Bulletin
+from backend.models.collectors import CollectingUnit, CollectorBatch, CollectorBatchItem
 from backend.models.discrepancies import ReconDiscrepancy
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
 from backend.models.government import GovernmentBatch, GovernmentBatchItem
@@ -20,6 +21,9 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Bulletin",
+    "CollectingUnit",
+    "CollectorBatch",
+    "CollectorBatchItem",
     "Enrollee",
     "GovernmentBatch",
     "GovernmentBatchItem",

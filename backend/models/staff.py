@@ -28,7 +28,7 @@ class StaffUser(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(12))  # "collector" has 9 letters
     region_code: Mapped[str] = mapped_column(ForeignKey("region.code"))
     department: Mapped[str | None] = mapped_column(String(8), default=None)
     # A collector's scope is its region (a village, a township, or the township of a health

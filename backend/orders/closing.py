@@ -23,18 +23,22 @@ def close_order(session: Session, order_id: int, *, reason: str, actor: str, now
     ).one()
 
     def release_holds(session: Session, _ids: list[int]) -> None:
-        session.execute(
-            update(OrderItem)
-            .where(OrderItem.order_id == order_id)
-            .values(held_registration_id=None)
-        )
+        # Only what the order holds: a registration it never took (a collector batch holds it)
+        # stays as its holder left it.
         REGISTRATIONS.apply(
             session,
             "release",
             Registration.id.in_(
-                select(OrderItem.registration_id).where(OrderItem.order_id == order_id)
+                select(OrderItem.held_registration_id).where(
+                    OrderItem.order_id == order_id, OrderItem.held_registration_id.is_not(None)
+                )
             ),
             values={"updated_at": now},
+        )
+        session.execute(
+            update(OrderItem)
+            .where(OrderItem.order_id == order_id)
+            .values(held_registration_id=None)
         )
 
     closed = ORDERS.apply(

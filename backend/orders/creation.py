@@ -9,7 +9,8 @@ Three scopes, in this order, none holding a transaction across the network:
 2. Write, one transaction: the order, its items holding the registrations, the registrations'
    guarded unpaid -> pending move, the audit entry. The database decides races: one order item
    per registration may hold it (order_item.held_registration_id is unique), one order per payer
-   and key; the loser is told which.
+   and key, and the guarded move fails for a registration a village collector recorded meanwhile;
+   the loser is told which (409).
 3. Open the platform trade (a network call, outside any transaction), then keep its answer in one
    statement. A trade the platform refuses closes the order at once, freeing its registrations.
 """
@@ -38,6 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from backend.collectors.holds import COLLECTING, drop_holds_collectors_have, held_by_collectors
 from backend.enrollees.groups import groups_by_year, memberships_of
 from backend.errors import Conflict, Refused, Unavailable
 from backend.fees import PolicyBook
@@ -107,13 +109,27 @@ def create_order(
     if replay_id is not None:
         return _replayed(uow, replay_id, digest), True
     _check_items(ask.items)
-    priced = _price(book, ask.items, found, today=beijing_today(now))
+    try:
+        priced = _price(book, ask.items, found, today=beijing_today(now))
+    except Conflict as exc:
+        if exc.reason == "in_another_order":  # pending: in an order, or with a village collector
+            pending = [r.id for r in found.values() if r.status == "pending"]
+            with uow as session:
+                if held_by_collectors(session, pending):
+                    raise _collecting() from None
+        raise
     total = sum(p.amount_fen for p in priced)
 
     order = _new_order(ask, priced, digest, total, now=now, ttl=ttl, check_after=check_after)
     try:
         _write(uow, order, priced, now=now)
-    except (IntegrityError, Conflict):
+    except NotAllHeld:
+        # Taken between our read and our write; this request's own order (if written) is closed.
+        with uow as session:
+            collecting = held_by_collectors(session, [p.registration_id for p in priced])
+        taken = _collecting() if collecting else Conflict(IN_USE, reason="in_use", field="items")
+        raise taken from None
+    except IntegrityError:
         # Either another request with this key won the race, or another order holds one of
         # these registrations: the constraints decided, not a check in Python.
         with uow as session:
@@ -216,6 +232,15 @@ def _read(reader: Reader, ask: OrderRequest) -> tuple[dict[str, RegistrationToPr
         for row in rows
     }
     return found, rows[0].replay_of
+
+
+class NotAllHeld(Exception):
+    """The guarded hold found a registration no longer unpaid: another holder took it between
+    our read and our write (not another order: the unique hold would have refused the write)."""
+
+
+def _collecting() -> Conflict:
+    return Conflict(COLLECTING, reason="held_by_collector", field="items")
 
 
 def _check_items(items: Sequence[ItemRequest]) -> None:
@@ -424,7 +449,8 @@ def write_order(
 
 
 def _write(uow: UnitOfWork, order: dict, priced: list[PricedItem], *, now: datetime) -> None:
-    """Write the order; Conflict (or IntegrityError) when a registration is held elsewhere."""
+    """Write the order; IntegrityError when another order holds a registration (or won this
+    key), NotAllHeld when one was taken otherwise (the order is then closed, or never written)."""
     values = {
         **order,
         "b_actor": f"openid:{order['b_openid']}",
@@ -442,11 +468,13 @@ def _write(uow: UnitOfWork, order: dict, priced: list[PricedItem], *, now: datet
         with uow as session:
             held = _write_statements(session.connection(), order, priced, values)
     if held != len(priced):
-        # Cannot happen while every status move also moves its hold; if it does, undo the order.
-        log.error("order %s: %d of %d registrations held", order["b_order_no"], held, len(priced))
+        # A registration taken between our read and this write (a collector recorded it, say):
+        # the order never held it. Undo the order, freeing only what it took.
+        log.info("order %s: %d of %d registrations held", order["b_order_no"], held, len(priced))
         with uow as session:
+            drop_holds_collectors_have(session, order["id"])
             close_order(session, order["id"], reason="not_held", actor="system", now=now)
-        raise Conflict(IN_USE, reason="in_use", field="items")
+        raise NotAllHeld()
 
 
 def _write_statements(connection, order: dict, priced: list[PricedItem], values: dict) -> int:
@@ -462,7 +490,7 @@ def _write_statements(connection, order: dict, priced: list[PricedItem], values:
     )
     held = execute_compiled(connection, _HOLD, {"b_id": order_id, "b_now": values["b_now"]})
     if len(held) != len(priced):
-        raise Conflict(IN_USE, reason="in_use", field="items")
+        raise NotAllHeld()  # the caller's transaction rolls back: nothing of the order stays
     execute_compiled(connection, _AUDIT_CREATED, values)
     return len(held)
 

@@ -301,17 +301,21 @@ def _audit_amount_mismatch(session: Session, order, payment: ReportedPayment, *,
 
 
 def _registrations_free(session: Session, order_id: int, ids: list[int]) -> bool:
-    """No other order holds these registrations and none is paid."""
+    """No other order holds these registrations and none is paid or held (a collector batch
+    holds its registrations pending). The rows stay locked until the credit commits, so nobody
+    (a collector recording it, another order) takes one between this check and the credit."""
+    statuses = session.scalars(
+        select(Registration.status)
+        .where(Registration.id.in_(ids))
+        .order_by(Registration.id)
+        .with_for_update()
+    ).all()
     held_elsewhere = session.scalar(
         select(func.count())
         .select_from(OrderItem)
         .where(OrderItem.held_registration_id.in_(ids), OrderItem.order_id != order_id)
     )
-    unpaid = session.scalar(
-        select(func.count())
-        .select_from(Registration)
-        .where(Registration.id.in_(ids), Registration.status == RegistrationStatus.UNPAID.value)
-    )
+    unpaid = sum(1 for status in statuses if status == RegistrationStatus.UNPAID.value)
     return held_elsewhere == 0 and unpaid == len(ids)
 
 

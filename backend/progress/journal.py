@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, Table, case, func, insert, lit
 from sqlalchemy.orm import Session
 
 from backend.models import (
+    CollectorBatchItem,
     GovernmentBatchItem,
     OrderItem,
     PaymentOrder,
@@ -23,7 +24,7 @@ from backend.models import (
     Registration,
 )
 from backend.models.progress import NO_CHANNEL
-from backend.orders.channels import CHANNELS, GOVERNMENT
+from backend.orders.channels import CHANNELS, COLLECTOR, GOVERNMENT
 from backend.values.beijing import beijing_today
 
 _journal = ProgressChange.__table__
@@ -106,6 +107,32 @@ def government_paid(session: Session, batch_id: int, day: date) -> None:
             .select_from(items)
             .join(_registrations, _registrations.c.id == items.c.credited_registration_id)
             .where(items.c.batch_id == batch_id),
+        )
+    )
+
+
+def collector_entered(session: Session, item_ids: list[int], day: date) -> None:
+    """Registrations a collecting unit collected, credited when the bureau confirmed their treasury
+    entry: one row each, paid and entered at once (the resident's amount, the government's share)."""
+    items = CollectorBatchItem.__table__
+    session.execute(
+        insert(_journal).from_select(
+            list(_COLUMNS),
+            select(
+                literal(day),
+                _registrations.c.village_code,
+                _registrations.c.scheme,
+                _registrations.c.period_year,
+                literal(COLLECTOR),
+                literal(0),
+                literal(1),
+                items.c.amount_fen,
+                items.c.gov_paid_fen,
+                literal(1),
+            )
+            .select_from(items)
+            .join(_registrations, _registrations.c.id == items.c.held_registration_id)
+            .where(items.c.id.in_(item_ids)),
         )
     )
 

@@ -12,13 +12,16 @@ several, in several counties and schemes). The file follows the money WeChat mov
 - 退款: a refund that succeeded that day, as a negative amount;
 - 财政代缴: a registration the government paid in full, credited by a government batch confirmed
   that day, at its government-paid amount. No WeChat money moved: finance paid it.
+- 代征单位: a registration a collecting unit collected locally, entered in the treasury that day
+  under its batch's 单据号, at what the person paid. No WeChat money moved: the unit paid it at
+  the bureau.
 
 Each row names its channel (渠道: 微信小程序, 微信扫码, 学校代缴 for a school's batch paid by one
-QR code, 财政代缴). Below the rows, the total lines: 支付合计 (payments, duplicates included:
-WeChat took them), 退款合计 (refunds, negative), when there are any 财政代缴合计, and 净额 (the
-day's net movement of WeChat money). 支付合计, 退款合计 and 净额 are about WeChat's money only, so
-they still match WeChat's bill of the day; the government-paid rows are added up on their own
-line.
+QR code, 财政代缴, 代征单位). Below the rows, the total lines: 支付合计 (payments, duplicates
+included: WeChat took them), 退款合计 (refunds, negative), when there are any 财政代缴合计 and
+代征单位合计, and 净额 (the day's net movement of WeChat money). 支付合计, 退款合计 and 净额 are
+about WeChat's money only, so they still match WeChat's bill of the day; the government-paid and
+the collected rows are added up on their own lines.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from sqlalchemy.orm import Session
 
 from backend.infra.spreadsheets import Subtotal, Table
 from backend.models import (
+    CollectorBatch,
+    CollectorBatchItem,
     Enrollee,
     GovernmentBatch,
     GovernmentBatchItem,
@@ -40,7 +45,8 @@ from backend.models import (
     Refund,
     Registration,
 )
-from backend.orders.channels import GOVERNMENT, order_channel
+from backend.orders.channels import COLLECTOR, GOVERNMENT, order_channel
+from backend.states.collectors import ItemOutcome
 from backend.states.government import BatchStatus
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
@@ -53,6 +59,7 @@ PAYMENT = "支付"
 DUPLICATE_PAYMENT = "重复支付"
 REFUND = "退款"
 GOVERNMENT_PAID = "财政代缴"
+COLLECTED = "代征单位"
 WECHAT_KINDS = (PAYMENT, DUPLICATE_PAYMENT, REFUND)
 
 # Order statuses of a payment WeChat took: credited (paid, later perhaps refunded) or due back.
@@ -101,6 +108,7 @@ TABLE = Table(
         Subtotal(
             "财政代缴合计", lambda record: record["kind"] == GOVERNMENT_PAID, omit_when_empty=True
         ),
+        Subtotal("代征单位合计", lambda record: record["kind"] == COLLECTED, omit_when_empty=True),
     ),
     total_title="净额",
     total_includes=lambda record: record["kind"] in WECHAT_KINDS,
@@ -113,6 +121,7 @@ def rows(session: Session, *, day: date, county: str, scheme: str) -> Iterator[d
         *_payments(session, day, county, scheme),
         *_refunds(session, day, county, scheme),
         *_government(session, day, county, scheme),
+        *_collected(session, day, county, scheme),
     ]
     records.sort(key=lambda pair: pair[0])
     for _, record in records:
@@ -209,6 +218,43 @@ def _government(
             "channel": CHANNEL_NAMES[GOVERNMENT],
         }
         yield (at, batch.batch_no, "", item.id), record
+
+
+def _collected(
+    session: Session, day: date, county: str, scheme: str
+) -> Iterator[tuple[SortKey, dict[str, Any]]]:
+    """Registrations collecting units collected, entered in the treasury that day."""
+    start, end = day_bounds(day)
+    query = (
+        select(CollectorBatchItem, CollectorBatch, Registration, Enrollee)
+        .join(CollectorBatch, CollectorBatch.id == CollectorBatchItem.batch_id)
+        .join(Registration, Registration.id == CollectorBatchItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .where(
+            CollectorBatchItem.outcome == ItemOutcome.ENTERED.value,
+            CollectorBatchItem.entered_at >= start,
+            CollectorBatchItem.entered_at < end,
+            CollectorBatchItem.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+    )
+    for item, batch, registration, person in session.execute(query):
+        at = item.entered_at  # set on every entered item
+        record = {
+            **_person(registration, person),
+            "kind": COLLECTED,
+            "done_at": beijing_text(at),
+            "order_no": batch.declaration_no,
+            "transaction_id": "",
+            "refund_no": "",
+            "amount_fen": item.amount_fen,
+            "amount_yuan": yuan_text(item.amount_fen),
+            "period_year": registration.period_year,
+            "grade_yuan": item.grade_yuan,
+            "note": f"代征单位收缴，税务入库，电子税票号码 {item.tax_receipt_no}，不经微信支付",
+            "channel": CHANNEL_NAMES[COLLECTOR],
+        }
+        yield (at, batch.declaration_no or "", "", item.id), record
 
 
 def _person(registration: Registration, person: Enrollee) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from backend.infra import audit
 from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Enrollee, Registration, StaffUser
 from backend.seed import loader, season, season_plan
+from backend.seed.collectors import DEMO_COLLECTOR, seed_open_batch
 from backend.seed.population import (
     DEFAULT_SEED,
     Person,
@@ -50,6 +51,7 @@ DEFAULT_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"
 DEMO_STAFF = (
     ("demo-admin", "admin", "410700"),
     ("demo-agency-410721", "agency", "410721"),
+    DEMO_COLLECTOR,  # 辉县市小里营镇建设社区's collecting unit
 )
 ACTOR = "seed-demo"
 # Below this size progress lines would only be noise.
@@ -142,6 +144,12 @@ def seed_season(size: int, seed: int, batch_size: int, credentials_file: Path | 
                 click.echo(f"  {name:<10} {done}  ({time.monotonic() - started:.1f} s)")
         finally:
             services.setLevel(level)
+        seeded = seed_open_batch(current_app._get_current_object(), leave_unpaid=leave_unpaid)
+        if seeded is not None:
+            click.echo(
+                f"  collector  {DEMO_COLLECTOR[0]}'s open batch {seeded[0]}: {seeded[1]} payments"
+                " recorded; close it (单据号) at /staff/collector-batches as demo-admin"
+            )
         if plan.planted_on:
             planted = ", ".join(f"{o.kind} {o.order_no}" for o in plan.orders if o.kind != "paid")
             click.echo(f"  planted in WeChat's bill of {plan.planted_on}: {planted}")
@@ -222,7 +230,8 @@ def _ensure_staff(engine: Engine, path: Path) -> None:
     database = engine.url.render_as_string(hide_password=True)
     if not created:
         if set(_read_credentials(path).get(database, {})) >= {name for name, _, _ in DEMO_STAFF}:
-            click.echo(f"Demo staff tokens (demo-admin, demo-agency-410721): see {path}")
+            names = ", ".join(name for name, _, _ in DEMO_STAFF)
+            click.echo(f"Demo staff tokens ({names}): see {path}")
         else:
             click.echo(
                 f"Demo staff accounts exist, but {path} does not hold their tokens for this"

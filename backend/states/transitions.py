@@ -24,7 +24,15 @@ from sqlalchemy import ColumnElement, Table, Update, or_, update
 from sqlalchemy.orm import Session
 
 from backend.infra import audit
-from backend.models import GovernmentBatch, LedgerMessage, PaymentOrder, Refund, Registration
+from backend.models import (
+    CollectorBatch,
+    GovernmentBatch,
+    LedgerMessage,
+    PaymentOrder,
+    Refund,
+    Registration,
+)
+from backend.states.collectors import COLLECTOR_BATCH
 from backend.states.government import GOVERNMENT_BATCH
 from backend.states.ledger import LEDGER_MESSAGE
 from backend.states.machine import Machine
@@ -93,3 +101,4 @@ REGISTRATIONS = Transitions(REGISTRATION, Registration.__table__)
 REFUNDS = Transitions(REFUND, Refund.__table__)
 LEDGER_MESSAGES = Transitions(LEDGER_MESSAGE, LedgerMessage.__table__)
 GOVERNMENT_BATCHES = Transitions(GOVERNMENT_BATCH, GovernmentBatch.__table__)
+COLLECTOR_BATCHES = Transitions(COLLECTOR_BATCH, CollectorBatch.__table__)

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
-from fakes.tax import signing
+from fakes.tax import declarations, signing
 from fakes.tax.ledger import PAYMENT, PAYMENT_FIELDS, REVERSAL
 
 blp = Blueprint("ledger_api", __name__)
@@ -99,3 +99,16 @@ def payments():
 @blp.post("/reversals")
 def reversals():
     return receive(REVERSAL)
+
+
+# A collecting unit's declaration (单据号) and its control endpoints: fakes/tax/declarations.py.
+blp.add_url_rule("/declarations", view_func=declarations.receive, methods=["POST"])
+blp.add_url_rule("/_control/declarations", view_func=declarations.listing)
+blp.add_url_rule("/_control/declarations/<declaration_no>", view_func=declarations.one)
+for _name in ("refuse", "confirm", "reset"):
+    blp.add_url_rule(
+        f"/_control/declarations/{_name}",
+        endpoint=f"declarations_{_name}",
+        view_func=getattr(declarations, _name),
+        methods=["POST"],
+    )

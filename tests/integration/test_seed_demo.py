@@ -191,7 +191,7 @@ def test_demo_staff_tokens_are_written_once_and_work_over_http(
         for line in credentials.read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     }
-    assert set(entries) == {"demo-admin", "demo-agency-410721"}
+    assert set(entries) == {"demo-admin", "demo-agency-410721", "demo-collector"}
     assert credentials.stat().st_mode & 0o077 == 0  # secrets: owner only
     for name, role, region, token in entries.values():
         assert token in first  # shown on first creation
@@ -207,6 +207,7 @@ def test_demo_staff_tokens_are_written_once_and_work_over_http(
         }
     assert entries["demo-admin"][1:3] == ["admin", "410700000000"]
     assert entries["demo-agency-410721"][1:3] == ["agency", "410721000000"]
+    assert entries["demo-collector"][1:3] == ["collector", "410782102002"]
 
     again = seed("--size", "50")
     assert str(credentials) in again
