@@ -528,3 +528,62 @@ def test_the_dashboard_records_uploads_and_closes_a_batch(
     assert closed.status_code == 200
     assert re.search(r"D410721\d{14}", text_of(closed.text)) and "待申报" in closed.text
     assert batch_no in http.get(base + "/staff/collector-batches").text
+
+
+def test_finance_totals_count_what_the_government_funds_in_collected_registrations(
+    session, collect_app
+):
+    """A 低保 person's medical contribution a village collected and the treasury entered: the
+    government's 100 yuan counts in the county's finance totals; a refused one does not."""
+    from backend.fees import PolicyBook
+    from backend.finance.sources import subsidised_items
+    from backend.models import CollectingUnit, CollectorBatch, CollectorBatchItem, StaffUser
+
+    staff_account(collect_app, "大召营村代征", "collector", VILLAGE)
+    staff = session.scalar(select(StaffUser).where(StaffUser.name == "大召营村代征"))
+    unit = CollectingUnit(
+        staff_user_id=staff.id,
+        kind="village",
+        name="大召营村",
+        region_code=VILLAGE,
+        county_code="410721000000",
+    )
+    session.add(unit)
+    session.flush()
+    entered = CollectorBatch(
+        batch_no="C4107210001",
+        unit_id=unit.id,
+        region_code=VILLAGE,
+        county_code="410721000000",
+        status="entered",
+        opened_by="t",
+    )
+    session.add(entered)
+    session.flush()
+    for seq, outcome, status in (
+        ("071", "entered", "treasury_entered"),
+        ("072", "refused", "unpaid"),
+    ):
+        _, [registration] = add_person(
+            session, seq=seq, schemes=(("medical", 2020),), groups=("dibao",)
+        )
+        registration.status = status
+        session.add(
+            CollectorBatchItem(
+                batch_id=entered.id,
+                registration_id=registration.id,
+                collection_no=registration.collection_no,
+                scheme="medical",
+                period_year=2020,
+                amount_fen=15000,
+                gov_paid_fen=10000,
+                outcome=outcome,
+                recorded_by="t",
+            )
+        )
+    session.commit()
+    policy = PolicyBook.load().scheme_policy(VILLAGE, "medical", 2020)
+    items = list(
+        subsidised_items(session, policy, county="410721", scheme="medical", period_year=2020)
+    )
+    assert [(item.group, item.gov_paid_fen) for item in items] == [("dibao", 10000)]
