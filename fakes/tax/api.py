@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
+from fakes.tax import registrations as pushed
 from fakes.tax import signing
 from fakes.tax.ledger import PAYMENT, PAYMENT_FIELDS, REVERSAL
 
@@ -99,3 +100,8 @@ def payments():
 @blp.post("/reversals")
 def reversals():
     return receive(REVERSAL)
+
+
+@blp.post("/registrations")
+def registrations():
+    return pushed.receive_batch()
