@@ -143,6 +143,19 @@ def test_an_import_of_ten_thousand_reaches_the_bureau_in_batches_each_registrati
     )
     assert ours == [("delivered", 1, 10_000)]
 
+    # A groups file makes a person 低保: their registration costs less, and is pushed again.
+    groups = f"id_number,name,group,year,source\n{rows[0][1]},{rows[0][2]},dibao,2019,民政\n"
+    answer = http.post(
+        f"{server.url}/api/staff/v1/imports/groups",
+        headers=agency,
+        files={"file": ("groups.csv", io.BytesIO(groups.encode()))},
+    )
+    assert answer.json()["counts"]["inserted"] == 1
+    assert "(1 registration in 1 batch)" in deliver(push_app)
+    again = held(http, bureau)[rows[0][0]]
+    assert (again["body"]["payable_fen"], again["body"]["gov_paid_fen"]) == (15000, 10000)
+    assert (again["pushes"], again["deliveries"]) == (2, 2)
+
 
 def test_a_payment_waits_for_its_registrations_push(
     http, server, bureau, fake_wechat, push_app, session, clock
