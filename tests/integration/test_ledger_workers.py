@@ -191,7 +191,9 @@ def test_two_workers_share_a_thousand_messages_without_sending_one_twice(
     if clean_db.dialect.name != "postgresql":
         pytest.skip("the SKIP LOCKED claim is PostgreSQL's; SQLite runs one writer at a time")
     paid_registrations(clean_db, 1000)
-    workers = [start_worker(database_url, bureau.url) for _ in range(2)]
+    # Leases longer than a round: on a busy machine a round of 50 can outlast a 1 s lease, and a
+    # lease that ends is a legitimate resend; here only the claims may keep the workers apart.
+    workers = [start_worker(database_url, bureau.url, LEDGER_LEASE_SECONDS="30") for _ in range(2)]
     try:
         wait_delivered(clean_db, 2000)  # the pushes, then the payments
     finally:
