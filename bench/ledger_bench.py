@@ -3,7 +3,8 @@ bureau, on PostgreSQL.
 
 Method: seed N paid registrations (default 4,000) into a fresh database by plain SQL, in paid
 orders of ten, each registration with its pending payment message in ledger_message (as a paid
-notification leaves it). Start the fake bureau with confirmations switched off (no callbacks).
+notification leaves it) and its push to the bureau delivered (as the import's push would be
+long before), which the fake bureau is told before each run (POST /_control/registrations). Start the fake bureau with confirmations switched off (no callbacks).
 Then, BENCH_RUNS times (default 3), for one worker and then two: put every message back to
 pending (never attempted, no payload), empty ledger_attempt, reset the bureau, start the workers
 (WORKER_INTERVAL_SECONDS=0.05, LEDGER_LEASE_SECONDS=30) and poll the database every 0.1 s until
@@ -91,9 +92,23 @@ SELECT 'pay-' || i.id, 'payment', i.registration_id, i.id, 'pending', 0, now(), 
 FROM order_item i ORDER BY i.id
 """
 
+# The registrations were pushed to the bureau before anyone paid (a payment waits for its push).
+PUSHES_SQL = """
+INSERT INTO ledger_message (message_id, kind, registration_id, status, attempts, next_attempt_at,
+    payload, ledger_ref, delivered_at, created_at, updated_at)
+SELECT 'reg-' || r.id, 'registration', r.id, 'delivered', 1, now(),
+       json_build_object('message_id', 'reg-' || r.id, 'collection_no', r.collection_no,
+           'id_number', e.id_number, 'name', e.name, 'scheme', r.scheme,
+           'period_year', r.period_year, 'region_code', r.village_code,
+           'payable_fen', 25000, 'gov_paid_fen', 0),
+       'L20191120' || lpad(r.id::text, 12, '0'), now(), now(), now()
+FROM registration r JOIN enrollee e ON e.id = r.enrollee_id ORDER BY r.id
+"""
+
 RESET = """
 UPDATE ledger_message SET status = 'pending', attempts = 0, next_attempt_at = now(),
     payload = NULL, ledger_ref = NULL, delivered_at = NULL, last_error = NULL, updated_at = now()
+WHERE kind = 'payment'
 """
 
 
@@ -113,7 +128,7 @@ def seed(engine) -> None:
     params = {"n": MESSAGES, "village": VILLAGE, "county": COUNTY}
     with engine.begin() as conn:
         conn.execute(text(REGIONS))
-        for sql in (ENROLLEES, REGISTRATIONS, ORDERS, ITEMS, MESSAGES_SQL):
+        for sql in (ENROLLEES, REGISTRATIONS, ORDERS, ITEMS, MESSAGES_SQL, PUSHES_SQL):
             conn.execute(text(sql), params)
         count = conn.scalar(text("SELECT count(*) FROM ledger_message WHERE status = 'pending'"))
     if count != MESSAGES:
@@ -169,6 +184,11 @@ def prepare(engine, bureau: str) -> None:
     vacuum(engine)
     post_json(f"{bureau}/_control/reset", {})
     post_json(f"{bureau}/_control/faults", {"no_confirmation": True})
+    with engine.connect() as conn:
+        pushed = conn.scalars(
+            text("SELECT payload FROM ledger_message WHERE kind = 'registration' ORDER BY id")
+        ).all()
+    post_json(f"{bureau}/_control/registrations", {"registrations": pushed})
 
 
 def run_workers(engine, env: dict[str, str], workers: int, worker_log) -> dict:
@@ -187,7 +207,8 @@ def run_workers(engine, env: dict[str, str], workers: int, worker_log) -> dict:
             delivered, dead = conn.execute(
                 text(
                     "SELECT count(*) FILTER (WHERE status = 'delivered'), "
-                    "count(*) FILTER (WHERE status = 'dead') FROM ledger_message"
+                    "count(*) FILTER (WHERE status = 'dead') FROM ledger_message "
+                    "WHERE kind = 'payment'"
                 )
             ).one()
             conn.rollback()  # a fresh snapshot for the next poll
@@ -220,7 +241,8 @@ def check(engine, bureau: str, workers: int) -> dict:
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                "SELECT (SELECT count(*) FROM ledger_message WHERE status = 'delivered'), "
+                "SELECT (SELECT count(*) FROM ledger_message"
+                " WHERE kind = 'payment' AND status = 'delivered'), "
                 "(SELECT count(*) FROM ledger_message WHERE status = 'dead'), "
                 "(SELECT count(*) FROM ledger_attempt), "
                 "(SELECT count(*) FROM ledger_attempt WHERE outcome <> 'delivered'), "

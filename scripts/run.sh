@@ -72,11 +72,14 @@ pids+=($!)
 "$BIN/python" -m fakes.exchange --host 127.0.0.1 --port "$FAKE_EXCHANGE_PORT" >>var/log/fake-exchange.log 2>&1 &
 pids+=($!)
 # The demo data: regions, people and staff (seed-demo), then the collection season so far
-# (payments since 1 September, refunds, treasury entries, progress), whose WeChat trades go into
-# the fake platform started above, so past days' bills can be pulled and reconciled.
-for _ in $(seq 1 50); do
-  "$BIN/python" -c "import urllib.request; urllib.request.urlopen('${FAKE_WECHAT_URL}_control/health', timeout=1)" 2>/dev/null && break
-  sleep 0.2
+# (registrations pushed to the bureau, payments since 1 September, refunds, treasury entries,
+# progress), whose WeChat trades go into the fake platform started above, so past days' bills can be
+# pulled and reconciled, and whose registrations the fake bureau is told it holds.
+for health in "${FAKE_WECHAT_URL}_control/health" "$TAX_LEDGER_URL/_control/health"; do
+  for _ in $(seq 1 50); do
+    "$BIN/python" -c "import urllib.request; urllib.request.urlopen('$health', timeout=1)" 2>/dev/null && break
+    sleep 0.2
+  done
 done
 "$BIN/flask" --app backend seed-season
 # The job runner: finds payments whose notification was lost, closes expired orders, and

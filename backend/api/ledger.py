@@ -1,4 +1,5 @@
-"""Staff (admin): the tax ledger outbox by state, each message's attempts, resending dead letters."""
+"""Staff: the tax ledger outbox by state, each message's attempts, resending dead letters
+(admin); pushing a registration to the bureau again (agency or admin, within their region)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from backend.api.downloads import CountyDayQuery, county_in_scope, spreadsheet
 from backend.api.pagination import page_of
 from backend.infra.web import clock, unit_of_work
 from backend.ledger import export, operations
-from backend.models import LedgerMessage
-from backend.models.ledger import MESSAGE_STATUSES
+from backend.models import LedgerMessage, Registration
+from backend.models.ledger import KINDS, MESSAGE_STATUSES
 
 blp = Blueprint(
     "ledger", __name__, url_prefix="/api/staff/v1/ledger", description="Staff: tax ledger outbox"
@@ -23,6 +24,11 @@ BLUEPRINTS = [blp]
 
 class OutboxQuery(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(MESSAGE_STATUSES))
+    kind = fields.String(
+        load_default=None,
+        validate=validate.OneOf(KINDS),
+        metadata={"description": "payment, reversal or registration (a push)"},
+    )
 
 
 class AttemptOut(Schema):
@@ -37,6 +43,7 @@ class AttemptOut(Schema):
 class MessageOut(Schema):
     message_id = fields.String()
     kind = fields.String()
+    collection_no = fields.String(metadata={"description": "the registration's collection serial"})
     status = fields.String()
     attempts = fields.Integer()
     next_attempt_at = fields.AwareDateTime()
@@ -64,6 +71,19 @@ class ResendOut(Schema):
     resent = fields.Integer()
 
 
+class PushIn(Schema):
+    collection_no = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "the registration's collection serial (征集流水号)"},
+    )
+
+
+class PushOut(Schema):
+    collection_no = fields.String()
+    message_id = fields.String(metadata={"description": "the new push message, pending"})
+
+
 @blp.route("/summary")
 class Summary(MethodView):
     @blp.doc(security=STAFF_SECURITY)
@@ -84,18 +104,23 @@ class Messages(MethodView):
     @staff_required("admin")
     def get(self, args, pagination_parameters):
         """Outbox messages, oldest first, with every delivery attempt."""
-        query = select(LedgerMessage)
-        if args["status"]:
-            query = query.where(LedgerMessage.status == args["status"])
+        query = select(LedgerMessage, Registration.collection_no).join(
+            Registration, Registration.id == LedgerMessage.registration_id
+        )
+        for name in ("status", "kind"):
+            if args[name]:
+                query = query.where(getattr(LedgerMessage, name) == args[name])
+        shown = [c for c in MessageOut().fields if c not in ("attempt_log", "collection_no")]
         with unit_of_work() as session:
-            messages = page_of(session, query.order_by(LedgerMessage.id), pagination_parameters)
-            attempts = operations.attempts_of(session, [m.id for m in messages])
+            rows = page_of(session, query.order_by(LedgerMessage.id), pagination_parameters)
+            attempts = operations.attempts_of(session, [m.id for m, _ in rows])
         return [
             {
-                **{c: getattr(m, c) for c in MessageOut().fields if c != "attempt_log"},
+                **{c: getattr(m, c) for c in shown},
+                "collection_no": collection_no,
                 "attempt_log": attempts[m.id],
             }
-            for m in messages
+            for m, collection_no in rows
         ]
 
 
@@ -119,6 +144,32 @@ class Resend(MethodView):
         if body["message_id"] and not resent:
             abort(404, message=f"no dead letter {body['message_id']}")
         return {"resent": resent}
+
+
+@blp.route("/pushes")
+class Pushes(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.arguments(PushIn)
+    @blp.response(201, PushOut)
+    @blp.alt_response(404, description="no such registration inside the caller's region")
+    @staff_required("import")
+    def post(self, body):
+        """Push a registration to the bureau again: a new registration message, sent by the
+        worker in its next batch.
+
+        For a payment the bureau refused because it does not know the collection serial
+        (unknown_collection_no, in the message's last_error): once the push is delivered, the
+        payment goes through at its next retry.
+        """
+        staff = current_staff()
+        message_id = operations.push_again(
+            unit_of_work(),
+            body["collection_no"],
+            actor=f"staff:{staff.name}",
+            now=clock().now(),
+            allowed=lambda village_code, scheme: staff.sees(village_code) and staff.handles(scheme),
+        )
+        return {"collection_no": body["collection_no"], "message_id": message_id}
 
 
 @blp.route("/treasury-entries")

@@ -56,6 +56,7 @@ from backend.imports.rows import (
 )
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
+from backend.ledger.pushes import push_statement
 from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
 from backend.progress import journal
@@ -623,6 +624,12 @@ class _RegistrationWriter(_Writer):
             # Guarded: a registration paid since we read it is left alone.
             only_if={"status": RegistrationStatus.UNPAID.value},
         )
+        # The bureau is pushed each registration added or changed (sent by the ledger worker).
+        pushed = [r.collection_no for r in self.new_registrations]
+        pushed += [row.collection_no for row in self.registration_updates.values()]
+        if pushed:
+            numbers = _REGISTRATION.c.collection_no.in_(pushed)
+            conn.execute(push_statement(select(_REGISTRATION.c.id).where(numbers), now=now))
         moved = [
             (self.by_no[row.collection_no], row)
             for row in self.registration_updates.values()
@@ -705,6 +712,19 @@ class _GroupWriter(_Writer):
             same_for_all={"created_at": self.now},
         )
         dialect.update_rows(self.conn, _MEMBERSHIP, ("id", "source"), self.updates)
+        # A new membership changes what the person's unpaid registrations cost: the bureau is
+        # pushed them again.
+        enrollees = {enrollee_id for enrollee_id, *_ in self.inserts}
+        if enrollees:
+            self.conn.execute(
+                push_statement(
+                    select(_REGISTRATION.c.id).where(
+                        _REGISTRATION.c.enrollee_id.in_(sorted(enrollees)),
+                        _REGISTRATION.c.status == RegistrationStatus.UNPAID.value,
+                    ),
+                    now=self.now,
+                )
+            )
 
 
 _WRITERS: dict[str, type[_Writer]] = {

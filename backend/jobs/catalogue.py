@@ -18,7 +18,7 @@ from backend.errors import DomainError
 from backend.infra.uow import UnitOfWork
 from backend.infra.web import policy_book
 from backend.ledger.client import TaxLedgerClient
-from backend.ledger.outbox import deliver_due
+from backend.ledger.outbox import PUSH_BATCH, deliver_due
 from backend.ledger.port import TaxLedger
 from backend.orders.poller import check_open_orders
 from backend.payments import gateway_from_config
@@ -28,7 +28,7 @@ from backend.posters.service import typeface_of
 from backend.progress.rollup import roll
 from backend.refunds.service import check_refunds
 
-LEDGER_BATCH = 50  # messages claimed per round
+LEDGER_BATCH = 50  # payments and reversals claimed per round, each sent on its own
 COLLECTOR_BATCHES = 20  # collector batches declared or booked per round
 
 
@@ -72,17 +72,21 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         return Outcome(str(report), bool(report))
 
     def ledger_delivery(uow: UnitOfWork) -> Outcome:
+        with app.app_context():
+            book = policy_book()  # pushes name what each registration costs
         sent = deliver_due(
             uow,
             ledger,
             clock=clock,
             schedule=cfg.LEDGER_RETRY_SCHEDULE,
             worker=worker,
+            book=book,
             lease=timedelta(seconds=cfg.LEDGER_LEASE_SECONDS),
             limit=LEDGER_BATCH,
+            push_limit=PUSH_BATCH,
         )
         handled = sent.delivered + sent.failed + sent.dead
-        return Outcome(str(sent), handled > 0, more_waiting=handled >= LEDGER_BATCH)
+        return Outcome(str(sent), handled > 0, more_waiting=sent.more_waiting)
 
     def declarations(uow: UnitOfWork) -> Outcome:
         sent = declare_due(

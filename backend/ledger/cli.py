@@ -1,4 +1,4 @@
-"""`flask ledger status|list|resend`: the outbox from the command line."""
+"""`flask ledger status|list|resend|push`: the outbox from the command line."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from backend.errors import DomainError
 from backend.infra.web import clock, unit_of_work
 from backend.ledger import operations
-from backend.models import LedgerMessage
-from backend.models.ledger import MESSAGE_STATUSES
+from backend.models import LedgerMessage, Registration
+from backend.models.ledger import KINDS, MESSAGE_STATUSES
 from backend.values.region_codes import normalise
 
 ledger_cli = AppGroup("ledger", help="The tax ledger outbox.")
@@ -26,17 +27,23 @@ def status() -> None:
 
 @ledger_cli.command("list")
 @click.option("--status", type=click.Choice(MESSAGE_STATUSES), default="dead", show_default=True)
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="one kind only")
 @click.option("--limit", type=int, default=50, show_default=True)
-def list_messages(status: str, limit: int) -> None:
-    """Messages in one state, with their last error."""
+def list_messages(status: str, kind: str | None, limit: int) -> None:
+    """Messages in one state, with their collection serial and last error."""
+    query = select(LedgerMessage, Registration.collection_no).join(
+        Registration, Registration.id == LedgerMessage.registration_id
+    )
+    if kind:
+        query = query.where(LedgerMessage.kind == kind)
     with unit_of_work() as session:
-        for m in session.scalars(
-            select(LedgerMessage)
-            .where(LedgerMessage.status == status)
-            .order_by(LedgerMessage.id)
-            .limit(limit)
+        for m, number in session.execute(
+            query.where(LedgerMessage.status == status).order_by(LedgerMessage.id).limit(limit)
         ):
-            click.echo(f"{m.message_id}\t{m.status}\t{m.attempts} attempts\t{m.last_error or ''}")
+            click.echo(
+                f"{m.message_id}\t{m.kind}\t{number}\t{m.status}\t{m.attempts} attempts"
+                f"\t{m.last_error or ''}"
+            )
 
 
 @ledger_cli.command("resend")
@@ -53,3 +60,17 @@ def resend(message_id: str | None) -> None:
     click.echo(f"resent {moved}")
     if message_id and not moved:
         raise click.ClickException(f"no dead letter {message_id}")
+
+
+@ledger_cli.command("push")
+@click.argument("collection_no")
+def push(collection_no: str) -> None:
+    """Push the registration COLLECTION_NO to the bureau again (a new push message, sent by the
+    worker): for a payment refused as unknown_collection_no."""
+    try:
+        message_id = operations.push_again(
+            unit_of_work(), collection_no, actor="cli", now=clock().now()
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"push {message_id} of {collection_no} written; the worker sends it next round")

@@ -1,17 +1,22 @@
-"""What operators do with the outbox: look at it by state, read a message's attempts, resend."""
+"""What operators do with the outbox: look at it by state, read a message's attempts, resend,
+push a registration to the bureau again."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.errors import NotFound
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
-from backend.models import LedgerAttempt, LedgerMessage
+from backend.ledger.pushes import REGISTRATION, enqueue_pushes
+from backend.models import LedgerAttempt, LedgerMessage, Registration
 from backend.states.ledger import MessageStatus
 from backend.states.transitions import LEDGER_MESSAGES
+from backend.values.region_codes import county_of
 
 
 def counts_by_status(session: Session) -> dict[str, int]:
@@ -65,3 +70,46 @@ def resend_dead(
                 ),
             )
         return len(moved)
+
+
+def push_again(
+    uow: UnitOfWork,
+    collection_no: str,
+    *,
+    actor: str,
+    now: datetime,
+    allowed: Callable[[str, str], bool] = lambda village_code, scheme: True,
+) -> str:
+    """Write a new push of the registration `collection_no` (the bureau lost it, or refused a
+    payment naming it); its message_id. `allowed(village_code, scheme)` says whether the caller
+    may act on it; NotFound otherwise, as for a serial that does not exist."""
+    with uow as session:
+        found = session.execute(
+            select(Registration.id, Registration.village_code, Registration.scheme).where(
+                Registration.collection_no == collection_no
+            )
+        ).one_or_none()
+        if found is None or not allowed(found.village_code, found.scheme):
+            raise NotFound(
+                f"没有征集流水号为 {collection_no} 的登记，或不在您的管辖范围内。",
+                reason="registration_not_found",
+                field="collection_no",
+            )
+        enqueue_pushes(session.connection(), [found.id], now=now)
+        message_id = session.scalars(
+            select(LedgerMessage.message_id)
+            .where(LedgerMessage.registration_id == found.id, LedgerMessage.kind == REGISTRATION)
+            .order_by(LedgerMessage.id.desc())
+            .limit(1)
+        ).one()
+        audit.write(
+            session,
+            audit.Note(
+                actor=actor,
+                action="ledger.push",
+                target=collection_no,
+                region_code=county_of(found.village_code),
+                detail={"message_id": message_id},
+            ),
+        )
+        return message_id

@@ -5,23 +5,34 @@ A claim pushes a message's next_attempt_at forward by a lease, in its own short 
 workers never hold the same message. The send happens outside any transaction. A worker killed
 mid-send leaves the message pending; when the lease ends another claim sends it again with the
 same message_id, which the bureau treats as the same message: delivered exactly once.
+
+A round pushes registrations first, a batch of them in one POST /registrations (each message
+answered on its own: accepted, or refused and retried like any failure), then sends payments
+and reversals one by one. The bureau refuses a payment whose collection serial it was never
+pushed, so a payment is not claimed before its registration has a delivered push (as a reversal
+waits for its payment); pushing first lets one round deliver both.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, bindparam, case, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from backend.fees import PolicyBook
 from backend.infra.clock import Clock
+from backend.infra.statements import execute_compiled_many
 from backend.infra.uow import UnitOfWork
-from backend.ledger.port import LedgerError, TaxLedger
+from backend.ledger.port import UNKNOWN_COLLECTION_NO, LedgerError, TaxLedger
+from backend.ledger.pushes import REGISTRATION, push_bodies
 from backend.models import (
     Enrollee,
     GovernmentBatch,
@@ -40,17 +51,26 @@ from backend.states.transitions import LEDGER_MESSAGES
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE = timedelta(seconds=60)  # well above the client's timeout
+PUSH_BATCH = 500  # registrations per POST /registrations
 
 
 @dataclass
 class DeliveryReport:
-    delivered: int = 0
+    delivered: int = 0  # messages of every kind
     failed: int = 0
     dead: int = 0
+    pushed: int = 0  # of the delivered, registrations
+    batches: int = 0  # POST /registrations calls the bureau answered
+    more_waiting: bool = False  # a claim came back full
     errors: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return f"delivered {self.delivered}, failed {self.failed}, dead {self.dead}"
+        delivered = f"delivered {self.delivered}"
+        if self.batches:
+            registrations = "registration" if self.pushed == 1 else "registrations"
+            batches = "batch" if self.batches == 1 else "batches"
+            delivered += f" ({self.pushed} {registrations} in {self.batches} {batches})"
+        return f"{delivered}, failed {self.failed}, dead {self.dead}"
 
 
 @dataclass(frozen=True)
@@ -59,7 +79,12 @@ class Claimed:
     message_id: str
     kind: str
     attempts: int
-    payload: dict[str, Any]
+    payload: dict[str, Any] | None  # None: a registration the fee engine cannot price (problem)
+    problem: str | None = None
+
+
+# What one attempt came to: (message, ledger_ref or None, error or None, HTTP status).
+Outcome = tuple[Claimed, str | None, str | None, int | None]
 
 
 def deliver_due(
@@ -69,23 +94,137 @@ def deliver_due(
     clock: Clock,
     schedule: Sequence[int],
     worker: str,
+    book: PolicyBook,
     limit: int = 50,
+    push_limit: int = PUSH_BATCH,
     lease: timedelta = DEFAULT_LEASE,
 ) -> DeliveryReport:
-    """One round: claim up to `limit` due messages and try each once."""
+    """One round: push up to `push_limit` due registrations in one batch, then claim up to
+    `limit` due payments and reversals and try each once."""
     report = DeliveryReport()
+    pushed = push_due(
+        uow,
+        ledger,
+        book=book,
+        clock=clock,
+        schedule=schedule,
+        worker=worker,
+        limit=push_limit,
+        lease=lease,
+        report=report,
+    )
     with uow as session:
         claimed = claim_due(session, now=clock.now(), limit=limit, lease=lease)
+    report.more_waiting = pushed >= push_limit or len(claimed) >= limit
     for message in claimed:
         started = time.monotonic()
+        outcome: Outcome
         try:
             ledger_ref, status = ledger.send(message.kind, message.payload)  # type: ignore[arg-type]
+            outcome = (message, ledger_ref, None, status)
         except LedgerError as exc:
-            _record_failure(uow, message, exc, clock.now(), schedule, worker, started, report)
-            continue
-        _record_delivery(uow, message, ledger_ref, status, clock.now(), worker, started)
-        report.delivered += 1
+            outcome = (message, None, _failure_text(message, exc), exc.http_status)
+        with uow as session:
+            _record(session, [outcome], clock.now(), schedule, worker, started, report)
     return report
+
+
+def push_due(
+    uow: UnitOfWork,
+    ledger: TaxLedger,
+    *,
+    book: PolicyBook,
+    clock: Clock,
+    schedule: Sequence[int],
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    report: DeliveryReport,
+) -> int:
+    """Claim up to `limit` due registration messages and push them in one batch; how many were
+    claimed. One answer per message: delivered, or failed with back-off (dead after the last)."""
+    with uow as session:
+        claimed = claim_pushes(session, book, now=clock.now(), limit=limit, lease=lease)
+    if not claimed:
+        return 0
+    started = time.monotonic()
+    outcomes: list[Outcome] = [(m, None, m.problem, None) for m in claimed if m.payload is None]
+    batch = [m for m in claimed if m.payload is not None]
+    if batch:
+        batch_id = f"B{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(4)}"
+        try:
+            answers, status = ledger.push(batch_id, [m.payload for m in batch if m.payload])
+        except LedgerError as exc:
+            outcomes += [(m, None, str(exc), exc.http_status) for m in batch]
+        else:
+            report.batches += 1
+            for message in batch:
+                answer = answers.get(message.message_id)
+                if answer is None:
+                    error = "the bureau's answer does not mention this registration"
+                    outcomes.append((message, None, error, status))
+                elif answer.accepted:
+                    outcomes.append((message, answer.ledger_ref, None, status))
+                else:
+                    error = f"the bureau refused the registration: {answer.code}: {answer.reason}"
+                    outcomes.append((message, None, error, status))
+            log.info("pushed batch %s: %d registrations", batch_id, len(batch))
+    with uow as session:
+        _record(session, outcomes, clock.now(), schedule, worker, started, report)
+    report.pushed += sum(1 for _, ref, _, _ in outcomes if ref is not None)
+    return len(claimed)
+
+
+def claim_pushes(
+    session: Session, book: PolicyBook, *, now: datetime, limit: int, lease: timedelta
+) -> list[Claimed]:
+    """Claim due registration messages; each one's body is priced and fixed at its first
+    attempt (the lot priced in one query and written with the claim), as a payment's is."""
+    rows = session.execute(
+        select(LedgerMessage.id, LedgerMessage.message_id, LedgerMessage.payload)
+        .where(
+            LedgerMessage.status == MessageStatus.PENDING.value,
+            LedgerMessage.kind == REGISTRATION,
+            LedgerMessage.next_attempt_at <= now,
+        )
+        .order_by(LedgerMessage.next_attempt_at, LedgerMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return []
+    priced = push_bodies(
+        session.connection(), book, [row.id for row in rows if row.payload is None]
+    )
+    fixed = {row_id: body for row_id, body in priced.items() if isinstance(body, dict)}
+    values: dict[str, Any] = {
+        "attempts": LedgerMessage.attempts + 1,
+        "next_attempt_at": now + lease,
+    }
+    if fixed:
+        payload_type = LedgerMessage.__table__.c.payload.type
+        values["payload"] = case(
+            {row_id: literal(body, payload_type) for row_id, body in fixed.items()},
+            value=LedgerMessage.id,
+            else_=LedgerMessage.payload,
+        )
+    attempts = dict(
+        session.execute(
+            update(LedgerMessage)
+            .where(LedgerMessage.id.in_([row.id for row in rows]))
+            .values(values)
+            .returning(LedgerMessage.id, LedgerMessage.attempts),
+            execution_options={"synchronize_session": False},
+        ).all()
+    )
+    claimed = []
+    for row in rows:
+        body = row.payload if row.payload is not None else fixed.get(row.id)
+        problem = None if body is not None else str(priced.get(row.id, "registration not found"))
+        claimed.append(
+            Claimed(row.id, row.message_id, REGISTRATION, attempts[row.id], body, problem)
+        )
+    return claimed
 
 
 _original = aliased(LedgerMessage)
@@ -98,18 +237,34 @@ _payment_delivered = (
     )
     .exists()
 )
+_push = aliased(LedgerMessage)
+_push_delivered = (
+    select(_push.id)
+    .where(
+        _push.registration_id == LedgerMessage.registration_id,
+        _push.kind == REGISTRATION,
+        _push.status == MessageStatus.DELIVERED.value,
+    )
+    .exists()
+)
 
 
 def claim_due(
     session: Session, *, now: datetime, limit: int, lease: timedelta = DEFAULT_LEASE
 ) -> list[Claimed]:
+    """Claim due payments and reversals (registrations go through claim_pushes)."""
     rows = session.scalars(
         select(LedgerMessage)
         .where(
             LedgerMessage.status == MessageStatus.PENDING.value,
+            LedgerMessage.kind.in_(("payment", "reversal")),
             LedgerMessage.next_attempt_at <= now,
-            # A reversal waits until the bureau has the payment it undoes.
-            or_(LedgerMessage.kind == "payment", _payment_delivered),
+            or_(
+                # A payment waits until the bureau has its registration (a delivered push)...
+                and_(LedgerMessage.kind == "payment", _push_delivered),
+                # ... and a reversal until the bureau has the payment it undoes.
+                and_(LedgerMessage.kind == "reversal", _payment_delivered),
+            ),
         )
         .order_by(LedgerMessage.next_attempt_at, LedgerMessage.id)
         .limit(limit)
@@ -202,66 +357,100 @@ def _reversal(session: Session, message: LedgerMessage) -> dict[str, Any]:
     }
 
 
-def _record_delivery(uow, message: Claimed, ledger_ref, status, now, worker, started) -> None:
-    with uow as session:
-        LEDGER_MESSAGES.apply(
-            session,
-            "deliver",
-            LedgerMessage.id == message.id,
-            values={
-                "ledger_ref": ledger_ref,
-                "delivered_at": now,
-                "last_error": None,
-                "updated_at": now,
-            },
+def _failure_text(message: Claimed, exc: LedgerError) -> str:
+    """What the attempt and the message say went wrong, for the operator."""
+    if exc.code == UNKNOWN_COLLECTION_NO:
+        number = (message.payload or {}).get("collection_no")
+        return (
+            f"税务局不认识征集流水号 {number}（{UNKNOWN_COLLECTION_NO}：从未收到该登记的推送）。"
+            f"须重新推送该登记：flask ledger push {number}，或 POST /api/staff/v1/ledger/pushes；"
+            "推送送达后，本消息下次重试即可送达"
         )
-        session.add(_attempt(message, now, worker, started, status, "delivered", None))
+    return str(exc)
 
 
-def _record_failure(uow, message, exc, now, schedule, worker, started, report) -> None:
-    dead = message.attempts > len(schedule)
-    values: dict[str, Any] = {"last_error": str(exc)[:255], "updated_at": now}
-    report.errors.append(str(exc))
-    with uow as session:
-        if dead:
-            LEDGER_MESSAGES.apply(session, "bury", LedgerMessage.id == message.id, values=values)
-            report.dead += 1
-            log.error(
-                "ledger message %s is dead after %d attempts: %s",
-                message.message_id,
-                message.attempts,
-                exc,
-            )
-        else:
-            session.execute(
-                update(LedgerMessage)
-                .where(
-                    LedgerMessage.id == message.id,
-                    LedgerMessage.status == MessageStatus.PENDING.value,
-                )
-                .values(
-                    next_attempt_at=now + timedelta(seconds=schedule[message.attempts - 1]),
-                    **values,
-                )
-            )
-            report.failed += 1
-            log.warning(
-                "ledger message %s attempt %d failed: %s",
-                message.message_id,
-                message.attempts,
-                exc,
-            )
-        outcome = "dead" if dead else "failed"
-        session.add(_attempt(message, now, worker, started, exc.http_status, outcome, str(exc)))
-
-
-def _attempt(message: Claimed, now, worker, started, status, outcome, error) -> LedgerAttempt:
-    return LedgerAttempt(
-        message_id=message.id,
-        attempted_at=now,
-        worker=worker,
-        http_status=status,
-        outcome=outcome,
-        error=error[:255] if error else None,
-        duration_ms=int((time.monotonic() - started) * 1000),
+_messages, _attempts = LedgerMessage.__table__, LedgerAttempt.__table__
+_AT = _messages.c.updated_at.type
+# One row at a time for a payment, a batch's worth at once for registrations: each statement is
+# compiled once and run with every message's values (pipelined on PostgreSQL).
+_DELIVER = LEDGER_MESSAGES.statement(
+    "deliver",
+    _messages.c.id == bindparam("b_id"),
+    ledger_ref=bindparam("b_ledger_ref"),
+    delivered_at=bindparam("b_now", type_=_AT),
+    last_error=None,
+    updated_at=bindparam("b_now", type_=_AT),
+)
+_BURY = LEDGER_MESSAGES.statement(
+    "bury",
+    _messages.c.id == bindparam("b_id"),
+    last_error=bindparam("b_error"),
+    updated_at=bindparam("b_now", type_=_AT),
+)
+# Failed but not dead: still pending, due again after the schedule's wait.
+_RETRY = (
+    update(_messages)
+    .where(
+        _messages.c.id == bindparam("b_id"),
+        _messages.c.status == MessageStatus.PENDING.value,
     )
+    .values(
+        next_attempt_at=bindparam("b_next", type_=_AT),
+        last_error=bindparam("b_error"),
+        updated_at=bindparam("b_now", type_=_AT),
+    )
+)
+_ATTEMPT = insert(_attempts).values(
+    message_id=bindparam("b_id"),
+    attempted_at=bindparam("b_now", type_=_AT),
+    worker=bindparam("b_worker"),
+    http_status=bindparam("b_status", type_=_attempts.c.http_status.type),
+    outcome=bindparam("b_outcome"),
+    error=bindparam("b_error"),
+    duration_ms=bindparam("b_duration_ms", type_=_attempts.c.duration_ms.type),
+)
+
+
+def _record(
+    session: Session,
+    outcomes: Sequence[Outcome],
+    now: datetime,
+    schedule: Sequence[int],
+    worker: str,
+    started: float,
+    report: DeliveryReport,
+) -> None:
+    """Write what the attempts came to: each message delivered, or failed and due again after
+    the schedule's wait for its attempt number (dead after the last), and one attempt row each."""
+    duration_ms = int((time.monotonic() - started) * 1000)
+    rows: dict[str, list[dict[str, Any]]] = {"delivered": [], "failed": [], "dead": []}
+    failures: dict[str, int] = defaultdict(int)
+    for message, ledger_ref, error, status in outcomes:
+        error = error[:255] if error else None
+        values = {"b_id": message.id, "b_now": now, "b_error": error}
+        if ledger_ref is not None:
+            outcome = "delivered"
+            values["b_ledger_ref"] = ledger_ref
+        elif message.attempts > len(schedule):
+            outcome = "dead"
+        else:
+            outcome = "failed"
+            values["b_next"] = now + timedelta(seconds=schedule[message.attempts - 1])
+        rows[outcome].append(values)
+        values.update(
+            b_worker=worker, b_status=status, b_outcome=outcome, b_duration_ms=duration_ms
+        )
+        if error is not None:
+            failures[f"{outcome} (attempt {message.attempts}): {error}"] += 1
+            report.errors.append(error)
+    connection = session.connection()
+    for outcome, statement in (("delivered", _DELIVER), ("dead", _BURY), ("failed", _RETRY)):
+        if rows[outcome]:
+            execute_compiled_many(connection, statement, rows[outcome])
+    execute_compiled_many(connection, _ATTEMPT, [v for found in rows.values() for v in found])
+    report.delivered += len(rows["delivered"])
+    report.failed += len(rows["failed"])
+    report.dead += len(rows["dead"])
+    for failure, count in failures.items():
+        level = logging.ERROR if failure.startswith("dead") else logging.WARNING
+        log.log(level, "%d ledger message(s) %s", count, failure)

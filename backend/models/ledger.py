@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.infra.database import Base
@@ -36,6 +36,16 @@ class LedgerMessage(Base):
             " AND (order_item_id IS NULL) <> (government_item_id IS NULL))",
             name="one_payment",
         ),
+        # The workers' claims: the due messages of a kind, oldest first. Only pending rows are
+        # indexed, so a claim reads what is due, never the long tail of delivered messages.
+        Index(
+            "ix_ledger_message_due",
+            "kind",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,7 +66,7 @@ class LedgerMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # When a worker may next take it; claiming pushes it forward (a lease), so a worker that dies
     # mid-delivery leaves it to be sent again, with the same message_id, once the lease ends.
-    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # The body as first sent, so every retry sends the same bytes of meaning.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     ledger_ref: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -31,7 +31,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
-from backend.models import Enrollee, Region, Registration, SpecialGroupMembership
+from backend.ledger.pushes import REGISTRATION, enqueue_pushes
+from backend.models import Enrollee, LedgerMessage, Region, Registration, SpecialGroupMembership
 from backend.progress import journal
 from backend.seed.population import GROUP_YEAR, Person
 from backend.seed.regions import RegionRow
@@ -44,6 +45,7 @@ _ENROLLEE: Table = Enrollee.__table__  # type: ignore[assignment]
 _MEMBERSHIP: Table = SpecialGroupMembership.__table__  # type: ignore[assignment]
 _REGISTRATION: Table = Registration.__table__  # type: ignore[assignment]
 _REGION: Table = Region.__table__  # type: ignore[assignment]
+_MESSAGE: Table = LedgerMessage.__table__  # type: ignore[assignment]
 
 
 # Dialect-aware helpers: the only place here that knows SQLite from PostgreSQL.
@@ -248,6 +250,21 @@ def _write_batch(engine: Engine, batch: tuple[Person, ...], now: datetime) -> No
                 for r in p.registrations
             ],
             same_for_all={"status": RegistrationStatus.UNPAID.value, **stamps},
+        )
+        # As an import does: each new registration's push to the bureau, due when registered.
+        refs = [r.ref for p, _ in ours for r in p.registrations]
+        pushed = (
+            select(_MESSAGE.c.id)
+            .where(
+                _MESSAGE.c.registration_id == _REGISTRATION.c.id,
+                _MESSAGE.c.kind == REGISTRATION,
+            )
+            .exists()
+        )
+        enqueue_pushes(
+            conn,
+            select(_REGISTRATION.c.id).where(is_in(conn, _REGISTRATION.c.ref, refs), ~pushed),
+            now=now,
         )
         journal.registered(
             conn,

@@ -3,6 +3,10 @@ the services write it, so a newcomer opens the progress page (and reconciliation
 
 The steps, in order (STEPS; each says what it did, each skips what is already there):
 
+0. pushes          the registrations imported on 26 August pushed to the bureau that morning:
+                   their push messages delivered with their attempt, and the fake bureau told
+                   every registration it was pushed (POST /_control/registrations), so it
+                   places the payments the worker sends.
 1. payments        day by day, one transaction per day: each order as the order service writes
                    it (order, items holding the registrations, the hold, the audit entry), then
                    credited as a notification credits it (order paid, registrations paid with
@@ -77,6 +81,7 @@ from backend.progress.journal import day_of
 from backend.refunds.service import RefundAsk, record_result, request_refund
 from backend.seed.loader import is_in
 from backend.seed.season_plan import Plan, PlannedOrder
+from backend.seed.season_pushes import deliver_imported, load_into_bureau
 from backend.seed.season_treasury import confirm_entries
 from backend.states.government import BatchStatus
 from backend.states.refunds import RefundStatus
@@ -133,6 +138,18 @@ def run(season: Season, steps: tuple[Step, ...] | None = None) -> Iterator[tuple
     for step in steps or STEPS:
         season.done[step.name] = step.run(season)
         yield step.name, season.done[step.name]
+
+
+# -- 0. pushes -----------------------------------------------------------------------------------
+
+
+def push_registrations(season: Season) -> str:
+    with season.app.app_context():
+        book = policy_book()
+    pushed = deliver_imported(lambda: season.uow_at(season.now), book)
+    config = season.app.config["APP_CONFIG"]
+    loaded = load_into_bureau(lambda: season.uow_at(season.now), config.TAX_LEDGER_URL)
+    return f"{pushed:,} registrations pushed on the import day; {loaded}"
 
 
 # -- 1. payments ---------------------------------------------------------------------------------
@@ -498,6 +515,7 @@ def make_bulletins(season: Season) -> str:
 
 
 STEPS: tuple[Step, ...] = (
+    Step("pushes", push_registrations),
     Step("payments", write_payments),
     Step("refunds", write_refunds),
     Step("treasury", write_treasury),

@@ -48,7 +48,8 @@ def main() -> None:
     parser.add_argument(
         "--state-file",
         default=os.environ.get("FAKE_TAX_STATE_FILE") or None,
-        help="keep messages in this JSON file across restarts",
+        help="keep messages in this JSON file across restarts (and the registrations pushed in"
+        " <name>-registrations.json beside it)",
     )
     args = parser.parse_args()
     if args.time_scale <= 0:

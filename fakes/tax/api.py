@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 
 from fakes.tax import declarations, signing
+from fakes.tax import registrations as pushed
 from fakes.tax.ledger import PAYMENT, PAYMENT_FIELDS, REVERSAL
 
 blp = Blueprint("ledger_api", __name__)
@@ -99,6 +100,11 @@ def payments():
 @blp.post("/reversals")
 def reversals():
     return receive(REVERSAL)
+
+
+@blp.post("/registrations")
+def registrations():
+    return pushed.receive_batch()
 
 
 # A collecting unit's declaration (单据号) and its control endpoints: fakes/tax/declarations.py.

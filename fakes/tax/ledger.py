@@ -105,10 +105,15 @@ class Message:
 
 class Ledger:
     def __init__(
-        self, clock: Callable[[], float] = time.time, store: JsonStore | None = None
+        self,
+        clock: Callable[[], float] = time.time,
+        store: JsonStore | None = None,
+        admit: Callable[[str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.clock = clock
         self.store = store
+        # Called before a new message is recorded; raises to refuse it (registrations.py).
+        self.admit = admit
         self.lock = threading.Lock()
         self.faults: dict[str, Any] = {}
         self.messages: dict[str, Message] = {}
@@ -126,6 +131,8 @@ class Ledger:
                 known.deliveries += 1
                 self._save()
                 return known, False
+            if self.admit is not None:
+                self.admit(kind, body)
             now = self.clock()
             message = Message(
                 message_id=message_id,

@@ -100,14 +100,43 @@ def fake(receiver):
 def clean(fake, receiver):
     requests.post(f"{fake.url}/_control/reset", timeout=5)
     receiver.clear()
+    push(fake.url)  # the payments below name its collection serial
     yield
     requests.post(f"{fake.url}/_control/reset", timeout=5)
+
+
+COLLECTION_NO = "C2026410702000123"
+
+
+def registration(**changes) -> dict:
+    body = {
+        "message_id": f"reg-{uuid.uuid4().hex}",
+        "collection_no": COLLECTION_NO,
+        "id_number": "410702199001011234",
+        "name": "张三",
+        "scheme": "medical",
+        "period_year": 2026,
+        "region_code": "410702100201",
+        "payable_fen": 40000,
+        "gov_paid_fen": 0,
+    }
+    body.update(changes)
+    return body
+
+
+def push(url: str, *registrations: dict, secret: str = SECRET) -> requests.Response:
+    """One signed POST /registrations (the default registration when none is given)."""
+    batch = {
+        "batch_id": f"B-{uuid.uuid4().hex[:8]}",
+        "registrations": list(registrations) or [registration()],
+    }
+    return send(url, "/registrations", batch, secret=secret)
 
 
 def payment(**changes) -> dict:
     body = {
         "message_id": f"pay-{uuid.uuid4().hex}",
-        "collection_no": "C2026410702000123",
+        "collection_no": COLLECTION_NO,
         "id_number": "410702199001011234",
         "name": "张三",
         "scheme": "resident_medical",
@@ -288,6 +317,100 @@ def test_reversal_is_accepted_once_and_not_confirmed(fake, receiver):
     assert receiver.for_message(reversal["message_id"]) == []
 
 
+# registrations pushed
+
+
+def test_a_batch_of_registrations_is_answered_one_by_one(fake):
+    good, bad = registration(collection_no="C1"), registration(collection_no="C2", payable_fen=-1)
+    answer = push(fake.url, good, bad, registration(collection_no="C3", region_code="4107"))
+    assert answer.status_code == 200, answer.text
+    first, refused, short = answer.json()["results"]
+    assert first["message_id"] == good["message_id"] and first["status"] == "accepted"
+    assert first["ledger_ref"].startswith("L")
+    assert (refused["status"], refused["code"]) == ("refused", "invalid_registration")
+    assert refused["collection_no"] == "C2" and "payable_fen" in refused["reason"]
+    assert "region_code" in short["reason"]
+    # The same push again is the same registration: the same ledger_ref, one more delivery.
+    again = push(fake.url, good).json()["results"][0]
+    assert again["ledger_ref"] == first["ledger_ref"]
+    held = control(fake, "/registrations").json()
+    assert held["batches"] == 3  # the fixture's, then these two
+    by_no = {h["collection_no"]: h for h in held["registrations"]}
+    assert set(by_no) == {COLLECTION_NO, "C1"}
+    assert (by_no["C1"]["deliveries"], by_no["C1"]["body"]) == (2, good)
+    # A new push of a serial it holds is the registration as it is now.
+    changed = registration(collection_no="C1", payable_fen=15000)
+    assert push(fake.url, changed).json()["results"][0]["ledger_ref"] != first["ledger_ref"]
+    view = {h["collection_no"]: h for h in control(fake, "/registrations").json()["registrations"]}
+    assert view["C1"]["body"]["payable_fen"] == 15000 and view["C1"]["pushes"] == 2
+
+
+@pytest.mark.parametrize(
+    "batch, status",
+    [
+        ({"registrations": [registration()]}, 400),  # no batch_id
+        ({"batch_id": "B1", "registrations": []}, 400),
+        ({"batch_id": "B1", "registrations": "all"}, 400),
+        ({"batch_id": "B1", "registrations": [registration()] * 1001}, 400),
+    ],
+)
+def test_a_malformed_batch_is_refused_whole(fake, batch, status):
+    control(fake, "/reset", {})
+    answer = send(fake.url, "/registrations", batch)
+    assert answer.status_code == status and answer.json()["error"] == "invalid_body"
+    assert control(fake, "/registrations").json() == {"batches": 0, "registrations": []}
+
+
+def test_a_batch_needs_the_signature_and_the_bureau_up(fake):
+    control(fake, "/reset", {})
+    assert push(fake.url, secret="wrong").status_code == 401
+    control(fake, "/faults", {"down": True})
+    assert push(fake.url).status_code == 503
+    control(fake, "/faults", {"down": False, "fail_next": 1})
+    assert push(fake.url).status_code == 500
+    assert control(fake, "/registrations").json()["registrations"] == []
+    assert push(fake.url).status_code == 200
+
+
+def test_a_payment_of_a_serial_never_pushed_is_refused(fake, receiver):
+    unknown = payment(collection_no="C-never-pushed")
+    answer = send(fake.url, "/payments", unknown)
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "unknown_collection_no"
+    assert "C-never-pushed" in answer.json()["message"]
+    assert messages(fake) == []
+    # Forgotten (the fault a test or a demo provokes): refused the same way, until pushed again.
+    forgotten = requests.delete(f"{fake.url}/_control/registrations/{COLLECTION_NO}", timeout=5)
+    assert forgotten.json() == {"forgotten": COLLECTION_NO}
+    assert requests.delete(forgotten.url, timeout=5).status_code == 404
+    body = payment()
+    assert send(fake.url, "/payments", body).status_code == 409
+    push(fake.url)
+    assert send(fake.url, "/payments", body).status_code == 200
+    # A payment the bureau took stays the same message, whatever it forgets later.
+    requests.delete(forgotten.url, timeout=5)
+    assert send(fake.url, "/payments", body).status_code == 200
+
+
+def test_history_loaded_through_control_counts_as_held(fake):
+    earlier = {**registration(collection_no="C9"), "ledger_ref": "L20190826AAAA"}
+    loaded = requests.post(
+        f"{fake.url}/_control/registrations", json={"registrations": [earlier]}, timeout=5
+    )
+    assert loaded.json() == {"added": 1, "known": 0}
+    again = requests.post(
+        f"{fake.url}/_control/registrations", json={"registrations": [earlier]}, timeout=5
+    )
+    assert again.json() == {"added": 0, "known": 1}
+    held = {h["collection_no"]: h for h in control(fake, "/registrations").json()["registrations"]}
+    assert held["C9"]["ledger_ref"] == "L20190826AAAA" and held["C9"]["deliveries"] == 0
+    assert send(fake.url, "/payments", payment(collection_no="C9")).status_code == 200
+    bad = requests.post(
+        f"{fake.url}/_control/registrations", json={"registrations": [{"x": 1}]}, timeout=5
+    )
+    assert bad.status_code == 400
+
+
 # confirmations
 
 
@@ -447,7 +570,9 @@ def test_reset_forgets_messages_and_faults(fake):
     control(fake, "/faults", {"down": True, "fail_next": 3})
     assert control(fake, "/reset", {}).json() == {"status": "reset"}
     assert messages(fake) == []
+    assert control(fake, "/registrations").json() == {"batches": 0, "registrations": []}
     assert control(fake, "/faults").json() == {"faults": {}}
+    push(fake.url)
     second = send(fake.url, "/payments", body)
     assert second.status_code == 200
     assert second.json()["ledger_ref"] != first
@@ -458,6 +583,7 @@ def test_reset_drops_pending_confirmations(receiver):
     try:
         with ServerThread(app) as server:
             body = payment()
+            push(server.url)
             send(server.url, "/payments", body)
             requests.post(f"{server.url}/_control/reset", timeout=5)
             time.sleep(0.5)  # past the 0.3 s delay
@@ -481,19 +607,23 @@ def test_reset_stops_confirmations_being_retried(fake, receiver):
 
 def test_state_file_keeps_messages_across_restarts(tmp_path, receiver):
     state = tmp_path / "tax.json"
-    body = payment()
+    body, pushed = payment(), registration()
     refs = []
     for _ in range(2):
         app = create_fake_tax(callback_url=receiver.url, time_scale=SCALE, state_file=str(state))
         try:
             with ServerThread(app) as server:
+                refs.append(push(server.url, pushed).json()["results"][0]["ledger_ref"])
                 refs.append(send(server.url, "/payments", body).json()["ledger_ref"])
                 wait_for(lambda: receiver.for_message(body["message_id"]))
         finally:
             app.extensions["fake_tax"].close()
-    assert refs[0] == refs[1]
+    assert refs[0] == refs[2] and refs[1] == refs[3]
     saved = json.loads(state.read_text(encoding="utf-8"))["messages"]
     assert [m["deliveries"] for m in saved] == [2]
+    beside = tmp_path / "tax-registrations.json"
+    held = json.loads(beside.read_text(encoding="utf-8"))["registrations"]
+    assert [(h["collection_no"], h["deliveries"]) for h in held] == [(COLLECTION_NO, 2)]
 
 
 def free_port() -> int:
@@ -524,6 +654,7 @@ def test_command_line_runs_a_server(receiver):
         wait_for(up, timeout=15)
         body = payment()
         assert send(url, "/payments", body).status_code == 401  # not the default secret
+        assert push(url, secret="cli-secret").status_code == 200
         assert send(url, "/payments", body, secret="cli-secret").status_code == 200
         [hit] = wait_for(lambda: receiver.for_message(body["message_id"]))
         assert hit["signature"] == signature("cli-secret", hit["timestamp"], hit["raw"])

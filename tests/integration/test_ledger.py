@@ -58,11 +58,16 @@ def session(ledger_app):
         yield session
 
 
-def paid_household(session, http, server, wx, people=2):
+def paid_household(session, http, server, wx, ledger_app, people=2):
+    """A household registered (its registrations pushed to the bureau), then paid."""
     registrations = []
     for n in range(people):
         _, regs = add_person(session, birth=age_on_2019(30 + n), seq=f"{n + 1:03d}")
         registrations += regs
+    pushed = len(registrations)
+    assert f"ledger: delivered {pushed} ({pushed} registrations in 1 batch)" in run_worker(
+        ledger_app
+    )
     auth = sign_in(http, server.url, wx, "ledger-payer")
     created = order(http, server.url, auth, [r.ref for r in registrations]).json()
     pay(http, wx, created["order_no"])
@@ -73,11 +78,12 @@ def paid_household(session, http, server, wx, people=2):
 
 
 def messages(session):
+    """The payment messages (the registrations' pushes left out)."""
     return fresh(
         session,
         lambda s: {
             m.message_id: (m.status, m.attempts, m.ledger_ref, m.tax_receipt_no)
-            for m in s.scalars(select(LedgerMessage))
+            for m in s.scalars(select(LedgerMessage).where(LedgerMessage.kind == "payment"))
         },
     )
 
@@ -85,7 +91,7 @@ def messages(session):
 def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
     session, http, server, bureau, fake_wechat, ledger_app, staff_token, clock
 ):
-    auth, created, registrations = paid_household(session, http, server, fake_wechat)
+    auth, created, registrations = paid_household(session, http, server, fake_wechat, ledger_app)
     assert len(messages(session)) == 4  # written with the payment, one per registration
 
     assert "ledger: delivered 4" in run_worker(ledger_app)
@@ -133,7 +139,7 @@ def test_each_paid_registration_reaches_the_bureau_once_and_comes_back_entered(
 def test_a_bureau_that_is_down_gets_everything_once_it_is_back(
     session, http, server, bureau, fake_wechat, ledger_app
 ):
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     http.post(f"{bureau.url}/_control/faults", json={"down": True})
     assert "failed 2" in run_worker(ledger_app)
     assert "failed 2" in run_worker(ledger_app)
@@ -143,7 +149,12 @@ def test_a_bureau_that_is_down_gets_everything_once_it_is_back(
     assert {status for status, *_ in messages(session).values()} == {"delivered"}
     attempts = fresh(
         session,
-        lambda s: s.scalars(select(LedgerAttempt.outcome).order_by(LedgerAttempt.id)).all(),
+        lambda s: s.scalars(
+            select(LedgerAttempt.outcome)
+            .join(LedgerMessage, LedgerMessage.id == LedgerAttempt.message_id)
+            .where(LedgerMessage.kind == "payment")
+            .order_by(LedgerAttempt.id)
+        ).all(),
     )
     assert attempts.count("failed") == 4 and attempts.count("delivered") == 2
 
@@ -151,7 +162,7 @@ def test_a_bureau_that_is_down_gets_everything_once_it_is_back(
 def test_after_the_last_attempt_a_message_is_dead_until_an_operator_resends_it(
     session, http, server, bureau, fake_wechat, ledger_app, staff_token
 ):
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     http.post(f"{bureau.url}/_control/faults", json={"error_500": True})
     for _ in range(3):
         run_worker(ledger_app)
@@ -174,15 +185,15 @@ def test_after_the_last_attempt_a_message_is_dead_until_an_operator_resends_it(
     assert resent.json() == {"resent": 2}
     assert "delivered 2" in run_worker(ledger_app)
     summary = http.get(f"{server.url}/api/staff/v1/ledger/summary", headers=admin).json()
-    assert summary == {"pending": 0, "delivered": 2, "dead": 0}
+    assert summary == {"pending": 0, "delivered": 4, "dead": 0}  # two pushes, two payments
     status = ledger_app.test_cli_runner().invoke(args=["ledger", "status"])
-    assert "delivered  2" in status.output
+    assert "delivered  4" in status.output
 
 
 def test_a_message_whose_worker_died_is_sent_again_under_the_same_id(
     session, http, server, bureau, fake_wechat, ledger_app, clock
 ):
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     # A worker claims the messages and dies before sending: nothing is sent until the lease ends.
     with ledger_app.extensions["db_sessions"]() as claimer, claimer.begin():
         claimed = claim_due(claimer, now=clock.now(), limit=10)
@@ -212,7 +223,7 @@ def test_forged_stale_unknown_and_conflicting_confirmations_change_nothing(
     session, http, server, bureau, fake_wechat, ledger_app, clock
 ):
     http.post(f"{bureau.url}/_control/faults", json={"no_confirmation": True})
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     run_worker(ledger_app)
     message_id, (_, _, ledger_ref, _) = next(iter(messages(session).items()))
     genuine = {
@@ -255,7 +266,7 @@ def test_a_bureau_signing_with_the_wrong_secret_is_not_believed(
     session, http, server, bureau, fake_wechat, ledger_app
 ):
     http.post(f"{bureau.url}/_control/faults", json={"wrong_signature": True})
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     run_worker(ledger_app)
     message_id = next(iter(messages(session)))
 
@@ -273,7 +284,7 @@ def test_a_confirmation_sent_twice_is_recorded_once(
     session, http, server, bureau, fake_wechat, ledger_app
 ):
     http.post(f"{bureau.url}/_control/faults", json={"duplicate_confirmation": True})
-    paid_household(session, http, server, fake_wechat, people=1)
+    paid_household(session, http, server, fake_wechat, ledger_app, people=1)
     run_worker(ledger_app)
 
     def both_answered():

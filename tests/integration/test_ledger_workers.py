@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.ledger.pushes import enqueue_pushes
 from backend.models import (
     Enrollee,
     LedgerAttempt,
@@ -43,7 +44,8 @@ def bureau():
 
 
 def paid_registrations(engine, count: int) -> None:
-    """`count` registrations paid through orders of ten, each with its pending outbox message."""
+    """`count` registrations paid through orders of ten, each with its pending outbox message,
+    and each registration's push to the bureau, pending too (the worker sends it first)."""
     now = datetime.now(UTC)
     with Session(engine) as session:
         items = []
@@ -108,6 +110,7 @@ def paid_registrations(engine, count: int) -> None:
                         next_attempt_at=now,
                     )
                 )
+        enqueue_pushes(session.connection(), [r.id for r in items], now=now)
         session.commit()
 
 
@@ -170,12 +173,14 @@ def test_a_worker_killed_mid_delivery_leaves_nothing_lost_or_doubled(
     requests.post(f"{bureau.url}/_control/faults", json={"slow": 0})
     second = start_worker(database_url, bureau.url)
     try:
-        wait_delivered(clean_db, 5)
+        wait_delivered(clean_db, 10)  # five pushes, five payments
     finally:
         stop(second)
     accepted = requests.get(f"{bureau.url}/_control/messages").json()
     with Session(clean_db) as session:
-        ours = session.scalars(select(LedgerMessage.message_id)).all()
+        ours = session.scalars(
+            select(LedgerMessage.message_id).where(LedgerMessage.kind == "payment")
+        ).all()
     # One accepted message per paid registration, whatever was sent twice.
     assert sorted(m["message_id"] for m in accepted) == sorted(ours)
 
@@ -186,14 +191,18 @@ def test_two_workers_share_a_thousand_messages_without_sending_one_twice(
     if clean_db.dialect.name != "postgresql":
         pytest.skip("the SKIP LOCKED claim is PostgreSQL's; SQLite runs one writer at a time")
     paid_registrations(clean_db, 1000)
-    workers = [start_worker(database_url, bureau.url) for _ in range(2)]
+    # Leases longer than a round: on a busy machine a round of 50 can outlast a 1 s lease, and a
+    # lease that ends is a legitimate resend; here only the claims may keep the workers apart.
+    workers = [start_worker(database_url, bureau.url, LEDGER_LEASE_SECONDS="30") for _ in range(2)]
     try:
-        wait_delivered(clean_db, 1000)
+        wait_delivered(clean_db, 2000)  # the pushes, then the payments
     finally:
         stop(*workers)
     accepted = requests.get(f"{bureau.url}/_control/messages").json()
     assert len(accepted) == 1000
     assert {m["deliveries"] for m in accepted} == {1}  # never sent twice, not even concurrently
+    held = requests.get(f"{bureau.url}/_control/registrations").json()["registrations"]
+    assert len(held) == 1000 and {h["deliveries"] for h in held} == {1}
     with Session(clean_db) as session:
         workers_seen = session.scalar(select(func.count(func.distinct(LedgerAttempt.worker))))
     assert workers_seen == 2  # both took a share

@@ -115,7 +115,8 @@ def test_a_full_refund_frees_the_registration_and_reverses_the_bureau_entry(
     auth, created, [(kept_id, _), (refunded_id, ref)] = paid_order(
         session, http, server, fake_wechat, people=2
     )
-    assert "ledger: delivered 2" in run_worker(refund_app)
+    # The people's four registrations pushed, then the two payments, in one round.
+    assert "ledger: delivered 6 (4 registrations in 1 batch)" in run_worker(refund_app)
 
     answer = ask(http, server, recon, created["order_no"], ref, note="申报档次有误")
     assert answer.status_code == 201, answer.text

@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import date
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from backend import create_app
@@ -26,9 +27,12 @@ from backend.models import (
     Registration,
 )
 from backend.seed.season import GOVERNMENT_COUNTIES
+from backend.seed.season_pushes import PUSHED_AT
 from backend.values.beijing import beijing_today
+from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import SEASON, TEST_SECRET
 from tests.support.database import wipe
+from tests.support.servers import ServerThread
 
 SIZE = 600
 PLANTED = re.compile(
@@ -38,7 +42,16 @@ TAKEN = ("paid", "treasury_entered")
 
 
 @pytest.fixture(scope="module")
-def season_app(database_url, engine, fake_wechat, shared_clock, tmp_path_factory):
+def tax_bureau(shared_clock):
+    """The fake tax bureau the season tells what it was pushed."""
+    fake = create_fake_bureau(time_scale=0.01, clock=shared_clock.timestamp)
+    with ServerThread(fake) as running:
+        yield running
+    fake.extensions["fake_tax"].close()
+
+
+@pytest.fixture(scope="module")
+def season_app(database_url, engine, fake_wechat, tax_bureau, shared_clock, tmp_path_factory):
     """One app on one seeded season for the whole module: seeding takes half a minute, and the
     tests only read it (the rerun changes nothing), but for the reconciliation test, last."""
     wipe(engine)
@@ -55,6 +68,7 @@ def season_app(database_url, engine, fake_wechat, shared_clock, tmp_path_factory
             "PROGRESS_CACHE_SECONDS": 0,
         }
     )
+    app.config["APP_CONFIG"].TAX_LEDGER_URL = tax_bureau.url
     app.config["APP_CONFIG"].BILL_DIR = str(tmp_path_factory.mktemp("bills"))
     yield app
     app.extensions["db_engine"].dispose()
@@ -148,11 +162,29 @@ def test_the_city_sees_a_campaign_growing_day_by_day_at_each_countys_pace(
     assert before["registered"] == city["registered"] and before["paid"] == 0
 
 
-def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(app, seeded, seed_season):
+def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(
+    app, seeded, seed_season, tax_bureau
+):
     with session_of(app) as s:
 
         def count(*where, of):
             return s.scalar(select(func.count()).select_from(of).where(*where))
+
+        # Every registration was pushed to the bureau the morning it was imported, before anyone
+        # paid, and the bureau holds every one.
+        pushes = s.execute(
+            select(
+                LedgerMessage.status,
+                func.min(LedgerMessage.delivered_at),
+                func.max(LedgerMessage.delivered_at),
+                func.count(),
+            )
+            .where(LedgerMessage.kind == "registration")
+            .group_by(LedgerMessage.status)
+        ).all()
+        assert pushes == [("delivered", PUSHED_AT, PUSHED_AT, count(of=Registration))]
+        held = requests.get(f"{tax_bureau.url}/_control/registrations", timeout=10).json()
+        assert len(held["registrations"]) == count(of=Registration)
 
         taken_items = (
             select(OrderItem.id)
@@ -204,7 +236,7 @@ def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(app, s
         receipts = s.execute(
             select(Registration.tax_receipt_no, LedgerMessage.tax_receipt_no)
             .join(LedgerMessage, LedgerMessage.registration_id == Registration.id)
-            .where(Registration.status == "treasury_entered")
+            .where(Registration.status == "treasury_entered", LedgerMessage.kind != "registration")
         ).all()
         assert receipts and all(ours and ours == theirs for ours, theirs in receipts)
         # The journal adds up to the registrations as they stand.
@@ -257,6 +289,7 @@ def test_the_writes_keep_every_invariant_and_a_second_run_changes_nothing(app, s
     before = state()
     again = seed_season()
     assert "0 orders written" in again and "nothing new to roll" in again
+    assert "0 registrations pushed on the import day; 0 registrations loaded" in again
     assert state() == before
 
 

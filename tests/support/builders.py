@@ -6,6 +6,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from backend.ledger.pushes import enqueue_pushes
 from backend.models import Enrollee, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
 from backend.progress import journal
@@ -61,6 +62,13 @@ def add_person(
             SpecialGroupMembership(
                 enrollee_id=person.id, group=group, year=group_year, source="民政"
             )
+        )
+    # As an import would: each registration's push to the bureau, due at once.
+    if registrations:
+        enqueue_pushes(
+            session.connection(),
+            [r.id for r in registrations],
+            now=registrations[0].created_at,
         )
     session.commit()
     return person, registrations
