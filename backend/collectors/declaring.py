@@ -26,6 +26,7 @@ from backend.collectors.wire import Declarations
 from backend.infra import audit
 from backend.infra.clock import Clock
 from backend.infra.uow import UnitOfWork
+from backend.ledger.pushes import pushed
 from backend.models import (
     CollectingUnit,
     CollectorBatch,
@@ -37,6 +38,17 @@ from backend.states.collectors import CollectorBatchStatus, ItemOutcome
 from backend.states.transitions import COLLECTOR_BATCHES
 
 log = logging.getLogger(__name__)
+
+# A batch is declared once the bureau has every registration in it (their pushes delivered), as a
+# payment message waits for its registration's: the bureau refuses what it was never sent.
+_EVERY_REGISTRATION_PUSHED = ~(
+    select(CollectorBatchItem.id)
+    .where(
+        CollectorBatchItem.batch_id == CollectorBatch.id,
+        ~pushed(CollectorBatchItem.registration_id),
+    )
+    .exists()
+)
 
 CLOSED = CollectorBatchStatus.CLOSED
 
@@ -69,6 +81,7 @@ def declare_due(
             lease=lease,
             body_of=declaration_body,
             body_column="declaration",
+            ready=_EVERY_REGISTRATION_PUSHED,
         )
     for batch in claimed:
         try:

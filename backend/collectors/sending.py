@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.infra.uow import UnitOfWork
@@ -66,6 +66,7 @@ def claim(
     lease: timedelta,
     body_of: Callable[[Session, CollectorBatch], dict[str, Any]],
     body_column: str,
+    ready: ColumnElement[bool] | None = None,
 ) -> list[Claimed]:
     """Lease up to `limit` due batches of `status`; each one's body (built and kept at the first
     attempt, in `body_column`, so every retry sends the same)."""
@@ -75,6 +76,7 @@ def claim(
             CollectorBatch.status == status.value,
             CollectorBatch.next_attempt_at <= now,
             or_(CollectorBatch.lease_until.is_(None), CollectorBatch.lease_until <= now),
+            *(() if ready is None else (ready,)),
         )
         .order_by(CollectorBatch.next_attempt_at, CollectorBatch.id)
         .limit(limit)

@@ -32,7 +32,7 @@ from backend.infra.clock import Clock
 from backend.infra.statements import execute_compiled_many
 from backend.infra.uow import UnitOfWork
 from backend.ledger.port import UNKNOWN_COLLECTION_NO, LedgerError, TaxLedger
-from backend.ledger.pushes import REGISTRATION, push_bodies
+from backend.ledger.pushes import REGISTRATION, push_bodies, pushed
 from backend.models import (
     Enrollee,
     GovernmentBatch,
@@ -237,16 +237,7 @@ _payment_delivered = (
     )
     .exists()
 )
-_push = aliased(LedgerMessage)
-_push_delivered = (
-    select(_push.id)
-    .where(
-        _push.registration_id == LedgerMessage.registration_id,
-        _push.kind == REGISTRATION,
-        _push.status == MessageStatus.DELIVERED.value,
-    )
-    .exists()
-)
+_push_delivered = pushed(LedgerMessage.registration_id)
 
 
 def claim_due(

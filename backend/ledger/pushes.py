@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, String, cast, insert, literal, select
+from sqlalchemy import ColumnElement, Connection, Select, String, cast, insert, literal, select
+from sqlalchemy.orm import aliased
 
 from backend.enrollees.groups import groups_by_year
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, quote
@@ -83,6 +84,21 @@ def enqueue_pushes(
     return result.rowcount
 
 
+def pushed(registration_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """Whether the bureau has the registration `registration_id` names (a delivered push): what
+    a payment, or a collecting unit's declaration, waits for."""
+    push = aliased(LedgerMessage)
+    return (
+        select(push.id)
+        .where(
+            push.registration_id == registration_id,
+            push.kind == REGISTRATION,
+            push.status == MessageStatus.DELIVERED.value,
+        )
+        .exists()
+    )
+
+
 class NotPriceable(Exception):
     """The fee engine cannot price the registration (no policy yet, or the person may not join
     the scheme): its push waits, retried like a refused message. `str()` says why, in Chinese."""
@@ -124,11 +140,7 @@ def push_bodies(
 def push_amounts(book: PolicyBook, row: Any) -> tuple[int, int]:
     """(payable_fen, gov_paid_fen) of a registration row (as `candidates()` reads it), pension
     at the lowest grade open to the person. Raises NotPriceable."""
-    try:
-        policy = book.scheme_policy(row.village_code, row.scheme, row.period_year)
-    except PolicyNotFound:
-        label = registration_label(row.scheme, row.period_year)
-        raise NotPriceable(f"{label}缴费政策尚未发布（{row.village_code}），暂不能推送") from None
+    policy = _policy_of(book, row)
     groups = groups_by_year(row.memberships).get(policy.collection_year, frozenset())
     try:
         priced = quote(
@@ -137,3 +149,21 @@ def push_amounts(book: PolicyBook, row: Any) -> tuple[int, int]:
     except NotEligible as exc:
         raise NotPriceable(f"无法计价：{exc.reason}") from None
     return priced.payable_fen, priced.gov_paid_fen
+
+
+# A school pays a student's later years at once, "each year at the current share" (design.md
+# section 4): a year no policy prices yet is priced by the latest one before it.
+STUDENT_YEARS_BACK = 10
+
+
+def _policy_of(book: PolicyBook, row: Any):
+    years = [row.period_year]
+    if row.school_code is not None:
+        years += range(row.period_year - 1, row.period_year - STUDENT_YEARS_BACK, -1)
+    for year in years:
+        try:
+            return book.scheme_policy(row.village_code, row.scheme, year)
+        except PolicyNotFound:
+            continue
+    label = registration_label(row.scheme, row.period_year)
+    raise NotPriceable(f"{label}缴费政策尚未发布（{row.village_code}），暂不能推送")

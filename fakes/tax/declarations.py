@@ -111,8 +111,15 @@ class Declarations:
                 known.deliveries += 1
                 return known, False
             results = []
+            held = self.bureau.registrations.held
             for registration in body["registrations"]:
                 refusal = self.refusals.get(registration["collection_no"])
+                if refusal is None and registration["collection_no"] not in held:
+                    # As for a payment: the bureau collects only what the agency pushed to it.
+                    refusal = (
+                        "unknown_collection_no",
+                        f"税务局未收到征集流水号 {registration['collection_no']} 的参保登记",
+                    )
                 if refusal is None:
                     results.append(
                         {"collection_no": registration["collection_no"], "outcome": "accepted"}

@@ -176,6 +176,13 @@ def test_a_village_collects_and_the_batch_goes_from_list_to_booked(
     assert [r["outcome"] for r in again.json()["rows"]] == ["unchanged", "recorded", "unchanged"]
     assert states(session, [one, two, three]) == [("pending", None)] * 3
 
+    # The registrations reach the bureau (their pushes), as they would soon after the import: a
+    # batch is declared only once the bureau has every registration in it.
+    run_worker(collect_app)
+    held = http.get(f"{bureau.url}/_control/registrations").json()["registrations"]
+    assert {one.collection_no, two.collection_no, three.collection_no} <= {
+        r["collection_no"] for r in held
+    }
     # 3. The agency closes it: the 单据号, its total and counts; the batch takes no more.
     closed = act(http, base, agency, batch_no, "close")
     assert closed.status_code == 200, closed.text
