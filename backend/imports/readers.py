@@ -2,8 +2,9 @@
 
 A source gives the header and then `(line, values)` for every non-blank data row, `line` being the
 physical line of a CSV file or the row number of the sheet (the header is line 1 when it is the
-first line). Neither reader holds the file in memory: CSV bytes are read and decoded one line at a
-time (so a line that is not UTF-8 is named exactly), XLSX goes through openpyxl's read-only mode.
+first line). Neither reader holds the file in memory: CSV bytes are read, checked and decoded a
+block of whole lines at a time (a line that is not UTF-8 is still named exactly), XLSX goes
+through openpyxl's read-only mode.
 
 Anything wrong with the file as a whole (not a spreadsheet, not UTF-8, corrupt) raises FileProblem,
 also half-way through: the import then applies nothing.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
+import itertools
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -24,6 +27,8 @@ CSV_EXTENSIONS = frozenset({".csv", ".txt"})
 XLSX_EXTENSIONS = frozenset({".xlsx", ".xlsm"})
 # No sane row is this long; the limit keeps one newline-free blob from filling memory.
 MAX_LINE_BYTES = 64 * 1024
+# CSV is read and checked this much at a time.
+BLOCK_BYTES = 1024 * 1024
 
 
 class FileProblem(Exception):
@@ -93,49 +98,60 @@ class CsvSource(RowSource):
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
-        self._lines_read = 0
+        self._lines_before = 0  # physical lines in the blocks already decoded
         # strict: a quote left open at the end of the file is an error, not one huge last field.
-        self._reader = csv.reader(self._decoded_lines(), strict=True)
+        self._reader = csv.reader(itertools.chain.from_iterable(self._blocks()), strict=True)
         self.header = self._read_header()
 
-    def _decoded_lines(self) -> Iterator[str]:
+    def _blocks(self) -> Iterator[Iterator[str]]:
+        """The file as decoded blocks of whole lines, each checked before any of it is used.
+
+        A block at a time (not a line at a time): checking and decoding a megabyte costs one
+        call each, and the lines are then cut and handed to the CSV reader in C.
+        """
+        rest = b""
         while True:
-            raw = self._stream.readline(MAX_LINE_BYTES + 1)
-            if not raw:
+            data = self._stream.read(BLOCK_BYTES)
+            if not data:
+                if rest:
+                    yield self._decoded(rest)
                 return
-            self._lines_read += 1
-            line = self._lines_read
-            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            data = rest + data
+            end = data.rfind(b"\n") + 1
+            if len(data) - end > MAX_LINE_BYTES:  # no line end in sight
+                line = self._lines_before + data.count(b"\n", 0, end) + 1
                 raise FileProblem(
                     "line_too_long", f"第{line}行超过{MAX_LINE_BYTES}字节，不像表格数据", line
                 )
-            if b"\x00" in raw:  # no text file holds NUL; the database would refuse it anyway
-                raise FileProblem(
-                    "binary_content", f"第{line}行含有二进制内容，不是文本CSV文件", line
-                )
-            if line == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8) :]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise FileProblem(
-                    "not_utf8",
-                    f"第{line}行不是UTF-8编码（可能是GBK）。请在Excel中“另存为 CSV UTF-8”后再导入",
-                    line,
-                ) from None
+            rest = data[end:]
+            if end:
+                yield self._decoded(data[:end])
 
-    def _records(self) -> Iterator[tuple[int, list[str]]]:
-        while True:
-            first_line = self._lines_read + 1
-            try:
-                record = next(self._reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise FileProblem(
-                    "bad_csv", f"第{self._lines_read}行不是有效的CSV（{exc}）", self._lines_read
-                ) from None
-            yield first_line, record
+    def _decoded(self, block: bytes) -> Iterator[str]:
+        first = self._lines_before + 1
+        if first == 1 and block.startswith(codecs.BOM_UTF8):
+            block = block[len(codecs.BOM_UTF8) :]
+        if max(map(len, block.split(b"\n"))) > MAX_LINE_BYTES:
+            line = first + _index_of_long_line(block)
+            raise FileProblem(
+                "line_too_long", f"第{line}行超过{MAX_LINE_BYTES}字节，不像表格数据", line
+            )
+        nul = block.find(b"\x00")
+        if nul >= 0:  # no text file holds NUL; the database would refuse it anyway
+            line = first + block.count(b"\n", 0, nul)
+            raise FileProblem("binary_content", f"第{line}行含有二进制内容，不是文本CSV文件", line)
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = first + block.count(b"\n", 0, exc.start)
+            raise FileProblem(
+                "not_utf8",
+                f"第{line}行不是UTF-8编码（可能是GBK）。请在Excel中“另存为 CSV UTF-8”后再导入",
+                line,
+            ) from None
+        self._lines_before += block.count(b"\n")
+        # newline="\n": a line ends at \n only, as in the file (the CSV reader handles \r\n).
+        return io.StringIO(text, newline="\n")
 
     def _read_header(self) -> list[str]:
         for _line, record in self._records():
@@ -143,10 +159,38 @@ class CsvSource(RowSource):
                 return record
         raise FileProblem("empty_file", "文件是空的（没有表头）")
 
+    def _records(self) -> Iterator[tuple[int, list[str]]]:
+        reader = self._reader
+        while True:
+            first_line = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line = reader.line_num
+                raise FileProblem("bad_csv", f"第{line}行不是有效的CSV（{exc}）", line) from None
+            yield first_line, record
+
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
-        for line, record in self._records():
-            if not _blank(record):
-                yield line, record
+        # _records inlined: this loop runs once per row of a large file.
+        reader = self._reader
+        while True:
+            first_line = reader.line_num + 1
+            try:
+                record = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line = reader.line_num
+                raise FileProblem("bad_csv", f"第{line}行不是有效的CSV（{exc}）", line) from None
+            # Cells of a CSV row are all text: the row is blank when they join to only spaces.
+            if "".join(record).strip():
+                yield first_line, record
+
+
+def _index_of_long_line(block: bytes) -> int:
+    return next(i for i, line in enumerate(block.split(b"\n")) if len(line) > MAX_LINE_BYTES)
 
 
 class XlsxSource(RowSource):
