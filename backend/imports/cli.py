@@ -1,6 +1,7 @@
 """`flask import registrations|groups|students FILE`: import an agency file from the command line.
 
-Progress goes to stderr every --progress-every rows; then a summary and the rejected rows (line,
+Progress goes to stderr every --progress-every rows (rows read, then, on PostgreSQL, the rows held
+back for checking against stored data); then a summary and the rejected rows in line order (line,
 code, masked ID number, reason) go to stdout, or with --report FILE to a CSV file that Excel opens
 (UTF-8 with BOM). Exit status 0 when the file was processed, even with rejected rows; 1 when the
 file could not be imported at all, in which case nothing was applied.
@@ -112,17 +113,25 @@ def _run(
     if report_path is not None and not os.access(report_path.parent, os.W_OK):
         # Found out now, not after the import has been committed.
         raise click.BadParameter(f"cannot write into {report_path.parent}", param_hint="--report")
-    next_progress = progress_every
+    next_read = next_checked = progress_every
 
     def progress(p: Progress) -> None:
-        nonlocal next_progress
-        if p.read >= next_progress:
+        nonlocal next_read, next_checked
+        if p.held:  # the rows held back for checking against stored data, after the reading
+            if p.checked >= next_checked or p.checked == p.held:
+                click.echo(
+                    f"checked {p.checked:,} of {p.held:,} rows held back "
+                    f"(already stored or repeated in the file): {p.rejected:,} rejected so far",
+                    err=True,
+                )
+                next_checked = (p.checked // progress_every + 1) * progress_every
+        elif p.read >= next_read:
             click.echo(
-                f"read {p.read:,} rows: {p.accepted:,} accepted, {p.rejected:,} rejected "
+                f"read {p.read:,} rows: {p.rejected:,} rejected so far "
                 f"({p.rows_per_second:,.0f} rows/s)",
                 err=True,
             )
-            next_progress = (p.read // progress_every + 1) * progress_every
+            next_read = (p.read // progress_every + 1) * progress_every
 
     with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
         spooled = csv.writer(spool)

@@ -1,4 +1,4 @@
-"""The only place in the import code that knows SQLite from PostgreSQL.
+"""The place in the import code that knows SQLite from PostgreSQL (with `bulk`, PostgreSQL's own).
 
 A batch of a few thousand rows goes to the database as a few statements: a lookup by key
 (`select_in`), a multi-row insert (`insert_rows`) and, for the rare changed rows, a multi-row
@@ -9,12 +9,15 @@ unnest(%b, ...)`), sent through the driver's cursor of the same transaction in p
 format: dumping a 2,000-element array as text costs ~4 ms of Python, in binary well under 1 ms, and
 that difference is a good part of the client's time in a large import. Inside `pipelined()` the
 statements whose result we do not need are sent without waiting for them (libpq pipeline mode):
-the server inserts one batch while we read and check the next. SQLite runs in-process, where an
-IN list and executemany of one prepared statement are already cheap, through SQLAlchemy Core.
+the server writes one batch while we read and check the next. On PostgreSQL the rows about new
+people go set-based through `bulk` (`set_based`); SQLite runs in-process, where an IN list and
+executemany of one prepared statement are already cheap, through SQLAlchemy Core, and every row
+takes the checked path.
 
-`seen_table` is a temporary table, private to the import's connection, that remembers the keys
+The import's temporary tables (`temporary`), private to its connection: SEEN remembers the keys
 (collection_no, ID number, ...) accepted so far with their line, so a repeat further down the file
-is found without holding the file's keys in memory.
+is found without holding the file's keys in memory; REJECTED keeps the rejected rows until they are
+reported in line order.
 """
 
 from __future__ import annotations
@@ -37,8 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError
-
-SEEN_TABLE = "import_seen_keys"
+from sqlalchemy.schema import CreateTable
 
 
 def _postgres(conn: Connection) -> bool:
@@ -67,7 +69,8 @@ def _driver_errors(conn: Connection, sql: str | None) -> Iterator[None]:
         raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
-def _pg_execute(conn: Connection, sql: str, params: Sequence[Any], *, fetch: bool) -> list[tuple]:
+def pg_execute(conn: Connection, sql: str, params: Any, *, fetch: bool) -> list[tuple]:
+    """Run SQL on the driver's cursor of the connection's transaction (PostgreSQL)."""
     cursor = conn.connection.cursor()  # the DBAPI cursor, inside the connection's transaction
     with _driver_errors(conn, sql):
         try:
@@ -105,7 +108,7 @@ def select_in(
             f"SELECT {names} FROM {_quote(conn, table.name)} "
             f"WHERE {_quote(conn, key)} = ANY({_pg_array(conn, table, key)})"
         )
-        return _pg_execute(conn, sql, [values], fetch=True)
+        return pg_execute(conn, sql, [values], fetch=True)
     statement = select(*(table.c[c] for c in columns)).where(table.c[key].in_(values))
     return [tuple(row) for row in conn.execute(statement)]
 
@@ -138,7 +141,7 @@ def insert_rows(
             sql += " RETURNING " + ", ".join(_quote(conn, c) for c in returning)
         # In the order of the placeholders: shared values (in the SELECT list), then the arrays.
         params = [*same.values(), *(list(values) for values in zip(*rows, strict=True))]
-        return _pg_execute(conn, sql, params, fetch=bool(returning))
+        return pg_execute(conn, sql, params, fetch=bool(returning))
     values = [{**dict(zip(columns, row, strict=True)), **same} for row in rows]
     if returning:
         statement = insert(table).returning(*(table.c[c] for c in returning))
@@ -180,7 +183,7 @@ def update_rows(
         # Placeholders in order: SET values, the arrays (FROM), then the guard (WHERE).
         arrays_params = [list(values) for values in zip(*rows, strict=True)]
         params = [*same.values(), *arrays_params, *guard.values()]
-        _pg_execute(conn, sql, params, fetch=False)
+        pg_execute(conn, sql, params, fetch=False)
         return
     statement = (
         update(table)
@@ -193,30 +196,52 @@ def update_rows(
     )
 
 
-def seen_table(conn: Connection) -> Table:
-    """Create (empty) the per-connection temporary table of keys accepted so far."""
-    table = Table(
-        SEEN_TABLE,
-        MetaData(),
-        Column("key", String, primary_key=True),
-        Column("line", Integer, nullable=False),
-        prefixes=["TEMPORARY"],
-        postgresql_on_commit="DROP",
-    )
+# The import's temporary tables: private to its connection, gone with its transaction.
+SEEN = Table(
+    "import_seen_keys",
+    MetaData(),
+    Column("key", String, primary_key=True),
+    Column("line", Integer, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+REJECTED = Table(
+    "import_rejected",
+    MetaData(),
+    Column("line", Integer, nullable=False),
+    Column("code", String, nullable=False),
+    Column("reason", String, nullable=False),
+    Column("id_number_masked", String, nullable=False),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
+
+
+def temporary(conn: Connection, table: Table) -> Table:
+    """Create (empty) a temporary table of the import, with its indexes."""
     if _postgres(conn):
         table.create(conn)  # dropped when the transaction ends, committed or not
     else:
         # SQLite keeps temporary tables for the life of the (pooled) connection: reuse and empty.
-        conn.execute(
-            text(
-                f"CREATE TEMP TABLE IF NOT EXISTS {SEEN_TABLE} "
-                "(key VARCHAR PRIMARY KEY, line INTEGER NOT NULL)"
-            )
-        )
+        conn.execute(CreateTable(table, if_not_exists=True))
         conn.execute(table.delete())
     return table
 
 
-def drop_seen_table(conn: Connection) -> None:
+def drop_temporary(conn: Connection, table: Table) -> None:
     if not _postgres(conn):
-        conn.execute(text(f"DROP TABLE IF EXISTS temp.{SEEN_TABLE}"))
+        conn.execute(text(f"DROP TABLE IF EXISTS temp.{_quote(conn, table.name)}"))
+
+
+def tune(conn: Connection) -> None:
+    """Settings for the import's transaction. PostgreSQL: no JIT. An import runs the same few
+    statements per batch, each big enough in the planner's eyes to be compiled to machine code
+    every time (about 50 ms to 1 s a statement) and each running in milliseconds without it."""
+    if _postgres(conn):
+        conn.execute(text("SET LOCAL jit = off"))
+
+
+def set_based(conn: Connection) -> bool:
+    """Whether new people's rows are written set-based (backend.imports.bulk): on PostgreSQL,
+    where each round trip costs; SQLite runs in-process and takes the checked path for all."""
+    return _postgres(conn)

@@ -57,3 +57,10 @@ class Registration(Base):
 def new_ref() -> str:
     """A fresh opaque public reference for a registration."""
     return "R" + secrets.token_hex(8)
+
+
+def new_refs(count: int) -> list[str]:
+    """`count` fresh references, as new_ref makes them, from one call to the system's random
+    source instead of one per reference (a bulk import makes a million)."""
+    digits = secrets.token_hex(8 * count)
+    return ["R" + digits[i : i + 16] for i in range(0, 16 * count, 16)]
