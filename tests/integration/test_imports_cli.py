@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
 
 import pytest
 from sqlalchemy import func, select, update
 
-from backend.models import AuditEntry, Enrollee, Registration, SpecialGroupMembership
+from backend.models import (
+    AuditEntry,
+    Enrollee,
+    LedgerMessage,
+    Registration,
+    SpecialGroupMembership,
+)
 from tests.support import database
 from tests.support.files import (
     GROUP_HEADER,
@@ -38,6 +45,18 @@ def snapshot(app, model) -> list[tuple]:
 def count(app, model) -> int:
     with app.extensions["db_sessions"]() as session:
         return session.scalar(select(func.count()).select_from(model))
+
+
+def pushes(app) -> Counter[str]:
+    """Push messages to the tax bureau per registration (by collection_no)."""
+    with app.extensions["db_sessions"]() as session:
+        return Counter(
+            session.scalars(
+                select(Registration.collection_no)
+                .join(LedgerMessage, LedgerMessage.registration_id == Registration.id)
+                .where(LedgerMessage.kind == "registration", LedgerMessage.status == "pending")
+            )
+        )
 
 
 def rejected_lines(output: str) -> list[tuple[int, str]]:
@@ -100,13 +119,19 @@ def test_good_rows_are_applied_and_bad_rows_reported_with_line_and_reason(app, t
 def test_reimporting_the_same_file_changes_nothing(app, tmp_path):
     path = write_csv(tmp_path / "mixed.csv", REGISTRATION_HEADER, MIXED)
     assert run(app, "registrations", path).exit_code == 0
-    before = snapshot(app, Enrollee), snapshot(app, Registration)
+    # One push to the bureau per registration added.
+    assert pushes(app) == {"M2020000001": 1, "P2019000001": 1, "P2019000003": 1}
+    before = snapshot(app, Enrollee), snapshot(app, Registration), snapshot(app, LedgerMessage)
 
     again = run(app, "registrations", path)
 
     assert again.exit_code == 0
     assert "read 8, inserted 0, updated 0, unchanged 3, rejected 5" in again.stdout
-    assert (snapshot(app, Enrollee), snapshot(app, Registration)) == before
+    assert (
+        snapshot(app, Enrollee),
+        snapshot(app, Registration),
+        snapshot(app, LedgerMessage),
+    ) == before
 
 
 def test_a_changed_household_or_phone_updates_the_enrollee_and_an_empty_phone_keeps_it(
@@ -129,6 +154,8 @@ def test_a_changed_household_or_phone_updates_the_enrollee_and_an_empty_phone_ke
     with app.extensions["db_sessions"]() as session:
         person = session.scalars(select(Enrollee)).one()
     assert (person.household_no, person.phone) == ("H-NEW", "13900000000")
+    # The bureau is not sent household numbers or phones: no push beyond the first.
+    assert pushes(app) == {"M2020000001": 1}
 
 
 def test_a_lower_case_x_is_stored_upper_case(app, tmp_path):
@@ -342,6 +369,8 @@ def test_a_registration_already_paid_is_not_moved_to_another_village(app, tmp_pa
         query = select(Registration.collection_no, Registration.village_code)
         villages = dict(session.execute(query).tuples().all())
     assert villages == {"M2020000001": VILLAGE, "M2020000002": VILLAGE_2}
+    # The moved registration is pushed again; the locked one is not.
+    assert pushes(app) == {"M2020000001": 1, "M2020000002": 2}
 
 
 def test_the_report_option_writes_the_rejected_rows_to_a_csv_excel_opens(app, tmp_path):
@@ -445,6 +474,49 @@ def test_a_county_cannot_put_people_of_another_county_into_a_group(app, tmp_path
     assert count(app, SpecialGroupMembership) == 0
 
 
+def test_a_membership_that_changes_a_price_pushes_the_unpaid_registrations_it_reprices(
+    app, tmp_path
+):
+    registered(
+        app,
+        tmp_path,
+        registration(1),  # medical 2020: collected in 2019
+        registration(1, scheme="pension", period_year=2019),
+        registration(2),  # paid below
+        registration(3),
+        registration(4, scheme="pension", period_year=2019),
+        registration(5),
+    )
+    with app.extensions["db_sessions"]() as session:
+        session.execute(
+            update(Registration)
+            .where(Registration.collection_no == "M2020000002")
+            .values(status="paid")
+        )
+        session.commit()
+    added = pushes(app)
+    person = {n: make_id_number(seq=f"{n:03d}") for n in range(1, 6)}
+    rows = [
+        [person[1], "测试1", "dibao", 2019, "民政"],  # both of person 1's registrations
+        [person[2], "测试2", "tekun", 2019, "民政"],  # paid: its price is settled
+        [person[3], "测试3", "orphan", 2019, "民政"],  # medical: the whole share
+        [person[4], "测试4", "orphan", 2019, "民政"],  # pension does not help orphans
+        [person[5], "测试5", "dibao", 2018, "民政"],  # a year no registration is priced for
+    ]
+    path = write_csv(tmp_path / "groups.csv", GROUP_HEADER, rows)
+    assert "inserted 5" in run(app, "groups", path).stdout
+    assert pushes(app) - added == {"M2020000001": 1, "P2019000001": 1, "M2020000003": 1}
+
+    assert "unchanged 5" in run(app, "groups", path).stdout
+    # Helped as much as by dibao already: the price stays, no push.
+    more = [[person[1], "测试1", "disabled_severe", 2019, "残联"]]
+    assert (
+        "inserted 1"
+        in run(app, "groups", write_csv(tmp_path / "g2.csv", GROUP_HEADER, more)).stdout
+    )
+    assert pushes(app) - added == {"M2020000001": 1, "P2019000001": 1, "M2020000003": 1}
+
+
 # Students
 
 
@@ -468,11 +540,13 @@ def test_students_are_registered_for_medical_with_school_and_remaining_years(app
     )
 
     assert "unchanged 1" in run(app, "students", path).stdout
+    assert pushes(app) == {"M2020000001": 1}
     rows[0][-1] = 2  # a year later the school sends the list again
     result = run(app, "students", write_csv(tmp_path / "s2.csv", STUDENT_HEADER, rows))
     assert "updated 1" in result.stdout
     with app.extensions["db_sessions"]() as session:
         assert session.scalars(select(Registration.study_years_left)).all() == [2]
+    assert pushes(app) == {"M2020000001": 2}
 
 
 def test_an_unwritable_report_path_is_refused_before_anything_is_imported(app, tmp_path):
