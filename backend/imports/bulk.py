@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     column,
     func,
     insert,
@@ -79,6 +80,9 @@ _FIELDS = (
 )
 assert tuple(name for name, _ in _FIELDS) == RegistrationRow._fields
 _STUDENT_ONLY = ("school_code", "study_years_left")
+_VILLAGE, _SCHEME, _YEAR = (
+    RegistrationRow._fields.index(name) for name in ("village_code", "scheme", "period_year")
+)
 
 ROWS = Table(
     "import_row",
@@ -116,6 +120,7 @@ class Bulk:
             self.sql = self.sql.replace(f"%({name})s::", f"%({name})b::")
         self.compiled = compiled
         self.positions = [RegistrationRow._fields.index(name) for name, _kind in self.fields]
+        self.sent: Counter[JournalKey] = Counter()
 
     def send(self, rows: Sequence[RegistrationRow]) -> None:
         """Stage a batch and write its fresh rows; nothing is waited for."""
@@ -124,6 +129,7 @@ class Bulk:
         ids = Counter(r.id_number for r in rows)
         nos = Counter(r.collection_no for r in rows)
         columns = list(zip(*rows, strict=True))
+        self.sent.update(zip(columns[_VILLAGE], columns[_SCHEME], columns[_YEAR], strict=True))
         values = {
             name: list(columns[i]) for (name, _), i in zip(self.fields, self.positions, strict=True)
         }
@@ -132,13 +138,16 @@ class Bulk:
         dialect.pg_execute(self.conn, self.sql, self.compiled.parameters(values), fetch=False)
 
     def written(self) -> Counter[JournalKey]:
-        """The registrations written, counted by village, scheme and period_year."""
-        counted = self.conn.execute(
+        """The registrations written, counted by village, scheme and period_year: the rows sent
+        less the (few) held back, which the database counts."""
+        held = self.conn.execute(
             select(ROWS.c.village_code, ROWS.c.scheme, ROWS.c.period_year, func.count())
-            .where(ROWS.c.fresh)
+            .where(~ROWS.c.fresh)
             .group_by(ROWS.c.village_code, ROWS.c.scheme, ROWS.c.period_year)
         )
-        return Counter({(village, scheme, year): n for village, scheme, year, n in counted})
+        return self.sent - Counter(
+            {(village, scheme, year): n for village, scheme, year, n in held}
+        )
 
     def held(self, size: int) -> Iterator[list[RegistrationRow]]:
         """The rows held back, in file order, `size` at a time (fetched through the driver, so
@@ -175,6 +184,10 @@ class Bulk:
         self.conn.execute(insert(seen).from_select(["key", "line"], people.union_all(numbers)))
 
 
+def _quoted(name: str) -> str:
+    return name.replace("'", "''")
+
+
 def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: datetime):
     """The batch statement: stage every row, and write each fresh row's enrollee, registration
     and push (data-modifying CTEs, one round trip)."""
@@ -206,12 +219,12 @@ def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: da
                 .limit(1)
             ),
         ).label("fresh"),
-    ).cte("batch")
+    ).cte("batch")  # read twice, so computed once
 
     def next_id(sequence: str):
         # The sequence as a constant of the statement: a regclass cast of a parameter would be
         # a catalog lookup per row once the statement is prepared with a generic plan.
-        return func.nextval(literal_column("'" + sequence.replace("'", "''") + "'::regclass"))
+        return func.nextval(literal_column(f"'{_quoted(sequence)}'::regclass"))
 
     enrollee_seq, registration_seq = sequences
     fresh = (
@@ -224,9 +237,17 @@ def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: da
         .cte("fresh")
         .prefix_with("MATERIALIZED")  # once: nextval must not run again per reader
     )
-    staged_columns = [name for name, _kind in fields] + ["fresh"]
+    # A fresh row is staged for its keys and line only (see seed_seen); a held row in full.
+    keys = ("line", "id_number", "collection_no")
     staged = insert(ROWS).from_select(
-        staged_columns, select(*(batch.c[name] for name in staged_columns))
+        [*(name for name, _kind in fields), "fresh"],
+        select(
+            *(
+                batch.c[name] if name in keys else case((~batch.c.fresh, batch.c[name]))
+                for name, _kind in fields
+            ),
+            batch.c.fresh,
+        ),
     )
 
     def stamp(table: Table, name: str):
