@@ -46,8 +46,10 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    or_,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
@@ -201,42 +203,66 @@ def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: da
     def absent(probe):
         # A scalar subquery is always an index probe per row; an EXISTS could be planned as a
         # hash of the whole enrollee table, once the batch looks big enough to the planner.
-        return probe.scalar_subquery().is_(None)
+        return probe.correlate(batch_in).scalar_subquery().is_(None)
 
     one = literal(1)
-    batch = select(
-        batch_in,
-        and_(
-            batch_in.c.alone,
-            absent(select(one).where(_ENROLLEE.c.id_number == batch_in.c.id_number)),
-            absent(select(one).where(_REGISTRATION.c.collection_no == batch_in.c.collection_no)),
-            absent(
-                select(one).where(~ROWS.c.fresh, ROWS.c.id_number == batch_in.c.id_number).limit(1)
-            ),
-            absent(
-                select(one)
-                .where(~ROWS.c.fresh, ROWS.c.collection_no == batch_in.c.collection_no)
-                .limit(1)
-            ),
-        ).label("fresh"),
-    ).cte("batch")  # read twice, so computed once
+    # Rows held back earlier in the file: looked for once per statement, and only then per row;
+    # ordered by line so the (tiny) index of held rows answers, not a scan of every row staged.
+    none_held = (
+        select(ROWS.c.line).where(~ROWS.c.fresh).order_by(ROWS.c.line).limit(1).scalar_subquery()
+    ).is_(None)
+    judged = (
+        select(
+            and_(
+                batch_in.c.alone,
+                absent(select(one).where(_ENROLLEE.c.id_number == batch_in.c.id_number)),
+                absent(
+                    select(one).where(_REGISTRATION.c.collection_no == batch_in.c.collection_no)
+                ),
+                or_(
+                    none_held,
+                    and_(
+                        absent(
+                            select(one)
+                            .where(~ROWS.c.fresh, ROWS.c.id_number == batch_in.c.id_number)
+                            .limit(1)
+                        ),
+                        absent(
+                            select(one)
+                            .where(~ROWS.c.fresh, ROWS.c.collection_no == batch_in.c.collection_no)
+                            .limit(1)
+                        ),
+                    ),
+                ),
+            ).label("fresh")
+        )
+        .correlate(batch_in)
+        # OFFSET 0 keeps the verdict a subquery of its own: merged into the select below, its
+        # probes would run once for every use of `fresh` there.
+        .offset(0)
+        .lateral("judged")
+    )
 
     def next_id(sequence: str):
         # The sequence as a constant of the statement: a regclass cast of a parameter would be
         # a catalog lookup per row once the statement is prepared with a generic plan.
-        return func.nextval(literal_column(f"'{_quoted(sequence)}'::regclass"))
+        nextval = func.nextval(literal_column(f"'{_quoted(sequence)}'::regclass"))
+        return case((judged.c.fresh, nextval))
 
     enrollee_seq, registration_seq = sequences
-    fresh = (
+    # Computed once (it calls nextval), then read by each write below.
+    batch = (
         select(
-            batch,
+            batch_in,
+            judged.c.fresh,
             next_id(enrollee_seq).label("enrollee_id"),
             next_id(registration_seq).label("registration_id"),
         )
-        .where(batch.c.fresh)
-        .cte("fresh")
-        .prefix_with("MATERIALIZED")  # once: nextval must not run again per reader
+        .select_from(batch_in.join(judged, true()))
+        .cte("batch")
+        .prefix_with("MATERIALIZED")
     )
+    fresh = select(batch).where(batch.c.fresh).subquery("fresh")
     # A fresh row is staged for its keys and line only (see seed_seen); a held row in full.
     keys = ("line", "id_number", "collection_no")
     staged = insert(ROWS).from_select(
