@@ -17,9 +17,10 @@ keeps the file's order wherever it can matter, so the outcome is the one the che
 would give (tests compare the two on tricky files).
 
 Costs per row, next to a bare INSERT ... SELECT of the same rows: two index probes (ID number,
-collection_no) and two into the (usually empty) partial indexes of held rows, one row into the
-unlogged temporary table; what it saves in return is the bare SQL's joins back to the enrollees
-and registrations it wrote (ids come from the sequences up front).
+collection_no), two more into the small indexes of held rows once some row was held, and the
+row's keys into the temporary table (no WAL); what it saves in return is the bare SQL's joins back
+to the enrollees and registrations it wrote (ids come from the sequences up front). JIT is off
+for the import's transaction (dialect.tune).
 """
 
 from __future__ import annotations
