@@ -27,8 +27,9 @@ Rejection. Rules beyond the row itself:
 
 An enrollee keeps the village of their first registration; each registration carries its own.
 Every registration added or changed gets a push to the tax bureau (backend.ledger.pushes), and
-so does every unpaid registration whose price a new special-group membership changes; the
-household_no and phone of an enrollee are not part of what the bureau is sent.
+so does every unpaid registration whose price (the amounts its push names) a new special-group
+membership changes; the household_no and phone of an enrollee are not part of what the bureau is
+sent.
 """
 
 from __future__ import annotations
@@ -36,15 +37,15 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from backend.fees import PolicyBook, PolicyNotFound
+from backend.fees import PolicyBook
 from backend.imports import dialect
-from backend.imports.repricing import changes_price
 from backend.imports.rows import GroupRow, RegistrationRow, Rejection, RowRejected
-from backend.ledger.pushes import push_statement
+from backend.ledger.pushes import NotPriceable, push_amounts, push_statement
 from backend.models import Enrollee, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
 from backend.states.registrations import RegistrationStatus
@@ -461,20 +462,21 @@ class GroupWriter(Writer):
             self._push(select(_REGISTRATION.c.id).where(_REGISTRATION.c.id.in_(repriced)))
 
     def _repriced(self) -> list[int]:
-        """The unpaid registrations whose price this batch's new memberships change.
+        """The unpaid registrations whose push amounts this batch's new memberships change.
 
-        A membership of year Y applies to a registration whose policy's collection year is Y
-        (backend.enrollees.groups); the price is the fee engine's, before and after.
+        The amounts are the ones the bureau is sent (backend.ledger.pushes.push_amounts), before
+        and after the batch: a membership of a year no registration is priced for, or one that
+        helps no more than the person's other groups, changes nothing and pushes nothing.
         """
-        added: defaultdict[int, defaultdict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+        added: defaultdict[int, list[str]] = defaultdict(list)
         for enrollee_id, group, year, _source in self.inserts:
-            added[enrollee_id][year].add(group)
+            added[enrollee_id].append(f"{group}:{year}")
         if not added:
             return []
-        stored: defaultdict[tuple[int, int], set[str]] = defaultdict(set)
+        held: defaultdict[int, list[str]] = defaultdict(list)
         for enrollee_id, group, year in self.memberships:
-            stored[(enrollee_id, year)].add(group)
-        born = {p[0]: p[3] for p in self.people.values()}
+            held[enrollee_id].append(f"{group}:{year}")
+        born = {person[0]: person[3] for person in self.people.values()}
         repriced = []
         for reg_id, enrollee_id, scheme, year, village, school, status in dialect.select_in(
             self.conn,
@@ -485,20 +487,26 @@ class GroupWriter(Writer):
         ):
             if status != _UNPAID:
                 continue
-            try:
-                policy = self.policies.scheme_policy(village, scheme, year)
-            except PolicyNotFound:
-                continue  # not priced at all yet: nothing the bureau could be told
-            new_groups = added[enrollee_id].get(policy.collection_year)
-            if new_groups and changes_price(
-                policy,
-                birth_date=born[enrollee_id],
-                is_student=school is not None,
-                before=stored[(enrollee_id, policy.collection_year)],
-                added=new_groups,
-            ):
+            registration = {
+                "village_code": village,
+                "scheme": scheme,
+                "period_year": year,
+                "school_code": school,
+                "birth_date": born[enrollee_id],
+            }
+            before = held[enrollee_id]
+            after = before + added[enrollee_id]
+            if self._amounts(registration, before) != self._amounts(registration, after):
                 repriced.append(reg_id)
         return repriced
+
+    def _amounts(self, registration: dict[str, Any], memberships: list[str]) -> Any:
+        # A row as push_amounts reads it: memberships as memberships_of writes them.
+        row = SimpleNamespace(**registration, memberships=",".join(memberships))
+        try:
+            return push_amounts(self.policies, row)
+        except NotPriceable:
+            return None
 
 
 WRITERS: dict[str, type[Writer]] = {
