@@ -6,6 +6,7 @@ that, a batch is not found (the two are not told apart). Names and ID numbers ar
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -21,6 +22,7 @@ from backend.models import (
     Registration,
 )
 from backend.states.collectors import STATUS_LABELS, CollectorBatchStatus, ItemOutcome
+from backend.values.beijing import day_bounds
 from backend.values.masking import mask_id_number, mask_name
 
 OUTCOME_LABELS = {
@@ -149,3 +151,23 @@ def _item(item: CollectorBatchItem, registration: Registration, person: Enrollee
         "recorded_at": item.recorded_at,
         "registration_status": registration.status,
     }
+
+
+def entered_on(day: date, *, county: str, scheme: str) -> Select:
+    """(item, batch, registration, person) of every registration a collecting unit collected
+    and the treasury entered on the Beijing `day`, in the county (6 digits) and scheme: what
+    the booking file and the settlement file list."""
+    start, end = day_bounds(day)
+    return (
+        select(CollectorBatchItem, CollectorBatch, Registration, Enrollee)
+        .join(CollectorBatch, CollectorBatch.id == CollectorBatchItem.batch_id)
+        .join(Registration, Registration.id == CollectorBatchItem.registration_id)
+        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
+        .where(
+            CollectorBatchItem.outcome == ItemOutcome.ENTERED.value,
+            CollectorBatchItem.entered_at >= start,
+            CollectorBatchItem.entered_at < end,
+            CollectorBatchItem.scheme == scheme,
+            Registration.village_code.startswith(county[:6], autoescape=True),
+        )
+    )

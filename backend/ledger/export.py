@@ -16,10 +16,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.collectors.views import entered_on
 from backend.infra.spreadsheets import Table
 from backend.models import (
-    CollectorBatch,
-    CollectorBatchItem,
     Enrollee,
     GovernmentBatch,
     GovernmentBatchItem,
@@ -29,7 +28,6 @@ from backend.models import (
     Registration,
 )
 from backend.orders.channels import COLLECTOR, GOVERNMENT, order_channel
-from backend.states.collectors import ItemOutcome
 from backend.values.beijing import beijing_text, day_bounds
 from backend.values.labels import CHANNEL_NAMES
 from backend.values.masking import mask_id_number, mask_name
@@ -129,20 +127,7 @@ def _collector_rows(
 ) -> Iterator[dict[str, Any]]:
     """Registrations a collecting unit's batch paid, entered that day (no ledger message: the
     bureau took the money under the batch's 单据号)."""
-    start, end = day_bounds(day)
-    query = (
-        select(CollectorBatchItem, CollectorBatch, Registration, Enrollee)
-        .join(CollectorBatch, CollectorBatch.id == CollectorBatchItem.batch_id)
-        .join(Registration, Registration.id == CollectorBatchItem.registration_id)
-        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
-        .where(
-            CollectorBatchItem.outcome == ItemOutcome.ENTERED.value,
-            CollectorBatchItem.entered_at >= start,
-            CollectorBatchItem.entered_at < end,
-            CollectorBatchItem.scheme == scheme,
-            Registration.village_code.startswith(county[:6], autoescape=True),
-        )
-    )
+    query = entered_on(day, county=county, scheme=scheme)
     for item, batch, registration, person in session.execute(query):
         yield {
             "collection_no": registration.collection_no,

@@ -33,10 +33,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.collectors.views import entered_on
 from backend.infra.spreadsheets import Subtotal, Table
 from backend.models import (
-    CollectorBatch,
-    CollectorBatchItem,
     Enrollee,
     GovernmentBatch,
     GovernmentBatchItem,
@@ -46,7 +45,6 @@ from backend.models import (
     Registration,
 )
 from backend.orders.channels import COLLECTOR, GOVERNMENT, order_channel
-from backend.states.collectors import ItemOutcome
 from backend.states.government import BatchStatus
 from backend.states.orders import MONEY_TAKEN
 from backend.states.refunds import RefundStatus
@@ -224,20 +222,7 @@ def _collected(
     session: Session, day: date, county: str, scheme: str
 ) -> Iterator[tuple[SortKey, dict[str, Any]]]:
     """Registrations collecting units collected, entered in the treasury that day."""
-    start, end = day_bounds(day)
-    query = (
-        select(CollectorBatchItem, CollectorBatch, Registration, Enrollee)
-        .join(CollectorBatch, CollectorBatch.id == CollectorBatchItem.batch_id)
-        .join(Registration, Registration.id == CollectorBatchItem.registration_id)
-        .join(Enrollee, Enrollee.id == Registration.enrollee_id)
-        .where(
-            CollectorBatchItem.outcome == ItemOutcome.ENTERED.value,
-            CollectorBatchItem.entered_at >= start,
-            CollectorBatchItem.entered_at < end,
-            CollectorBatchItem.scheme == scheme,
-            Registration.village_code.startswith(county[:6], autoescape=True),
-        )
-    )
+    query = entered_on(day, county=county, scheme=scheme)
     for item, batch, registration, person in session.execute(query):
         at = item.entered_at  # set on every entered item
         record = {
