@@ -80,6 +80,8 @@ LABELS = {
 _COLLECTION_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
 # Middle dots that join the parts of a name (阿依古丽·买买提); a space between Latin parts.
 _NAME_JOINERS = frozenset("·‧・• ")
+# Written in names though Unicode does not count it a letter.
+_NAME_LETTERS = frozenset("〇")
 _PHONE = re.compile(r"[0-9+\-]+")
 _VILLAGE = re.compile(r"[0-9]{12}")
 # Every valid year as written, to its value: one dict lookup instead of a regex and int().
@@ -323,15 +325,19 @@ def _name(text: str) -> str:
     """A person's name: letters (汉字 or Latin) joined by middle dots, nothing that could run as a
     formula in a download or pass for markup."""
     if text and not (
-        text[0].isalpha()
-        and text[-1].isalpha()
-        and all(c.isalpha() or c in _NAME_JOINERS for c in text)
+        _is_letter(text[0])
+        and _is_letter(text[-1])
+        and all(_is_letter(c) or c in _NAME_JOINERS for c in text)
     ):
         raise RowRejected(
             "bad_name",
             "姓名（name）只能由汉字或字母组成，各部分之间可用间隔号（·）隔开，不能有数字或其他符号",
         )
     return text
+
+
+def _is_letter(c: str) -> bool:
+    return c.isalpha() or c in _NAME_LETTERS
 
 
 def _year(text: str, column: str) -> int:

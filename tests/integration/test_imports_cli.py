@@ -416,7 +416,7 @@ def test_special_groups_attach_to_registered_enrollees_with_the_same_name(app, t
     rows = [
         [person_1, "测试一", "dibao", 2019, "民政"],  # 2: good
         [person_1, "测试一", "disabled_severe", 2019, "残联"],  # 3: good
-        [person_1, "测试一", "poverty", 2019, "扶贫办"],  # 4: wrong name
+        [person_1, "测试壹", "poverty", 2019, "扶贫办"],  # 4: wrong name
         [make_id_number(seq="009"), "测试九", "tekun", 2019, "民政"],  # 5: not registered
         [person_1, "测试一", "veteran", 2019, "民政"],  # 6: unknown group
         [person_1, "测试一", "dibao", 2019, "民政"],  # 7: repeats line 2

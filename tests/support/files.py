@@ -83,7 +83,7 @@ def many_registrations(count: int) -> Iterable[list[Any]]:
         yield [
             f"G{n:08d}",
             make_id_number(area=village[:6], birth=birth, seq=f"{n % 100:03d}"),
-            f"批量{n}",
+            person_name(n).replace("测试", "批量"),
             "medical",
             2020,
             village,

@@ -161,7 +161,7 @@ def test_a_name_of_anything_but_letters_and_middle_dots_is_rejected(name):
     assert group.code == "bad_name"
 
 
-@pytest.mark.parametrize("name", ["张三", "欧阳娜娜", "阿依古丽·买买提", "Anna Smith"])
+@pytest.mark.parametrize("name", ["张三", "欧阳娜娜", "阿依古丽·买买提", "Anna Smith", "李〇"])
 def test_names_of_chinese_or_latin_letters_and_middle_dots_are_fine(name):
     assert parse(with_field("name", name)).name == name
 
