@@ -65,6 +65,11 @@ API_SPEC = {
 def init_api(app: Flask) -> None:
     for key, value in API_SPEC.items():
         app.config.setdefault(key, value)
+    cfg = app.config["APP_CONFIG"]
+    if cfg.WECHAT_MODE == "live" and not cfg.API_DOCS_PUBLIC:
+        # A live deployment does not hand out its map: no /api/docs, no /api/openapi.json (404).
+        # `flask openapi write` still writes the document.
+        app.config["OPENAPI_URL_PREFIX"] = None
     api = Api(app)
 
     from backend.api import (
