@@ -45,6 +45,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
 | MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| STAFF_TOKEN_DAYS | 90 | days a staff token works after it is created or rotated (`flask staff rotate`); the expiry is fixed when the token is issued |
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ class Config:
     APP_CLOCK_ANCHOR: str | None = field(
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
     )
+    STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
     CLOCK: Clock | None = None
