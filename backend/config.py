@@ -46,6 +46,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | PROXY_FIX_X_FOR | (unset: 0) | how many proxies in front set X-Forwarded-For (client address for rate limits); MUST be set (even to 0) with WECHAT_MODE=live |
 | MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
 | API_DOCS_PUBLIC | 0 | 1: serve Swagger UI (/api/docs) and the OpenAPI document (/api/openapi.json) with WECHAT_MODE=live too (404 otherwise) |
+| STAFF_TOKEN_DAYS | 90 | days a staff token works after it is created or rotated (`flask staff rotate`); the expiry is fixed when the token is issued |
 """
 
 from __future__ import annotations
@@ -214,6 +215,7 @@ class Config:
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
     )
     API_DOCS_PUBLIC: bool = field(default_factory=lambda: _env("API_DOCS_PUBLIC", "0") == "1")
+    STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
     CLOCK: Clock | None = None

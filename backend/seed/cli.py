@@ -228,7 +228,15 @@ def _ensure_staff(engine: Engine, path: Path) -> None:
     with unit_of_work() as session:
         for name, role, region in DEMO_STAFF:
             if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is None:
-                token = create_staff(session, name=name, role=role, region=region, actor=ACTOR)
+                token = create_staff(
+                    session,
+                    name=name,
+                    role=role,
+                    region=region,
+                    actor=ACTOR,
+                    days=current_app.config["APP_CONFIG"].STAFF_TOKEN_DAYS,
+                    now=clock().now(),
+                )
                 created[name] = (role, region_codes.normalise(region), token)
     database = engine.url.render_as_string(hide_password=True)
     if not created:
