@@ -34,9 +34,12 @@ class UnsafeConfiguration(RuntimeError):
 def problems(cfg: Config) -> list[str]:
     """Each setting that keeps this configuration from talking to the real WeChat platform."""
     mode = cfg.WECHAT_MODE
-    if mode not in REAL_MODES:
-        return []
     found: list[str] = []
+    # Wrong in any mode: a token that expires when it is issued would lock every new account out.
+    if cfg.STAFF_TOKEN_DAYS < 1:
+        found.append(f"STAFF_TOKEN_DAYS must be 1 or more, not {cfg.STAFF_TOKEN_DAYS}")
+    if mode not in REAL_MODES:
+        return found
     if cfg.SECRET_KEY in ("", DEV_SECRET):
         found.append(f"SECRET_KEY is not set (it is the development default); make one: {MAKE_ONE}")
     elif len(cfg.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:

@@ -148,3 +148,12 @@ def test_fake_mode_reads_the_installation_secret_make_run_wrote(tmp_path, monkey
     monkeypatch.delenv("SECRET_KEY")
     monkeypatch.setenv("WECHAT_MODE", "live")  # a real deployment says its secret explicitly
     assert Config().SECRET_KEY == config_module.DEV_SECRET
+
+
+def test_a_staff_token_lifetime_under_a_day_is_refused_in_any_mode(tmp_path):
+    settings = {
+        "WECHAT_MODE": "fake",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fake.db'}",
+        "STAFF_TOKEN_DAYS": 0,
+    }
+    assert refusal(settings) == ["  - STAFF_TOKEN_DAYS must be 1 or more, not 0"]
