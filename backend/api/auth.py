@@ -70,7 +70,22 @@ def resident_required(view: Callable) -> Callable:
 
 
 def _staff(token: str) -> StaffIdentity | None:
-    return authenticate(reader(), token)
+    # Read once per request: the authentication gate (backend.api.gate) and the view both ask.
+    known = g.get("staff_by_token")
+    if known is not None and known[0] == token:
+        return known[1]
+    staff = authenticate(reader(), token)
+    g.staff_by_token = (token, staff)
+    return staff
+
+
+def authenticated_staff() -> StaffIdentity:
+    """The caller's staff identity (401 without a valid staff token)."""
+    token = _bearer()
+    staff = _staff(token) if token else None
+    if staff is None:
+        abort(401, message="a valid staff token is required (Authorization: Bearer <token>)")
+    return staff
 
 
 def current_staff() -> StaffIdentity:
@@ -83,12 +98,7 @@ def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            token = _bearer()
-            staff = _staff(token) if token else None
-            if staff is None:
-                abort(
-                    401, message="a valid staff token is required (Authorization: Bearer <token>)"
-                )
+            staff = authenticated_staff()
             if not any(staff.may(permission) for permission in permissions):
                 needs = " or ".join(repr(permission) for permission in permissions)
                 abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")
