@@ -44,7 +44,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
-| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes of the file uploads (imports, collector lists); larger gets 413. Other routes take far less (backend.infra.body_limits): resident API 16 KB, callbacks 64 KB, staff JSON 1 MB |
+| LOOKUP_FAILURES_PER_ID | 5 per hour | lookups with a wrong name one ID number may have; past it, its lookups answer "not found" (the right name too) until the window ends |
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ class Config:
     )
     APP_CLOCK_ANCHOR: str | None = field(
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
+    )
+    LOOKUP_FAILURES_PER_ID: str = field(
+        default_factory=lambda: _env("LOOKUP_FAILURES_PER_ID", "5 per hour")
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
