@@ -10,8 +10,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | STAFF_SESSION_MINUTES | 480 | how long a sign-in to the staff dashboard (/staff/) lasts, on the business clock |
 | REDIS_URL | (unset) | shared rate-limit storage; in-process memory when unset |
 | LOOKUP_LIMIT_PER_OPENID | 10 per minute | lookups one WeChat user may make |
-| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups one client address may make |
-| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address may make |
+| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups signed-in residents at one client address (IPv6: its /64) may make together |
+| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address (IPv6: its /64) may make; also the resident API requests without a valid token it may make (401s, counted apart from signed-in callers) |
 | WECHAT_MODE | fake | fake, sandbox or live: which WeChat platform we talk to |
 | FAKE_WECHAT_URL | http://127.0.0.1:8001/ | where the fake WeChat platform listens (mode fake) |
 | WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
