@@ -58,8 +58,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     headers.init_app(app, inline_allowed=("/api/docs",))
 
     from backend.api import init_api
+    from backend.infra import body_limits
 
     init_api(app)
+    body_limits.init_app(app)  # after the API's authentication gate: 401 before 413
 
     from backend.dashboard import init_dashboard
 

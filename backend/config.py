@@ -10,8 +10,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | STAFF_SESSION_MINUTES | 480 | how long a sign-in to the staff dashboard (/staff/) lasts, on the business clock |
 | REDIS_URL | (unset) | shared rate-limit storage; in-process memory when unset |
 | LOOKUP_LIMIT_PER_OPENID | 10 per minute | lookups one WeChat user may make |
-| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups one client address may make |
-| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address may make |
+| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups signed-in residents at one client address (IPv6: its /64) may make together |
+| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address (IPv6: its /64) may make; also the resident API requests without a valid token it may make (401s, counted apart from signed-in callers) |
 | WECHAT_MODE | fake | fake, sandbox or live: which WeChat platform we talk to |
 | FAKE_WECHAT_URL | http://127.0.0.1:8001/ | where the fake WeChat platform listens (mode fake) |
 | WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
@@ -44,9 +44,10 @@ Every variable the application reads is listed here, so an operator has one plac
 | APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | (unset: 0) | how many proxies in front set X-Forwarded-For (client address for rate limits); MUST be set (even to 0) with WECHAT_MODE=live |
-| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes of the file uploads (imports, collector lists); larger gets 413. Other routes take far less (backend.infra.body_limits): resident API 16 KB, callbacks 64 KB, staff JSON 1 MB |
 | API_DOCS_PUBLIC | 0 | 1: serve Swagger UI (/api/docs) and the OpenAPI document (/api/openapi.json) with WECHAT_MODE=live too (404 otherwise) |
 | STAFF_TOKEN_DAYS | 90 | days a staff token works after it is created or rotated (`flask staff rotate`); the expiry is fixed when the token is issued |
+| LOOKUP_FAILURES_PER_ID | 5 per hour | lookups with a wrong name one ID number may have; past it, its lookups answer "not found" (the right name too) until the window ends |
 """
 
 from __future__ import annotations
@@ -216,6 +217,9 @@ class Config:
     )
     API_DOCS_PUBLIC: bool = field(default_factory=lambda: _env("API_DOCS_PUBLIC", "0") == "1")
     STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
+    LOOKUP_FAILURES_PER_ID: str = field(
+        default_factory=lambda: _env("LOOKUP_FAILURES_PER_ID", "5 per hour")
+    )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
     CLOCK: Clock | None = None

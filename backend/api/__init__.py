@@ -15,7 +15,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.api import health, village_links
+from backend.api import gate, health, village_links
 from backend.errors import Conflict, DomainError, NotFound, Refused, Unavailable
 from backend.infra.rate_limits import TooManyRequests
 
@@ -71,6 +71,7 @@ def init_api(app: Flask) -> None:
         # `flask openapi write` still writes the document.
         app.config["OPENAPI_URL_PREFIX"] = None
     api = Api(app)
+    gate.init_app(app)  # first before_request: authenticate before any body is read
 
     from backend.api import (
         bulletins,

@@ -71,8 +71,26 @@ def resident_required(view: Callable) -> Callable:
 
 
 def _staff(token: str) -> StaffIdentity:
-    """The staff member the token stands for now; TokenRefused when none."""
-    return authenticate(reader(), token, clock().now())
+    """The staff member the token stands for now; TokenRefused when none.
+
+    Read once per request: the authentication gate (backend.api.gate) and the view both ask."""
+    known = g.get("staff_by_token")
+    if known is not None and known[0] == token:
+        return known[1]
+    staff = authenticate(reader(), token, clock().now())
+    g.staff_by_token = (token, staff)
+    return staff
+
+
+def authenticated_staff() -> StaffIdentity:
+    """The caller's staff identity (401 without a valid staff token, saying why)."""
+    token = _bearer()
+    if token is None:
+        abort(401, message=UNKNOWN_TOKEN)
+    try:
+        return _staff(token)
+    except TokenRefused as refused:
+        abort(401, message=refused.message)
 
 
 def current_staff() -> StaffIdentity:
@@ -85,13 +103,7 @@ def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            token = _bearer()
-            if token is None:
-                abort(401, message=UNKNOWN_TOKEN)
-            try:
-                staff = _staff(token)
-            except TokenRefused as refused:
-                abort(401, message=refused.message)
+            staff = authenticated_staff()
             if not any(staff.may(permission) for permission in permissions):
                 needs = " or ".join(repr(permission) for permission in permissions)
                 abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")
