@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.infra import id_vault
 from backend.infra.uow import UnitOfWork
 from backend.models import CollectorBatch
 from backend.states.collectors import CollectorBatchStatus
@@ -84,10 +85,14 @@ def claim(
     ).all()
     claimed = []
     for batch in batches:
-        body = getattr(batch, body_column)
-        if body is None:
+        vault = id_vault.current()
+        kept = getattr(batch, body_column)
+        if kept is None:
             body = body_of(session, batch)
-            setattr(batch, body_column, body)
+            # Kept with its ID numbers sealed: the database holds none in clear.
+            setattr(batch, body_column, vault.seal_ids(body))
+        else:
+            body = vault.open_ids(kept)
         batch.attempts += 1
         batch.lease_until = now + lease
         claimed.append(
