@@ -5,15 +5,19 @@ application still finds, shows and sends them (the sealed copy opens with the ke
 
 from __future__ import annotations
 
+import base64
 import io
 
 import pytest
 from sqlalchemy import select
 
 from backend import create_app
+from backend.infra import id_vault
 from backend.infra.database import Base
+from backend.models import Enrollee, LedgerMessage, Registration
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
+from tests.support.builders import add_person
 from tests.support.collectors import act, batch, bearer, open_batch, record
 from tests.support.dashboard import staff_account
 from tests.support.files import REGISTRATION_HEADER, registration
@@ -113,7 +117,46 @@ def test_no_table_holds_an_id_number_in_clear(
 
 
 def _ref_of(app, row) -> str:
-    from backend.models import Registration
-
     with app.extensions["db_sessions"]() as session:
         return session.scalar(select(Registration.ref).where(Registration.collection_no == row[0]))
+
+
+OLD_KEY = "k1:" + base64.b64encode(b"o" * 32).decode()
+NEW_KEY = "k2:" + base64.b64encode(b"n" * 32).decode()
+
+
+def test_a_new_key_seals_at_once_and_reencrypt_moves_the_old_rows_to_it(app_config, with_regions):
+    def app_with(keys: str):
+        return create_app({**app_config, "ID_ENCRYPTION_KEYS": keys})
+
+    before = app_with(OLD_KEY)
+    with before.app_context(), before.extensions["db_sessions"]() as session:
+        person, _ = add_person(session, schemes=(("medical", 2020),))
+        number = person.id_number
+        push = session.scalars(select(LedgerMessage)).one()
+        push.payload = id_vault.current().seal_ids({"message_id": "m", "id_number": number})
+        session.commit()
+        assert person.id_sealed.startswith("k1:")
+
+    rotated = app_with(f"{NEW_KEY},{OLD_KEY}")
+    with rotated.app_context(), rotated.extensions["db_sessions"]() as session:
+        newcomer, _ = add_person(session, seq="002", schemes=())
+        session.commit()
+        assert newcomer.id_sealed.startswith("k2:")
+        assert session.get(Enrollee, person.id).id_number == number  # the old key still opens
+    moved = rotated.test_cli_runner().invoke(args=["ids", "reencrypt", "--batch", "1"])
+    assert moved.exit_code == 0, moved.output
+    assert "re-sealed 1 enrollees and 1 kept message bodies" in moved.output
+    again = rotated.test_cli_runner().invoke(args=["ids", "reencrypt"])
+    assert "re-sealed 0 enrollees and 0 kept message bodies" in again.output
+
+    after = app_with(NEW_KEY)  # the old key dropped: everything still opens
+    with after.app_context(), after.extensions["db_sessions"]() as session:
+        stored = session.scalars(select(Enrollee).order_by(Enrollee.id)).all()
+        assert [p.id_sealed[:3] for p in stored] == ["k2:", "k2:"]
+        assert stored[0].id_number == number
+        assert (
+            session.scalars(select(Enrollee).where(Enrollee.numbered(number))).one().id == person.id
+        )
+        payload = session.scalars(select(LedgerMessage.payload)).one()
+        assert id_vault.current().open_ids(payload)["id_number"] == number
