@@ -36,6 +36,7 @@ from backend.models import (
 )
 from backend.states.collectors import CollectorBatchStatus, ItemOutcome
 from backend.states.transitions import COLLECTOR_BATCHES
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,8 @@ def _apply(
                 now=now,
                 only=CollectorBatchItem.collection_no == verdict.collection_no,
                 refusal_reason=verdict.reason,
-                refusal_note=verdict.message,
+                # The bureau's words are kept, without an ID number they may quote.
+                refusal_note=mask_text(verdict.message) if verdict.message else verdict.message,
             )
     log.info(
         "collector batch %s (%s): %d accepted, %d refused by the bureau",

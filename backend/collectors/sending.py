@@ -25,6 +25,7 @@ from backend.infra import id_vault
 from backend.infra.uow import UnitOfWork
 from backend.models import CollectorBatch
 from backend.states.collectors import CollectorBatchStatus
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def back_off(
             .values(
                 lease_until=None,
                 next_attempt_at=now + timedelta(seconds=wait),
-                last_error=error[:255],
+                last_error=mask_text(error)[:255],  # no ID number an answer quotes
                 updated_at=now,
             ),
             execution_options={"synchronize_session": False},

@@ -48,6 +48,7 @@ from backend.models import (
 from backend.orders.channels import GOVERNMENT, order_channel
 from backend.states.ledger import MessageStatus
 from backend.states.transitions import LEDGER_MESSAGES
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -425,7 +426,7 @@ def _record(
     rows: dict[str, list[dict[str, Any]]] = {"delivered": [], "failed": [], "dead": []}
     failures: dict[str, int] = defaultdict(int)
     for message, ledger_ref, error, status in outcomes:
-        error = error[:255] if error else None
+        error = mask_text(error)[:255] if error else None  # no ID number an answer quotes
         values = {"b_id": message.id, "b_now": now, "b_error": error}
         if ledger_ref is not None:
             outcome = "delivered"

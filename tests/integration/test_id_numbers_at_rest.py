@@ -89,11 +89,21 @@ def test_no_table_holds_an_id_number_in_clear(
     pay(http, fake_wechat, order_no)
     wait_until(lambda: get_order(http, base, auth, order_no).json()["status"] == "paid")
 
-    # A village collector takes person 2's registration; the agency closes the batch.
+    # A village collector takes persons 2 and 3; the agency closes the batch; the bureau refuses
+    # person 3 in words that quote the ID number.
     collector = bearer(staff_account(rest_app, "大召营村代征", "collector", VILLAGE))
     batch_no = open_batch(http, base, collector)["batch_no"]
-    recorded = record(http, base, collector, batch_no, registration_ref=_ref_of(rest_app, rows[1]))
-    assert recorded.status_code == 201, recorded.text
+    for row in rows[1:3]:
+        recorded = record(http, base, collector, batch_no, registration_ref=_ref_of(rest_app, row))
+        assert recorded.status_code == 201, recorded.text
+    http.post(
+        f"{bureau.url}/_control/declarations/refuse",
+        json={
+            "collection_nos": [rows[2][0]],
+            "reason": "person_unknown",
+            "message": f"身份证号 {rows[2][1]} 与姓名不符",
+        },
+    )
     run_worker(rest_app)  # the pushes, then the payment
     assert act(http, base, agency, batch_no, "close").status_code == 200
     assert "declared 1" in run_worker(rest_app)
