@@ -12,6 +12,7 @@ from backend import config_checks
 from backend.config import DEV_SECRET, Config
 from backend.infra.clock import CLOCK_OPTION, clock_from_settings
 from backend.infra.database import make_engine, make_session_factory
+from backend.infra.id_vault import vault_for
 from backend.infra.statements import Reader, make_read_engine
 from backend.values.masking import MaskingFilter
 
@@ -46,6 +47,7 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         cfg.APP_CLOCK_START, cfg.APP_CLOCK_ANCHOR, live=cfg.WECHAT_MODE == "live"
     )
     app.extensions["clock"] = clock
+    app.extensions["id_vault"] = vault_for(cfg.ID_HASH_KEY, cfg.ID_ENCRYPTION_KEYS)
     # Rows written without an explicit time take it from this engine's clock (column defaults).
     engine = make_engine(cfg.DATABASE_URL).execution_options(**{CLOCK_OPTION: clock})
     app.extensions["db_engine"] = engine

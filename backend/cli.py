@@ -10,6 +10,7 @@ def register_commands(app: Flask) -> None:
     from backend.auth.cli import staff_cli
     from backend.bulletins.cli import bulletin
     from backend.collectors.cli import collectors_cli
+    from backend.enrollees.cli import ids_cli
     from backend.imports.cli import import_cli
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
@@ -38,5 +39,6 @@ def register_commands(app: Flask) -> None:
         progress_cli,
         bulletin,
         collectors_cli,
+        ids_cli,
     ):
         app.cli.add_command(command)

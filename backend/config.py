@@ -48,6 +48,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | API_DOCS_PUBLIC | 0 | 1: serve Swagger UI (/api/docs) and the OpenAPI document (/api/openapi.json) with WECHAT_MODE=live too (404 otherwise) |
 | STAFF_TOKEN_DAYS | 90 | days a staff token works after it is created or rotated (`flask staff rotate`); the expiry is fixed when the token is issued |
 | LOOKUP_FAILURES_PER_ID | 5 per hour | lookups with a wrong name one ID number may have; past it, its lookups answer "not found" (the right name too) until the window ends |
+| ID_HASH_KEY | a development key | HMAC-SHA256 key of the ID-number hashes the enrollee table is searched by; MUST be set in production before the first migration and never changed (the hashes would no longer match) |
+| ID_ENCRYPTION_KEYS | a development key | AES-GCM keys of the sealed ID numbers, `kid:base64key` separated by commas (16, 24 or 32 bytes each), the first one seals; older ones still open their rows until `flask ids reencrypt` moves them; MUST be set in production |
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backend.infra.clock import Clock
+from backend.infra.id_vault import DEV_ID_ENCRYPTION_KEYS, DEV_ID_HASH_KEY
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT_DIR / "var" / "app.db"
@@ -219,6 +222,10 @@ class Config:
     STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
     LOOKUP_FAILURES_PER_ID: str = field(
         default_factory=lambda: _env("LOOKUP_FAILURES_PER_ID", "5 per hour")
+    )
+    ID_HASH_KEY: str = field(default_factory=lambda: _env("ID_HASH_KEY", DEV_ID_HASH_KEY))
+    ID_ENCRYPTION_KEYS: str = field(
+        default_factory=lambda: _env("ID_ENCRYPTION_KEYS", DEV_ID_ENCRYPTION_KEYS)
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).

@@ -15,6 +15,8 @@ import click
 
 from backend.config import (
     DEV_EXCHANGE_SECRET,
+    DEV_ID_ENCRYPTION_KEYS,
+    DEV_ID_HASH_KEY,
     DEV_SECRET,
     DEV_TAX_LEDGER_SECRET,
     DEV_WECHAT_API_KEY,
@@ -25,6 +27,7 @@ from backend.config import (
 REAL_MODES = ("sandbox", "live")
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+MAKE_AN_ID_KEY = "k1:$(openssl rand -base64 32)"
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -54,6 +57,18 @@ def problems(cfg: Config) -> list[str]:
     ):
         if getattr(cfg, name) in ("", default):
             found.append(f"{name} is not set (it is the development default); set it to {what}")
+    # Anyone can read the development keys: with them a dump's ID numbers are open to all.
+    if cfg.ID_HASH_KEY in ("", DEV_ID_HASH_KEY):
+        found.append(
+            "ID_HASH_KEY is not set (it is the development default); make one, before the first "
+            f"migration, and never change it: {MAKE_ONE}"
+        )
+    sealing = cfg.ID_ENCRYPTION_KEYS.split(",")[0].strip().partition(":")[2]
+    if sealing == DEV_ID_ENCRYPTION_KEYS.partition(":")[2]:
+        found.append(
+            "ID_ENCRYPTION_KEYS seals with the development key; put a key of your own first: "
+            f"{MAKE_AN_ID_KEY}"
+        )
     key = cfg.WECHAT_API_KEY
     if key in ("", DEV_WECHAT_API_KEY):
         found.append(

@@ -29,12 +29,14 @@ import random
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from datetime import date, timedelta
 
 from sqlalchemy import create_engine, make_url, text
 from stdnum.cn import ric
 
 from backend.imports.rows import REGISTRATION_COLUMNS
+from backend.infra import id_vault
 from bench.common import (
     BIN,
     PROJECT,
@@ -58,11 +60,12 @@ EMPTY = (
     " progress_change, audit_entry RESTART IDENTITY CASCADE"
 )
 
+BASELINE_EXTRA = ("id_hash", "id_sealed")
 SQL_BASELINE = (
     """
-INSERT INTO enrollee (id_number, name, birth_date, village_code, household_no, phone,
+INSERT INTO enrollee (id_hash, id_sealed, name, birth_date, village_code, household_no, phone,
                       created_at, updated_at)
-SELECT id_number, name, to_date(substr(id_number, 7, 8), 'YYYYMMDD'), village_code,
+SELECT id_hash, id_sealed, name, to_date(substr(id_number, 7, 8), 'YYYYMMDD'), village_code,
        household_no, nullif(phone, ''), now(), now()
 FROM copy_baseline
 """,
@@ -71,7 +74,7 @@ INSERT INTO registration (ref, enrollee_id, scheme, period_year, collection_no, 
                           status, created_at, updated_at)
 SELECT 'R' || substr(md5(c.collection_no), 1, 16), e.id, c.scheme, c.period_year::int,
        c.collection_no, c.village_code, 'unpaid', now(), now()
-FROM copy_baseline c JOIN enrollee e ON e.id_number = c.id_number
+FROM copy_baseline c JOIN enrollee e ON e.id_hash = c.id_hash
 """,
     """
 INSERT INTO ledger_message (message_id, kind, registration_id, status, attempts,
@@ -82,14 +85,32 @@ FROM copy_baseline c JOIN registration r ON r.collection_no = c.collection_no
 )
 
 
-def write_csv(path, rows: int, villages: list[str], *, second: bool = False, seed: int = 7) -> None:
-    """Every row a distinct person: (birth date, sequence) is unique by construction."""
+def write_csv(
+    path,
+    rows: int,
+    villages: list[str],
+    *,
+    second: bool = False,
+    seed: int = 7,
+    baseline_path=None,
+) -> None:
+    """Every row a distinct person: (birth date, sequence) is unique by construction. With
+    `baseline_path`, the same rows for the bare SQL too, with each ID number's hash and sealed
+    form (the enrollee table stores no other; computed here, outside the timed SQL)."""
     rng = random.Random(seed)
     first_day = date(1940, 1, 1)
     prefix = "S" if second else "B"
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    vault = id_vault.current()
+    with ExitStack() as files:
+        f = files.enter_context(open(path, "w", newline="", encoding="utf-8"))
         out = csv.writer(f)
         out.writerow(HEADER)
+        bare = None
+        if baseline_path is not None:
+            bare = csv.writer(
+                files.enter_context(open(baseline_path, "w", newline="", encoding="utf-8"))
+            )
+            bare.writerow((*HEADER, *BASELINE_EXTRA))
         for n in range(rows):
             village = villages[n % len(villages)]
             born = first_day + timedelta(days=(n // 500) * 14)  # 2,000 dates over ~77 years
@@ -97,18 +118,19 @@ def write_csv(path, rows: int, villages: list[str], *, second: bool = False, see
             first17 = f"{village[:6]}{born:%Y%m%d}{seq:03d}"
             id_number = first17 + ric.calc_check_digit(first17 + "0")
             name = rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN)
-            out.writerow(
-                [
-                    f"{prefix}{n:09d}",
-                    id_number,
-                    name,
-                    "medical",
-                    2020,
-                    village,
-                    f"H{n // 4:08d}",
-                    "",
-                ]
-            )
+            row = [
+                f"{prefix}{n:09d}",
+                id_number,
+                name,
+                "medical",
+                2020,
+                village,
+                f"H{n // 4:08d}",
+                "",
+            ]
+            out.writerow(row)
+            if bare is not None:
+                bare.writerow([*row, vault.hash_id(id_number), vault.seal(id_number)])
 
 
 def empty(engine) -> None:
@@ -163,20 +185,25 @@ def main() -> dict:
                 text("SELECT code FROM region WHERE level = 'village' ORDER BY code")
             ).all()
         big = RESULTS / f"registrations-{ROWS}.csv"
+        bare_rows = RESULTS / f"baseline-{ROWS}.csv"
         small = RESULTS / f"registrations-{ROWS // 10}.csv"
         log(f"writing {ROWS:,}-row CSV")
-        write_csv(big, ROWS, villages)
+        write_csv(big, ROWS, villages, baseline_path=bare_rows)
         write_csv(small, ROWS // 10, villages, second=True, seed=8)
 
         pg = make_url(url)
         with engine.begin() as conn:
             conn.execute(
-                text("CREATE TABLE copy_baseline (" + ", ".join(f"{c} text" for c in HEADER) + ")")
+                text(
+                    "CREATE TABLE copy_baseline ("
+                    + ", ".join(f"{c} text" for c in (*HEADER, *BASELINE_EXTRA))
+                    + ")"
+                )
             )
         subprocess.run(
             [
                 *(psql, "-h", pg.host, "-U", pg.username, "-d", pg.database, "-q", "-c"),
-                f"\\copy copy_baseline FROM '{big}' WITH (FORMAT csv, HEADER true)",
+                f"\\copy copy_baseline FROM '{bare_rows}' WITH (FORMAT csv, HEADER true)",
             ],
             check=True,
         )
@@ -215,6 +242,7 @@ def main() -> dict:
         _seconds, small_peak = flask_import(time_bin, str(small), env)
         engine.dispose()
         big.unlink()
+        bare_rows.unlink()
         small.unlink()
 
     runs = results["runs"]

@@ -27,6 +27,7 @@ from contextlib import ExitStack
 
 from sqlalchemy import create_engine, text
 
+from backend.infra import id_vault
 from bench.common import BIN, RESULTS, background, free_port, fresh_database, log, median
 
 MESSAGES = int(os.environ.get("BENCH_LEDGER_MESSAGES", "4000"))
@@ -47,11 +48,12 @@ INSERT INTO region (code, name, level, parent_code) VALUES
   ('410721100201', '大召营村', 'village', '410721100000')
 """
 
-# Unique 18-character id numbers (not valid ones: the bureau does not check them).
+# Unique 18-character id numbers (not valid ones: the bureau does not check them), hashed and
+# sealed in Python (backend.infra.id_vault, the environment's keys, as the workers read them).
 ENROLLEES = """
-INSERT INTO enrollee (id_number, name, birth_date, village_code, created_at, updated_at)
-SELECT 'B' || lpad(g::text, 17, '0'), '张三', DATE '1970-01-01', :village, now(), now()
-FROM generate_series(0, CAST(:n AS int) - 1) g ORDER BY g
+INSERT INTO enrollee (id, id_hash, id_sealed, name, birth_date, village_code, created_at,
+                      updated_at)
+VALUES (:id, :id_hash, :id_sealed, '张三', DATE '1970-01-01', :village, now(), now())
 """
 
 REGISTRATIONS = """
@@ -60,7 +62,7 @@ INSERT INTO registration (ref, enrollee_id, scheme, period_year, collection_no, 
 SELECT 'L' || lpad(g::text, 12, '0'), e.id, 'medical', 2020, 'W' || lpad(g::text, 9, '0'),
        :village, 'paid', now(), now()
 FROM generate_series(0, CAST(:n AS int) - 1) g
-JOIN enrollee e ON e.id_number = 'B' || lpad(g::text, 17, '0')
+JOIN enrollee e ON e.id = g + 1
 ORDER BY g
 """
 
@@ -98,7 +100,7 @@ INSERT INTO ledger_message (message_id, kind, registration_id, status, attempts,
     payload, ledger_ref, delivered_at, created_at, updated_at)
 SELECT 'reg-' || r.id, 'registration', r.id, 'delivered', 1, now(),
        json_build_object('message_id', 'reg-' || r.id, 'collection_no', r.collection_no,
-           'id_number', e.id_number, 'name', e.name, 'scheme', r.scheme,
+           'id_sealed', e.id_sealed, 'name', e.name, 'scheme', r.scheme,
            'period_year', r.period_year, 'region_code', r.village_code,
            'payable_fen', 25000, 'gov_paid_fen', 0),
        'L20191120' || lpad(r.id::text, 12, '0'), now(), now(), now()
@@ -128,7 +130,17 @@ def seed(engine) -> None:
     params = {"n": MESSAGES, "village": VILLAGE, "county": COUNTY}
     with engine.begin() as conn:
         conn.execute(text(REGIONS))
-        for sql in (ENROLLEES, REGISTRATIONS, ORDERS, ITEMS, MESSAGES_SQL, PUSHES_SQL):
+        vault = id_vault.current()
+        numbers = [f"B{g:017d}" for g in range(MESSAGES)]
+        conn.execute(
+            text(ENROLLEES),
+            [
+                {"id": g + 1, "id_hash": vault.hash_id(n), "id_sealed": vault.seal(n), **params}
+                for g, n in enumerate(numbers)
+            ],
+        )
+        conn.execute(text("SELECT setval(pg_get_serial_sequence('enrollee', 'id'), :n)"), params)
+        for sql in (REGISTRATIONS, ORDERS, ITEMS, MESSAGES_SQL, PUSHES_SQL):
             conn.execute(text(sql), params)
         count = conn.scalar(text("SELECT count(*) FROM ledger_message WHERE status = 'pending'"))
     if count != MESSAGES:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from backend.infra import id_vault
 from bench.common import (
     BIN,
     RESULTS,
@@ -69,9 +70,13 @@ def main() -> dict:
         seed_demo(env, PEOPLE)
         engine = create_engine(url)
         with engine.connect() as conn:
-            rows = conn.execute(
-                text("SELECT id_number, name FROM enrollee ORDER BY random() LIMIT 2000")
-            ).all()
+            vault = id_vault.current()  # the environment's keys, as the app's
+            rows = [
+                (vault.open(sealed), name)
+                for sealed, name in conn.execute(
+                    text("SELECT id_sealed, name FROM enrollee ORDER BY random() LIMIT 2000")
+                )
+            ]
         engine.dispose()
         people_file = RESULTS / "people.txt"
         people_file.write_text("".join(f"{i}\t{n}\n" for i, n in rows), encoding="utf-8")

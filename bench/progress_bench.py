@@ -131,9 +131,12 @@ _GRADE = f"(ARRAY[20000, 20000, 30000, 50000, 100000])[1 + floor({_u(1103515245)
 _DUE = f"CASE r.scheme WHEN 'medical' THEN 25000 ELSE {_GRADE} END"
 _SUBSIDY = "CASE r.scheme WHEN 'medical' THEN 0 ELSE 3000 END"
 
+# Progress never reads an ID number: each person gets a unique stand-in for the hash and the
+# sealed form (backend.infra.id_vault), made in SQL at this scale.
 ENROLLEES = """
-INSERT INTO enrollee (id, id_number, name, birth_date, village_code, created_at, updated_at)
-SELECT g, substr(v.code, 1, 6) || lpad(g::text, 12, '0'), '居民' || g,
+INSERT INTO enrollee (id, id_hash, id_sealed, name, birth_date, village_code, created_at,
+                      updated_at)
+SELECT g, md5(g::text) || md5('b' || g), 'bench:' || g, '居民' || g,
        DATE '1940-01-01' + (g % 25000)::int, v.code, :stamp, :stamp
 FROM bench_village v, generate_series(v.first_id, v.last_id) AS g
 """

@@ -42,6 +42,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from backend.infra import id_vault
 from bench.common import BIN, RESULTS, fresh_database, log, median
 from fakes.wechat.bill import COLUMNS, SUMMARY
 
@@ -177,6 +178,7 @@ def refunds(conn, plan: Plan) -> None:
         )
     )
     succeeded = DAY_START + timedelta(hours=15)
+    vault = id_vault.current()  # the environment's keys, as the app's
     for n in [*plan.refunded, plan.refund_ours_only]:
         params = {
             "n": n,
@@ -184,11 +186,13 @@ def refunds(conn, plan: Plan) -> None:
             "village": VILLAGE,
             "at": succeeded,
             "rno": refund_no(n),
+            "id_hash": vault.hash_id(f"R{n:017d}"),
+            "id_sealed": vault.seal(f"R{n:017d}"),
         }
         conn.execute(
             text(
-                "INSERT INTO enrollee (id_number, name, birth_date, village_code, created_at, "
-                "updated_at) VALUES ('R' || lpad(CAST(:n AS text), 17, '0'), '张三', "
+                "INSERT INTO enrollee (id_hash, id_sealed, name, birth_date, village_code, "
+                "created_at, updated_at) VALUES (:id_hash, :id_sealed, '张三', "
                 "DATE '1970-01-01', :village, now(), now())"
             ),
             params,
@@ -199,7 +203,7 @@ def refunds(conn, plan: Plan) -> None:
                 "village_code, status, created_at, updated_at) SELECT "
                 "'R' || lpad(CAST(:n AS text), 12, '0'), e.id, 'medical', 2024, "
                 "'R' || lpad(CAST(:n AS text), 9, '0'), :village, 'paid', now(), now() "
-                "FROM enrollee e WHERE e.id_number = 'R' || lpad(CAST(:n AS text), 17, '0')"
+                "FROM enrollee e WHERE e.id_hash = :id_hash"
             ),
             params,
         )

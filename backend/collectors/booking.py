@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from backend.collectors.sending import SendFailed, SendReport, back_off, claim
 from backend.collectors.wire import Bookings
-from backend.infra import audit
+from backend.infra import audit, id_vault
 from backend.infra.clock import Clock
 from backend.infra.uow import UnitOfWork
 from backend.models import (
@@ -99,7 +99,7 @@ def booking_body(session: Session, batch: CollectorBatch) -> dict[str, Any]:
     unit = session.get(CollectingUnit, batch.unit_id)
     assert unit is not None
     rows = session.execute(
-        select(CollectorBatchItem, Enrollee.id_number)
+        select(CollectorBatchItem, Enrollee.id_sealed)
         .join(Registration, Registration.id == CollectorBatchItem.registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
@@ -111,7 +111,7 @@ def booking_body(session: Session, batch: CollectorBatch) -> dict[str, Any]:
     details = [
         {
             "collection_no": item.collection_no,
-            "id_number": id_number,
+            "id_number": id_vault.open_sealed(sealed),
             "scheme": item.scheme,
             "period_year": item.period_year,
             "amount_fen": item.amount_fen,
@@ -120,7 +120,7 @@ def booking_body(session: Session, batch: CollectorBatch) -> dict[str, Any]:
             if item.entered_at
             else None,
         }
-        for item, id_number in rows
+        for item, sealed in rows
     ]
     return {
         "booking_id": f"B{batch.declaration_no}",

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from backend.collectors.closing import release
 from backend.collectors.sending import Claimed, SendFailed, SendReport, back_off, claim
 from backend.collectors.wire import Declarations
-from backend.infra import audit
+from backend.infra import audit, id_vault
 from backend.infra.clock import Clock
 from backend.infra.uow import UnitOfWork
 from backend.ledger.pushes import pushed
@@ -36,6 +36,7 @@ from backend.models import (
 )
 from backend.states.collectors import CollectorBatchStatus, ItemOutcome
 from backend.states.transitions import COLLECTOR_BATCHES
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def declaration_body(session: Session, batch: CollectorBatch) -> dict[str, Any]:
     unit = session.get(CollectingUnit, batch.unit_id)
     assert unit is not None
     rows = session.execute(
-        select(CollectorBatchItem, Enrollee.id_number, Enrollee.name)
+        select(CollectorBatchItem, Enrollee.id_sealed, Enrollee.name)
         .join(Registration, Registration.id == CollectorBatchItem.registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(
@@ -123,14 +124,14 @@ def declaration_body(session: Session, batch: CollectorBatch) -> dict[str, Any]:
         "registrations": [
             {
                 "collection_no": item.collection_no,
-                "id_number": id_number,
+                "id_number": id_vault.open_sealed(sealed),
                 "name": name,
                 "scheme": item.scheme,
                 "period_year": item.period_year,
                 "amount_fen": item.amount_fen,
                 "grade_yuan": item.grade_yuan,
             }
-            for item, id_number, name in rows
+            for item, sealed, name in rows
         ],
     }
 
@@ -222,7 +223,8 @@ def _apply(
                 now=now,
                 only=CollectorBatchItem.collection_no == verdict.collection_no,
                 refusal_reason=verdict.reason,
-                refusal_note=verdict.message,
+                # The bureau's words are kept, without an ID number they may quote.
+                refusal_note=mask_text(verdict.message) if verdict.message else verdict.message,
             )
     log.info(
         "collector batch %s (%s): %d accepted, %d refused by the bureau",

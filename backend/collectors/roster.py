@@ -24,6 +24,7 @@ from backend.enrollees.groups import groups_by_year
 from backend.errors import Refused
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, pension_options, quote
 from backend.government.eligible import candidates
+from backend.infra import id_vault
 from backend.infra.spreadsheets import cell_rule
 from backend.models import CollectingUnit, Enrollee, Region, Registration
 from backend.values.labels import SCHEME_SHORT
@@ -99,11 +100,13 @@ def roster(
         .order_by(
             Registration.village_code,
             func.coalesce(Enrollee.household_no, ""),  # no household first, on any database
-            Enrollee.id_number,
         )
     ).all()
     county_name = county.name if county else unit.county_code
-    rows = [_row(book, row, unit.county_code[:6], villages) for row in found]
+    # Within a household by ID number, which the database holds sealed only.
+    numbers = {row.id: id_vault.open_sealed(row.id_sealed) for row in found}
+    found = sorted(found, key=lambda r: (r.village_code, r.household_no or "", numbers[r.id]))
+    rows = [_row(book, row, numbers[row.id], unit.county_code[:6], villages) for row in found]
     title = f"{county_name}{unit.name} {period_year}年度{SCHEME_SHORT[scheme]} 代征名单"
     return Roster(title, unit.county_code[:6], unit.region_code, rows)
 
@@ -126,14 +129,16 @@ def xlsx(listed: Roster) -> bytes:
     return out.getvalue()
 
 
-def _row(book: PolicyBook, row, county6: str, villages: dict[str, str]) -> dict[str, Any]:
+def _row(
+    book: PolicyBook, row, id_number: str, county6: str, villages: dict[str, str]
+) -> dict[str, Any]:
     due, grades, note = _due(book, row)
     return {
         "county_code": county6,
         "village": villages.get(row.village_code, row.village_code),
         "household_no": row.household_no or "",
         "name": row.name,
-        "id_number": mask_id_number(row.id_number),
+        "id_number": mask_id_number(id_number),
         "scheme": SCHEME_SHORT[row.scheme],
         "period_year": row.period_year,
         "due_yuan": due,

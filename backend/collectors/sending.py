@@ -21,9 +21,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.infra import id_vault
 from backend.infra.uow import UnitOfWork
 from backend.models import CollectorBatch
 from backend.states.collectors import CollectorBatchStatus
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +86,14 @@ def claim(
     ).all()
     claimed = []
     for batch in batches:
-        body = getattr(batch, body_column)
-        if body is None:
+        vault = id_vault.current()
+        kept = getattr(batch, body_column)
+        if kept is None:
             body = body_of(session, batch)
-            setattr(batch, body_column, body)
+            # Kept with its ID numbers sealed: the database holds none in clear.
+            setattr(batch, body_column, vault.seal_ids(body))
+        else:
+            body = vault.open_ids(kept)
         batch.attempts += 1
         batch.lease_until = now + lease
         claimed.append(
@@ -121,7 +127,7 @@ def back_off(
             .values(
                 lease_until=None,
                 next_attempt_at=now + timedelta(seconds=wait),
-                last_error=error[:255],
+                last_error=mask_text(error)[:255],  # no ID number an answer quotes
                 updated_at=now,
             ),
             execution_options={"synchronize_session": False},

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.staff import StaffIdentity
 from backend.errors import NotFound
+from backend.infra import id_vault
 from backend.models import Enrollee, Region, Registration
 from backend.states.registrations import RegistrationStatus
 from backend.values.labels import registration_label
@@ -45,29 +46,31 @@ def unpaid_in_village(
         select(
             Enrollee.household_no,
             Enrollee.name,
-            Enrollee.id_number,
+            Enrollee.id_sealed,
             Registration.scheme,
             Registration.period_year,
             Registration.status,
         )
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
         .where(Registration.village_code == village_code, Registration.status.in_(NOT_PAID))
-        .order_by(
-            Enrollee.household_no,
-            Enrollee.id_number,
-            Registration.scheme.desc(),  # pension before medical
-            Registration.period_year,
-        )
     )
+    found = [
+        (id_vault.open_sealed(row.id_sealed), row)
+        for row in session.execute(query)
+        if staff.handles(row.scheme)
+    ]
+    # By household, then ID number (held sealed, so sorted here), pension before medical.
+    found.sort(key=lambda f: f[1].period_year)
+    found.sort(key=lambda f: f[1].scheme, reverse=True)
+    found.sort(key=lambda f: (f[1].household_no or "", f[0]))
     return [
         UnpaidRow(
             household_no=row.household_no or "",
             name_masked=mask_name(row.name),
-            id_number_masked=mask_id_number(row.id_number),
+            id_number_masked=mask_id_number(number),
             scheme=row.scheme,
             registration=registration_label(row.scheme, row.period_year),
             status=STATUS_TEXT[row.status],
         )
-        for row in session.execute(query)
-        if staff.handles(row.scheme)
+        for number, row in found
     ]

@@ -21,6 +21,7 @@ from backend import errors
 from backend.enrollees.groups import GroupsByYear, groups_by_year, memberships_of
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, Quote, pension_options, quote
 from backend.fees.window import window_refusal
+from backend.infra import id_vault
 from backend.infra.statements import Reader
 from backend.models import Enrollee, Region, Registration
 from backend.states.registrations import RegistrationStatus
@@ -41,7 +42,6 @@ _village, _township, _county = aliased(Region), aliased(Region), aliased(Region)
 _FIND = (
     select(
         Enrollee.id,
-        Enrollee.id_number,
         Enrollee.name,
         Enrollee.birth_date,
         Enrollee.village_code,
@@ -60,7 +60,7 @@ _FIND = (
     .outerjoin(_township, _township.code == _village.parent_code)
     .outerjoin(_county, _county.code == _township.parent_code)
     .outerjoin(Registration, Registration.enrollee_id == Enrollee.id)
-    .where(Enrollee.id_number == bindparam("id_number"))
+    .where(Enrollee.id_hash == bindparam("id_hash"))
     .order_by(Registration.period_year, Registration.scheme)
 )
 
@@ -137,7 +137,7 @@ def enrollee_ref(secret_key: str, enrollee_id: int) -> str:
 def find_resident(reader: Reader, id_number: str, name: str, *, today: date) -> Resident:
     """InvalidIdNumber for a malformed number, NotFound for one unknown or mismatched."""
     number = id_numbers.validate(id_number, today=today)
-    rows = reader.all(_FIND, id_number=number)
+    rows = reader.all(_FIND, id_hash=id_vault.hash_id(number))
     person = rows[0] if rows else None
     stored_name = person.name if person else _NOBODY
     name_matches = hmac.compare_digest(stored_name.strip().encode(), name.strip().encode())
@@ -155,7 +155,7 @@ def find_resident(reader: Reader, id_number: str, name: str, *, today: date) -> 
     log.info("lookup of %s: %d registrations", mask_id_number(number), len(registrations))
     return Resident(
         enrollee_id=person.id,
-        id_number=person.id_number,
+        id_number=number,  # the number whose hash found the person
         name=person.name,
         birth_date=person.birth_date,
         village=Village(person.village_code, person.village_name, "".join(n for n in names if n)),

@@ -29,7 +29,7 @@ def candidates() -> Select:
         Registration.status,
         Registration.school_code,
         Enrollee.name,
-        Enrollee.id_number,
+        Enrollee.id_sealed,
         Enrollee.birth_date,
         memberships_of(Registration.enrollee_id),
     ).join(Enrollee, Enrollee.id == Registration.enrollee_id)

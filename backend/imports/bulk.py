@@ -57,6 +57,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from backend.imports import dialect
 from backend.imports.checked import JournalKey
 from backend.imports.rows import RegistrationRow
+from backend.infra import id_vault
 from backend.infra.statements import CompiledStatement
 from backend.ledger.pushes import push_statement
 from backend.models import Enrollee, Registration
@@ -83,6 +84,10 @@ _FIELDS = (
 )
 assert tuple(name for name, _ in _FIELDS) == RegistrationRow._fields
 _STUDENT_ONLY = ("school_code", "study_years_left")
+# Computed per row in Python next to the fields: the enrollee table holds the ID number hashed
+# and sealed only (backend.infra.id_vault); the staged rows keep it in their temporary table.
+_EXTRA = (("id_hash", String), ("id_sealed", String), ("ref", String), ("alone", Boolean))
+_ID_NUMBER = RegistrationRow._fields.index("id_number")
 _VILLAGE, _SCHEME, _YEAR = (
     RegistrationRow._fields.index(name) for name in ("village_code", "scheme", "period_year")
 )
@@ -119,11 +124,12 @@ class Bulk:
         compiled = CompiledStatement(_statement(self.fields, sequences, now), conn.dialect)
         # The batch's arrays go in binary (see dialect): %(name)b instead of %(name)s.
         self.sql = compiled.sql
-        for name, _kind in (*self.fields, ("ref", String), ("alone", Boolean)):
+        for name, _kind in (*self.fields, *_EXTRA):
             self.sql = self.sql.replace(f"%({name})s::", f"%({name})b::")
         self.compiled = compiled
         self.positions = [RegistrationRow._fields.index(name) for name, _kind in self.fields]
         self.sent: Counter[JournalKey] = Counter()
+        self.vault = id_vault.current()
 
     def send(self, rows: Sequence[RegistrationRow]) -> None:
         """Stage a batch and write its fresh rows; nothing is waited for."""
@@ -136,6 +142,9 @@ class Bulk:
         values = {
             name: list(columns[i]) for (name, _), i in zip(self.fields, self.positions, strict=True)
         }
+        numbers = columns[_ID_NUMBER]
+        values["id_hash"] = [self.vault.hash_id(n) for n in numbers]
+        values["id_sealed"] = [self.vault.seal(n) for n in numbers]
         values["ref"] = new_refs(len(rows))
         values["alone"] = [ids[r.id_number] == 1 and nos[r.collection_no] == 1 for r in rows]
         dialect.pg_execute(self.conn, self.sql, self.compiled.parameters(values), fetch=False)
@@ -194,7 +203,7 @@ def _quoted(name: str) -> str:
 def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: datetime):
     """The batch statement: stage every row, and write each fresh row's enrollee, registration
     and push (data-modifying CTEs, one round trip)."""
-    inputs = [*fields, ("ref", String), ("alone", Boolean)]
+    inputs = [*fields, *_EXTRA]
     batch_in = (
         func.unnest(*(bindparam(name, type_=ARRAY(kind)) for name, kind in inputs))
         .table_valued(*(column(name, kind) for name, kind in inputs))
@@ -216,7 +225,7 @@ def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: da
         select(
             and_(
                 batch_in.c.alone,
-                absent(select(one).where(_ENROLLEE.c.id_number == batch_in.c.id_number)),
+                absent(select(one).where(_ENROLLEE.c.id_hash == batch_in.c.id_hash)),
                 absent(
                     select(one).where(_REGISTRATION.c.collection_no == batch_in.c.collection_no)
                 ),
@@ -282,12 +291,13 @@ def _statement(fields: list[tuple[str, type]], sequences: Sequence[str], now: da
 
     people = insert(_ENROLLEE).from_select(
         [
-            *("id", "id_number", "name", "birth_date", "village_code", "household_no", "phone"),
-            *("created_at", "updated_at"),
+            *("id", "id_hash", "id_sealed", "name", "birth_date", "village_code"),
+            *("household_no", "phone", "created_at", "updated_at"),
         ],
         select(
             fresh.c.enrollee_id,
-            fresh.c.id_number,
+            fresh.c.id_hash,
+            fresh.c.id_sealed,
             fresh.c.name,
             fresh.c.birth_date,
             fresh.c.village_code,

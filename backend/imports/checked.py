@@ -45,6 +45,7 @@ from sqlalchemy import Connection, Table, select
 from backend.fees import PolicyBook
 from backend.imports import dialect
 from backend.imports.rows import GroupRow, RegistrationRow, Rejection, RowRejected
+from backend.infra import id_vault
 from backend.ledger.pushes import NotPriceable, push_amounts, push_statement
 from backend.models import Enrollee, Registration, SpecialGroupMembership
 from backend.models.registrations import new_ref
@@ -80,6 +81,7 @@ class Writer:
         self.scope_prefix = regions.scope_prefix(scope_code)
         self.now = now
         self.policies = policies
+        self.vault = id_vault.current()
         self.seen = dialect.temporary(conn, dialect.SEEN)
         self.earlier: dict[str, int] = {}
         self.new_seen: dict[str, int] = {}
@@ -112,6 +114,10 @@ class Writer:
         self._write()
         dialect.insert_rows(self.conn, self.seen, ("key", "line"), list(self.new_seen.items()))
         return outcomes
+
+    def _hashes(self, rows: list[Any]) -> dict[str, str]:
+        """The batch's ID numbers by their hash (what the enrollee table is searched by)."""
+        return {self.vault.hash_id(n): n for n in {r.id_number for r in rows}}
 
     def finish(self) -> None:
         dialect.drop_temporary(self.conn, dialect.SEEN)
@@ -174,7 +180,8 @@ _STORED_REGISTRATION_COLUMNS = (
     "study_years_left",
 )
 _NEW_ENROLLEE_COLUMNS = (
-    "id_number",
+    "id_hash",
+    "id_sealed",
     "name",
     "birth_date",
     "village_code",
@@ -201,14 +208,15 @@ class RegistrationWriter(Writer):
 
     def _load(self, rows: list[RegistrationRow]) -> None:
         conn = self.conn
+        self.numbers = self._hashes(rows)
         self.people = {
-            id_number: _Person(enrollee_id, name, household_no, phone)
-            for enrollee_id, id_number, name, household_no, phone in dialect.select_in(
+            self.numbers[id_hash]: _Person(enrollee_id, name, household_no, phone)
+            for enrollee_id, id_hash, name, household_no, phone in dialect.select_in(
                 conn,
                 _ENROLLEE,
-                ("id", "id_number", "name", "household_no", "phone"),
-                "id_number",
-                {r.id_number for r in rows},
+                ("id", "id_hash", "name", "household_no", "phone"),
+                "id_hash",
+                self.numbers,
             )
         }
         self.by_no = {
@@ -318,18 +326,27 @@ class RegistrationWriter(Writer):
         conn, now = self.conn, self.now
         stamps = {"created_at": now, "updated_at": now}
         ids = {id_number: p.id for id_number, p in self.people.items()}
+        hash_id, seal = self.vault.hash_id, self.vault.seal
         inserted = dialect.insert_rows(
             conn,
             _ENROLLEE,
             _NEW_ENROLLEE_COLUMNS,
             [
-                (r.id_number, r.name, r.birth_date, r.village_code, r.household_no, r.phone)
+                (
+                    hash_id(r.id_number),
+                    seal(r.id_number),
+                    r.name,
+                    r.birth_date,
+                    r.village_code,
+                    r.household_no,
+                    r.phone,
+                )
                 for _person, r in self.new_people.values()
             ],
             same_for_all=stamps,
-            returning=("id", "id_number"),
+            returning=("id", "id_hash"),
         )
-        ids.update({id_number: enrollee_id for enrollee_id, id_number in inserted})
+        ids.update({self.numbers[id_hash]: enrollee_id for enrollee_id, id_hash in inserted})
         dialect.update_rows(
             conn,
             _ENROLLEE,
@@ -401,14 +418,15 @@ class GroupWriter(Writer):
 
     def _load(self, rows: list[GroupRow]) -> None:
         conn = self.conn
+        numbers = self._hashes(rows)
         self.people = {
-            id_number: (enrollee_id, name, village_code, birth_date)
-            for enrollee_id, id_number, name, village_code, birth_date in dialect.select_in(
+            numbers[id_hash]: (enrollee_id, name, village_code, birth_date)
+            for enrollee_id, id_hash, name, village_code, birth_date in dialect.select_in(
                 conn,
                 _ENROLLEE,
-                ("id", "id_number", "name", "village_code", "birth_date"),
-                "id_number",
-                {r.id_number for r in rows},
+                ("id", "id_hash", "name", "village_code", "birth_date"),
+                "id_hash",
+                numbers,
             )
         }
         self.memberships = {

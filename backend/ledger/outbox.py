@@ -28,6 +28,7 @@ from sqlalchemy import and_, bindparam, case, insert, literal, or_, select, upda
 from sqlalchemy.orm import Session, aliased
 
 from backend.fees import PolicyBook
+from backend.infra import id_vault
 from backend.infra.clock import Clock
 from backend.infra.statements import execute_compiled_many
 from backend.infra.uow import UnitOfWork
@@ -47,6 +48,7 @@ from backend.models import (
 from backend.orders.channels import GOVERNMENT, order_channel
 from backend.states.ledger import MessageStatus
 from backend.states.transitions import LEDGER_MESSAGES
+from backend.values.masking import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +198,10 @@ def claim_pushes(
     priced = push_bodies(
         session.connection(), book, [row.id for row in rows if row.payload is None]
     )
-    fixed = {row_id: body for row_id, body in priced.items() if isinstance(body, dict)}
+    vault = id_vault.current()
+    fixed = {
+        row_id: vault.seal_ids(body) for row_id, body in priced.items() if isinstance(body, dict)
+    }
     values: dict[str, Any] = {
         "attempts": LedgerMessage.attempts + 1,
         "next_attempt_at": now + lease,
@@ -219,7 +224,8 @@ def claim_pushes(
     )
     claimed = []
     for row in rows:
-        body = row.payload if row.payload is not None else fixed.get(row.id)
+        kept = row.payload if row.payload is not None else fixed.get(row.id)
+        body = None if kept is None else vault.open_ids(kept)
         problem = None if body is not None else str(priced.get(row.id, "registration not found"))
         claimed.append(
             Claimed(row.id, row.message_id, REGISTRATION, attempts[row.id], body, problem)
@@ -262,13 +268,16 @@ def claim_due(
         .with_for_update(skip_locked=True)
     ).all()
     claimed = []
+    vault = id_vault.current()
     for message in rows:
         if message.payload is None:
-            message.payload = _payload(session, message)
+            # Kept with the ID number sealed: the database holds none in clear.
+            message.payload = vault.seal_ids(_payload(session, message))
         message.attempts += 1
         message.next_attempt_at = now + lease
+        body = vault.open_ids(message.payload)
         claimed.append(
-            Claimed(message.id, message.message_id, message.kind, message.attempts, message.payload)
+            Claimed(message.id, message.message_id, message.kind, message.attempts, body)
         )
     return claimed
 
@@ -417,7 +426,7 @@ def _record(
     rows: dict[str, list[dict[str, Any]]] = {"delivered": [], "failed": [], "dead": []}
     failures: dict[str, int] = defaultdict(int)
     for message, ledger_ref, error, status in outcomes:
-        error = error[:255] if error else None
+        error = mask_text(error)[:255] if error else None  # no ID number an answer quotes
         values = {"b_id": message.id, "b_now": now, "b_error": error}
         if ledger_ref is not None:
             outcome = "delivered"

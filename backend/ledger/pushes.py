@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 from backend.enrollees.groups import groups_by_year
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, quote
 from backend.government.eligible import candidates
+from backend.infra import id_vault
 from backend.models import LedgerMessage, Registration
 from backend.states.ledger import MessageStatus
 from backend.values.labels import registration_label
@@ -126,7 +127,7 @@ def push_bodies(
         bodies[row.message_row] = {
             "message_id": row.message_id,
             "collection_no": row.collection_no,
-            "id_number": row.id_number,
+            "id_number": id_vault.open_sealed(row.id_sealed),
             "name": row.name,
             "scheme": row.scheme,
             "period_year": row.period_year,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ColumnElement, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.infra import id_vault
 from backend.infra.database import Base
 from backend.models._types import UTCDateTime, stamp
 
@@ -15,7 +16,10 @@ class Enrollee(Base):
     __tablename__ = "enrollee"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    # The ID number is never stored in clear (backend.infra.id_vault): its keyed hash is what
+    # finds the person (unique), its sealed copy what gives the number back where it is needed.
+    id_hash: Mapped[str] = mapped_column(String(id_vault.HASH_LENGTH), unique=True)
+    id_sealed: Mapped[str] = mapped_column(String(id_vault.SEALED_LENGTH))
     name: Mapped[str] = mapped_column(String(64))
     birth_date: Mapped[date] = mapped_column(Date)
     village_code: Mapped[str] = mapped_column(ForeignKey("region.code"), index=True)
@@ -23,6 +27,20 @@ class Enrollee(Base):
     phone: Mapped[str | None] = mapped_column(String(20), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, onupdate=stamp)
+
+    @property
+    def id_number(self) -> str:
+        """The ID number, opened from its sealed copy (in memory only)."""
+        return id_vault.open_sealed(self.id_sealed)
+
+    @id_number.setter
+    def id_number(self, value: str) -> None:
+        self.id_hash, self.id_sealed = id_vault.hash_id(value), id_vault.seal(value)
+
+    @classmethod
+    def numbered(cls, id_number: str) -> ColumnElement[bool]:
+        """The filter `WHERE` this person's ID number, compared as its hash."""
+        return cls.id_hash == id_vault.hash_id(id_number)
 
 
 class SpecialGroupMembership(Base):

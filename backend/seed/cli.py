@@ -27,7 +27,7 @@ from backend.auth.staff import create_staff
 from backend.config import PROJECT_DIR
 from backend.config_checks import refuse_when_live
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, SchemePolicy, quote
-from backend.infra import audit
+from backend.infra import audit, id_vault
 from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Enrollee, Registration, StaffUser
 from backend.seed import loader, season, season_plan
@@ -351,12 +351,14 @@ def _stored(session: Session, persons: list[Person]) -> tuple[set[str], dict[str
     """Which of these people are in the database under the same name, and their statuses."""
     numbers = [p.id_number for p in persons]
     names = {p.id_number: p.name for p in persons}
+    vault = id_vault.current()
+    by_hash = {vault.hash_id(number): number for number in numbers}
     present = {
-        number
-        for number, name in session.execute(
-            select(Enrollee.id_number, Enrollee.name).where(Enrollee.id_number.in_(numbers))
+        by_hash[id_hash]
+        for id_hash, name in session.execute(
+            select(Enrollee.id_hash, Enrollee.name).where(Enrollee.id_hash.in_(list(by_hash)))
         )
-        if names[number] == name
+        if names[by_hash[id_hash]] == name
     }
     refs = [r.ref for p in persons for r in p.registrations]
     status = {

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from backend.infra import id_vault
 from backend.ledger.pushes import REGISTRATION, enqueue_pushes
 from backend.models import Enrollee, LedgerMessage, Region, Registration, SpecialGroupMembership
 from backend.progress import journal
@@ -195,13 +196,16 @@ def _batched(items: Iterable[Person], size: int) -> Iterator[tuple[Person, ...]]
 
 def _write_batch(engine: Engine, batch: tuple[Person, ...], now: datetime) -> None:
     stamps = {"created_at": now, "updated_at": now}
+    vault = id_vault.current()
+    hashes = {p.id_number: vault.hash_id(p.id_number) for p in batch}
     with engine.begin() as conn:
         insert_ignoring_conflicts(
             conn,
             _ENROLLEE,
             [
                 {
-                    "id_number": p.id_number,
+                    "id_hash": hashes[p.id_number],
+                    "id_sealed": vault.seal(p.id_number),
                     "name": p.name,
                     "birth_date": p.birth_date,
                     "village_code": p.village_code,
@@ -212,16 +216,20 @@ def _write_batch(engine: Engine, batch: tuple[Person, ...], now: datetime) -> No
             same_for_all=stamps,
         )
         stored = {
-            id_number: (enrollee_id, name)
-            for id_number, enrollee_id, name in conn.execute(
-                select(_ENROLLEE.c.id_number, _ENROLLEE.c.id, _ENROLLEE.c.name).where(
-                    is_in(conn, _ENROLLEE.c.id_number, [p.id_number for p in batch])
+            id_hash: (enrollee_id, name)
+            for id_hash, enrollee_id, name in conn.execute(
+                select(_ENROLLEE.c.id_hash, _ENROLLEE.c.id, _ENROLLEE.c.name).where(
+                    is_in(conn, _ENROLLEE.c.id_hash, list(hashes.values()))
                 )
             )
         }
         # Someone already registered under the same number with another name is not ours to
         # extend: leave them alone rather than hang demo registrations on a real person.
-        ours = [(p, stored[p.id_number][0]) for p in batch if stored[p.id_number][1] == p.name]
+        ours = [
+            (p, stored[hashes[p.id_number]][0])
+            for p in batch
+            if stored[hashes[p.id_number]][1] == p.name
+        ]
         insert_ignoring_conflicts(
             conn,
             _MEMBERSHIP,

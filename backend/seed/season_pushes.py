@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from backend.fees import PolicyBook
+from backend.infra import id_vault
 from backend.infra.statements import execute_compiled_many
 from backend.ledger.pushes import REGISTRATION, push_bodies
 from backend.models import LedgerAttempt, LedgerMessage
@@ -76,10 +77,11 @@ def deliver_imported(open_session: Callable[[], Session], book: PolicyBook) -> i
                 for i, body in push_bodies(connection, book, ids).items()
                 if isinstance(body, dict)
             }
+            vault = id_vault.current()
             values = [
                 {
                     "b_id": i,
-                    "b_payload": body,
+                    "b_payload": vault.seal_ids(body),
                     "b_ledger_ref": _ledger_ref(body["message_id"]),
                     "b_at": PUSHED_AT,
                 }
@@ -158,7 +160,7 @@ def load_into_bureau(open_session: Callable[[], Session], ledger_url: str) -> st
 def _held(row) -> dict:
     delivered_at: datetime = row.delivered_at
     return {
-        **row.payload,
+        **id_vault.current().open_ids(row.payload),
         "ledger_ref": row.ledger_ref,
         "received_at": delivered_at.astimezone(BEIJING).isoformat(timespec="seconds"),
     }

@@ -147,7 +147,7 @@ def _pending(connection: Connection, order_numbers: list[str]):
             Registration.collection_no,
             Registration.scheme,
             Registration.period_year,
-            Enrollee.id_number,
+            Enrollee.id_sealed,
             Enrollee.name,
         )
         .join(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
@@ -190,7 +190,7 @@ def _body(row) -> dict:
     return {
         "message_id": row.message_id,
         "collection_no": row.collection_no,
-        "id_number": row.id_number,
+        "id_sealed": row.id_sealed,  # kept sealed, as the worker keeps it
         "name": row.name,
         "scheme": row.scheme,
         "period_year": row.period_year,

@@ -1,5 +1,6 @@
 """The Alembic migrations and the SQLAlchemy models describe the same schema, on both databases."""
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session
 
+from backend.infra import id_vault
 from backend.infra.database import Base, make_engine
 from backend.models import StaffUser
 from tests.support import database
@@ -146,6 +148,75 @@ def test_staff_tokens_from_before_expiry_get_90_days_from_the_upgrade(tmp_path):
         assert old.expires_at - upgraded < timedelta(days=90, minutes=5)
         assert old.last_used_at is None
         command.downgrade(cfg, "a3c91e5f7d20-1")
+    finally:
+        if server_url:
+            database.drop_postgres_database(url, server_url)
+
+
+def test_id_numbers_of_an_older_database_are_hashed_and_sealed_and_come_back_down(tmp_path):
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    url = (
+        database.create_postgres_database(server_url)
+        if server_url
+        else f"sqlite:///{tmp_path / 'i.db'}"
+    )
+    number = "410721198001010012"
+    try:
+        cfg = database.alembic_config(url)
+        command.upgrade(cfg, "acd5e117de4a-1")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO region (code, name, level) VALUES ('410721100201', 'v', 'village')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO enrollee (id_number, name, birth_date, village_code, created_at,"
+                    " updated_at) VALUES (:n, 'n', '1980-01-01', '410721100201',"
+                    " '2019-08-26 01:00:00', '2019-08-26 01:00:00')"
+                ),
+                {"n": number},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO registration (ref, enrollee_id, scheme, period_year, collection_no,"
+                    " village_code, status, created_at, updated_at) SELECT 'R1', id, 'pension',"
+                    " 2019, 'C1', village_code, 'unpaid', created_at, created_at FROM enrollee"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO ledger_message (message_id, kind, registration_id, status,"
+                    " attempts, next_attempt_at, payload, created_at, updated_at) SELECT 'reg-1',"
+                    " 'registration', id, 'pending', 1, created_at, :body, created_at, created_at"
+                    " FROM registration"
+                ),
+                {"body": f'{{"message_id": "reg-1", "id_number": "{number}", "name": "n"}}'},
+            )
+        engine.dispose()
+        command.upgrade(cfg, "head")
+        engine = make_engine(url)
+        vault = id_vault.current()
+        with engine.connect() as conn:
+            id_hash, sealed = conn.execute(text("SELECT id_hash, id_sealed FROM enrollee")).one()
+            payload = conn.execute(text("SELECT payload FROM ledger_message")).scalar_one()
+        engine.dispose()
+        assert id_hash == vault.hash_id(number) and vault.open(sealed) == number
+        assert number not in str(payload)
+        assert vault.open_ids(json.loads(payload) if isinstance(payload, str) else payload) == {
+            "message_id": "reg-1",
+            "id_number": number,
+            "name": "n",
+        }
+        command.downgrade(cfg, "acd5e117de4a-1")
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT id_number FROM enrollee")).scalar_one() == number
+            payload = conn.execute(text("SELECT payload FROM ledger_message")).scalar_one()
+        engine.dispose()
+        assert number in str(payload)
     finally:
         if server_url:
             database.drop_postgres_database(url, server_url)

@@ -3,6 +3,7 @@ naming every problem at once; the demo commands and the make-believe clock stay 
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def live(tmp_path):
         "WECHAT_API_KEY": API_KEY,
         "TAX_LEDGER_SECRET": "a-real-tax-secret",
         "EXCHANGE_SECRET": "a-real-exchange-secret",
+        "ID_HASH_KEY": "a-real-id-hash-key",
+        "ID_ENCRYPTION_KEYS": "k1:" + base64.b64encode(b"r" * 32).decode(),
         "PUBLIC_BASE_URL": "https://pay.example.cn",
         "TAX_LEDGER_URL": "https://ledger.example.cn",
         "WECHAT_MCH_CERT": str(cert),
@@ -56,7 +59,14 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         **live,
         **{
             name: getattr(config_module, f"DEV_{name}")
-            for name in ("WECHAT_SECRET", "WECHAT_API_KEY", "TAX_LEDGER_SECRET", "EXCHANGE_SECRET")
+            for name in (
+                "WECHAT_SECRET",
+                "WECHAT_API_KEY",
+                "TAX_LEDGER_SECRET",
+                "EXCHANGE_SECRET",
+                "ID_HASH_KEY",
+                "ID_ENCRYPTION_KEYS",
+            )
         },
         "SECRET_KEY": config_module.DEV_SECRET,
         "PUBLIC_BASE_URL": "http://pay.example.cn",
@@ -72,6 +82,8 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "WECHAT_SECRET",
         "TAX_LEDGER_SECRET",
         "EXCHANGE_SECRET",
+        "ID_HASH_KEY",
+        "ID_ENCRYPTION_KEYS",
         "WECHAT_API_KEY",
         "PUBLIC_BASE_URL",
         "TAX_LEDGER_URL",
@@ -81,7 +93,7 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "PROXY_FIX_X_FOR",
     ]
     assert [p.split()[1] for p in problems] == expected
-    assert "https://" in problems[5] and "missing.pem" in problems[8]
+    assert "https://" in problems[7] and "missing.pem" in problems[10]
 
 
 def test_sandbox_refuses_the_public_demo_key_and_a_key_of_the_wrong_length(live):
