@@ -54,6 +54,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
 
     init_api(app)
 
+    from backend.infra.metrics import init_metrics
+
+    init_metrics(app)
+
     from backend.dashboard import init_dashboard
 
     init_dashboard(app)

@@ -13,6 +13,7 @@ def register_commands(app: Flask) -> None:
     from backend.imports.cli import import_cli
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
+    from backend.money.cli import check_money
     from backend.posters.cli import posters
     from backend.progress.cli import progress_cli
     from backend.recon.cli import (
@@ -38,5 +39,6 @@ def register_commands(app: Flask) -> None:
         progress_cli,
         bulletin,
         collectors_cli,
+        check_money,
     ):
         app.cli.add_command(command)

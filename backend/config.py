@@ -45,6 +45,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
 | MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| METRICS_TOKEN | (unset) | with WECHAT_MODE live or sandbox, /metrics answers only requests carrying `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise, and always when unset); open with the fake platform |
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ class Config:
     )
     APP_CLOCK_ANCHOR: str | None = field(
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
+    )
+    METRICS_TOKEN: str | None = field(
+        default_factory=lambda: os.environ.get("METRICS_TOKEN") or None
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).

@@ -75,6 +75,7 @@ def init_api(app: Flask) -> None:
         government,
         imports,
         ledger,
+        money,
         orders,
         payments,
         posters,
@@ -111,6 +112,7 @@ def init_api(app: Flask) -> None:
         finance,
         schools,
         collectors,
+        money,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)
