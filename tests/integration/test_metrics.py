@@ -3,6 +3,8 @@ payment, and no answer without the token in live mode."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -32,7 +34,9 @@ def test_metrics_follow_a_payment(app, db, with_regions, live_server, http, fake
     order_no = order(http, live_server, auth, [regs[1].ref]).json()["order_no"]
     pay(http, fake_wechat, order_no)
     wait_until(lambda: get_order(http, live_server, auth, order_no).json()["status"] == "paid")
+    app.extensions["clock"].advance(timedelta(seconds=90))  # the bureau has not been told yet
     after = scrape(http, live_server)
+    assert after[("cc_ledger_outbox_oldest_pending_age_seconds", ())] >= 90
     assert after[("cc_orders", (("state", "paid"),))] == 1
     assert after[("cc_orders", (("state", "created"),))] == 0
     assert after[("cc_ledger_dead_letters", ())] == 0

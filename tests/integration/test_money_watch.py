@@ -5,7 +5,7 @@ took, breaks it, and operators see the broken day (CLI, API, the operations page
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -105,6 +105,11 @@ def test_the_money_adds_up_and_a_broken_day_is_shown(
         for a in alerts
     ), alerts
     assert not any(number in a for a in alerts for number in played.orders)  # figures only
+
+    # The worker's money job finds it too, once its 10 minutes have passed.
+    recon_app.extensions["clock"].advance(timedelta(minutes=11))
+    job = recon_app.test_cli_runner().invoke(args=["worker", "--once", "--job", "money"])
+    assert f"money: 1 days checked, broken: {today}" in job.output, job.output
 
     city = http.get(server.url + CHECKS, headers=recon).json()
     assert [(d["day"], d["difference"], d["ok"]) for d in city["broken"]] == [
