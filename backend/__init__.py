@@ -65,6 +65,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     init_api(app)
     body_limits.init_app(app)  # after the API's authentication gate: 401 before 413
 
+    from backend.infra.metrics import init_metrics
+
+    init_metrics(app)
+
     from backend.dashboard import init_dashboard
 
     init_dashboard(app)

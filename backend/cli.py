@@ -14,6 +14,7 @@ def register_commands(app: Flask) -> None:
     from backend.imports.cli import import_cli
     from backend.jobs.cli import worker
     from backend.ledger.cli import ledger_cli
+    from backend.money.cli import check_money
     from backend.posters.cli import posters
     from backend.progress.cli import progress_cli
     from backend.recon.cli import (
@@ -40,5 +41,6 @@ def register_commands(app: Flask) -> None:
         bulletin,
         collectors_cli,
         ids_cli,
+        check_money,
     ):
         app.cli.add_command(command)

@@ -50,6 +50,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | LOOKUP_FAILURES_PER_ID | 5 per hour | lookups with a wrong name one ID number may have; past it, its lookups answer "not found" (the right name too) until the window ends |
 | ID_HASH_KEY | a development key | HMAC-SHA256 key of the ID-number hashes the enrollee table is searched by; MUST be set in production before the first migration and never changed (the hashes would no longer match) |
 | ID_ENCRYPTION_KEYS | a development key | AES-GCM keys of the sealed ID numbers, `kid:base64key` separated by commas (16, 24 or 32 bytes each), the first one seals; older ones still open their rows until `flask ids reencrypt` moves them; MUST be set in production |
+| METRICS_TOKEN | (unset) | with WECHAT_MODE live or sandbox, /metrics answers only requests carrying `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise, and always when unset); open with the fake platform |
 """
 
 from __future__ import annotations
@@ -226,6 +227,9 @@ class Config:
     ID_HASH_KEY: str = field(default_factory=lambda: _env("ID_HASH_KEY", DEV_ID_HASH_KEY))
     ID_ENCRYPTION_KEYS: str = field(
         default_factory=lambda: _env("ID_ENCRYPTION_KEYS", DEV_ID_ENCRYPTION_KEYS)
+    )
+    METRICS_TOKEN: str | None = field(
+        default_factory=lambda: os.environ.get("METRICS_TOKEN") or None
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks (PostgreSQL at BENCH_DATABASE_URL, default the local server): `bench/run.sh` runs
 # all of them, `bench/run.sh recon ledger` only those named. Results: bench/results/ (<stamp>.md
-# for the whole run; the import, orders, ledger, recon and progress benchmarks also keep their last
-# results in import.json, orders.json, ledger.json, recon.json and progress.json).
+# for the whole run; the import, orders, ledger, recon, progress and storm benchmarks also keep their last
+# results in import.json, orders.json, ledger.json, recon.json, progress.json and storm.json).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(lookup import orders ledger recon progress)
+all=(lookup import orders ledger recon progress storm)
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   names=("${all[@]}")

@@ -81,6 +81,7 @@ def init_api(app: Flask) -> None:
         government,
         imports,
         ledger,
+        money,
         orders,
         payments,
         posters,
@@ -117,6 +118,7 @@ def init_api(app: Flask) -> None:
         finance,
         schools,
         collectors,
+        money,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

@@ -1,6 +1,7 @@
 """What the operations page shows, each part to the roles that may see it, inside the viewer's
-region: open reconciliation discrepancies and today's settlement totals (recon), the tax ledger
-outbox with its dead letters (admin).
+region: the money watch's broken days (city accounts: the money is the merchant account's), open
+reconciliation discrepancies and today's settlement totals (recon), the tax ledger outbox with
+its dead letters (admin).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from backend.auth.staff import StaffIdentity
-from backend.models import LedgerMessage, ReconDiscrepancy, Region, Registration
+from backend.models import LedgerMessage, MoneyCheck, ReconDiscrepancy, Region, Registration
 from backend.models.registrations import SCHEMES
+from backend.money import watch
 from backend.recon import discrepancies, settlement
 from backend.states.ledger import MessageStatus
 
 SHOWN = 50  # rows of a list on the page; the total is always given
+CITY_DIGITS = 4  # a scope prefix this short is the whole city's
 KIND_LABELS = {
     "missing_in_ours": "本方缺失（微信有、本方无）",
     "missing_in_bill": "账单缺失（本方有、微信无）",
@@ -59,6 +62,7 @@ class Operations:
     open_total: int
     settlement: list[SettlementLine]
     outbox: Outbox | None  # admins only
+    money_broken: list[MoneyCheck]  # days the money does not add up (city accounts only)
 
 
 def operations(session: Session, *, staff: StaffIdentity, today: date) -> Operations:
@@ -70,6 +74,7 @@ def operations(session: Session, *, staff: StaffIdentity, today: date) -> Operat
         open_total=found.total,
         settlement=settlement_today(session, staff=staff, today=today),
         outbox=outbox(session, staff=staff) if staff.may("admin") else None,
+        money_broken=watch.broken(session) if len(staff.scope_prefix) <= CITY_DIGITS else [],
     )
 
 

@@ -20,6 +20,7 @@ from backend.infra.web import policy_book
 from backend.ledger.client import TaxLedgerClient
 from backend.ledger.outbox import PUSH_BATCH, deliver_due
 from backend.ledger.port import TaxLedger
+from backend.money.watch import check_if_due
 from backend.orders.poller import check_open_orders
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
@@ -136,6 +137,12 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         told = ", ".join(f"{m.scheme} {m.period_year} as of {m.as_of}" for m in made)
         return Outcome(f"bulletins made: {told}" if made else "no bulletin due", bool(made))
 
+    def money(uow: UnitOfWork) -> Outcome:
+        checked = check_if_due(uow, now=clock.now())
+        broken = [row.day.isoformat() for row in checked if not row.ok]
+        summary = f"{len(checked)} days checked, broken: {', '.join(broken) or 'none'}"
+        return Outcome(summary, bool(broken))
+
     return [
         Job("orders", orders),
         Job("refunds", refunds),
@@ -144,6 +151,7 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         Job("bookings", bookings),
         Job("progress", progress),
         Job("bulletins", bulletins),
+        Job("money", money),
     ]
 
 
@@ -155,4 +163,5 @@ JOB_NAMES = (
     "bookings",
     "progress",
     "bulletins",
+    "money",
 )

@@ -9,6 +9,7 @@ from backend.models.discrepancies import ReconDiscrepancy
 from backend.models.enrollees import Enrollee, SpecialGroupMembership
 from backend.models.government import GovernmentBatch, GovernmentBatchItem
 from backend.models.ledger import LedgerAttempt, LedgerMessage
+from backend.models.money import MoneyCheck
 from backend.models.orders import OrderItem, PaymentOrder
 from backend.models.progress import ProgressChange, ProgressDay, ProgressRoll
 from backend.models.refunds import Refund
@@ -29,6 +30,7 @@ __all__ = [
     "GovernmentBatchItem",
     "LedgerAttempt",
     "LedgerMessage",
+    "MoneyCheck",
     "OrderItem",
     "PaymentOrder",
     "ProgressChange",
