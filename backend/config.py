@@ -45,6 +45,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
 | MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| OPEN_ORDERS_PER_RESIDENT | 3 | how many unpaid, unexpired orders one WeChat user may have at once; one more gets 409 (too_many_open_orders) |
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ class Config:
     )
     APP_CLOCK_ANCHOR: str | None = field(
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
+    )
+    OPEN_ORDERS_PER_RESIDENT: int = field(
+        default_factory=lambda: int(_env("OPEN_ORDERS_PER_RESIDENT", "3"))
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
