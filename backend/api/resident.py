@@ -15,6 +15,7 @@ from backend.enrollees import lookup as lookup_service
 from backend.enrollees.lookup import LookupResult, PricedRegistration
 from backend.fees import Quote
 from backend.infra.web import client_address, clock, policy_book, rate_limited, reader
+from backend.orders import grants
 from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 from backend.values.beijing import beijing_today
 from backend.values.masking import mask_id_number, mask_name
@@ -109,7 +110,9 @@ class GradeOut(Schema):
 
 
 class RegistrationOut(Schema):
-    ref = fields.String()
+    ref = fields.String(
+        metadata={"description": "to order it: bound to the signed-in user, useless to another"}
+    )
     scheme = fields.String(metadata={"description": "pension | medical"})
     period_year = fields.Integer()
     status = fields.String(
@@ -194,10 +197,10 @@ def _money(q: Quote) -> dict[str, Any]:
     }
 
 
-def _registration_answer(r: PricedRegistration) -> dict[str, Any]:
+def _registration_answer(r: PricedRegistration, ref: str) -> dict[str, Any]:
     chosen = r.chosen
     return {
-        "ref": r.ref,
+        "ref": ref,
         "scheme": r.scheme,
         "period_year": r.period_year,
         "status": r.status,
@@ -220,9 +223,10 @@ def _registration_answer(r: PricedRegistration) -> dict[str, Any]:
 _NO_MONEY = {"payable_fen": 0, "gov_paid_fen": 0, "contribution_subsidy_fen": 0}
 
 
-def lookup_answer(found: LookupResult) -> dict[str, Any]:
+def lookup_answer(found: LookupResult, *, secret_key: str, openid: str) -> dict[str, Any]:
     """LookupOut's shape, built directly: the busiest answer skips the schema dump (a test loads
-    every answer back through LookupOut). The person is masked here."""
+    every answer back through LookupOut). The person is masked here; each registration's ref is
+    granted to the caller `openid` (backend.orders.grants): only they can order with it."""
     return {
         "enrollee": {
             "ref": found.enrollee_ref,
@@ -234,7 +238,10 @@ def lookup_answer(found: LookupResult) -> dict[str, Any]:
                 "full_name": found.village.full_name,
             },
         },
-        "registrations": [_registration_answer(r) for r in found.registrations],
+        "registrations": [
+            _registration_answer(r, grants.grant(secret_key, openid, r.ref))
+            for r in found.registrations
+        ],
     }
 
 
@@ -251,7 +258,7 @@ class LookupView(MethodView):
     def post(self, body):
         """Find a registered person by ID number and name; price each registration, and say
         whether it can be paid today (inside its collection window) and until when."""
-        current_openid()
+        openid = current_openid()
         cfg = current_app.config["APP_CONFIG"]
         found = lookup_service.lookup(
             reader(),
@@ -261,4 +268,4 @@ class LookupView(MethodView):
             body["name"],
             today=beijing_today(clock().now()),
         )
-        return jsonify(lookup_answer(found))
+        return jsonify(lookup_answer(found, secret_key=cfg.SECRET_KEY, openid=openid))
