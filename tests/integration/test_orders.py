@@ -589,3 +589,21 @@ def test_a_resident_holds_a_few_open_orders_at_most(app, session, http, live_ser
     # An expired order no longer counts, even before the worker closes it.
     clock.advance(timedelta(seconds=app.config["ORDER_TTL_SECONDS"] + 1))
     assert order(http, live_server, auth, [people[cap][1].ref]).status_code == 201
+
+
+def test_an_expired_order_frees_its_registrations_while_wechat_cannot_be_reached(
+    app, session, http, live_server, fake_wechat, auth, clock
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    http.post(f"{fake_wechat.url}/_control/faults", json={"pay_http_500": True})
+    try:
+        report = expire(app, clock)
+    finally:
+        http.post(f"{fake_wechat.url}/_control/faults", json={"pay_http_500": False})
+    assert "closed 1" in report
+    closed = get_order(http, live_server, auth, created["order_no"]).json()
+    assert (closed["status"], closed["status_reason"]) == ("closed", "expired")
+    assert statuses(session, registrations)[1] == "unpaid"
+    other = sign_in(http, live_server, fake_wechat, "next-payer")
+    assert order(http, live_server, other, [registrations[1].ref]).status_code == 201
