@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from backend import config_checks
 from backend.config import DEV_SECRET, Config
 from backend.infra.clock import CLOCK_OPTION, clock_from_settings
 from backend.infra.database import make_engine, make_session_factory
@@ -23,6 +24,8 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
         cfg = Config()
         for key, value in (config or {}).items():
             setattr(cfg, key, value)
+    # Before anything else: a sandbox or live deployment on development secrets never starts.
+    config_checks.enforce(cfg)
 
     app = Flask(__name__)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese as UTF-8, not \u escapes
@@ -34,7 +37,10 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     if cfg.SECRET_KEY == DEV_SECRET and not cfg.TESTING:
         app.logger.warning("SECRET_KEY is the development default; set it in production")
     if cfg.PROXY_FIX_X_FOR:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=cfg.PROXY_FIX_X_FOR)  # type: ignore[method-assign]
+        # The same proxies say whether the client came over https (HSTS, https links).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=cfg.PROXY_FIX_X_FOR, x_proto=cfg.PROXY_FIX_X_FOR
+        )
 
     clock = cfg.CLOCK or clock_from_settings(
         cfg.APP_CLOCK_START, cfg.APP_CLOCK_ANCHOR, live=cfg.WECHAT_MODE == "live"
@@ -46,13 +52,16 @@ def create_app(config: Config | dict[str, Any] | None = None) -> Flask:
     app.extensions["db_sessions"] = make_session_factory(engine)
     app.extensions["db_reader"] = Reader(make_read_engine(engine))
 
-    from backend.infra import web
+    from backend.infra import headers, web
 
     web.init_app(app)
+    headers.init_app(app, inline_allowed=("/api/docs",))
 
     from backend.api import init_api
+    from backend.infra import body_limits
 
     init_api(app)
+    body_limits.init_app(app)  # after the API's authentication gate: 401 before 413
 
     from backend.dashboard import init_dashboard
 
@@ -68,6 +77,10 @@ def _configure_logging(app: Flask, cfg: Config) -> None:
     logging.basicConfig(
         level=cfg.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # wechatpy at DEBUG prints whole requests and replies (the sandbox signing key in getsignkey's
+    # reply, every signature): never, whatever LOG_LEVEL says.
+    wechatpy_level = max(logging.INFO, logging.getLogger().getEffectiveLevel())
+    logging.getLogger("wechatpy").setLevel(wechatpy_level)
     masking = MaskingFilter()
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):

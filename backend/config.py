@@ -5,13 +5,13 @@ Every variable the application reads is listed here, so an operator has one plac
 | variable | default | meaning |
 | --- | --- | --- |
 | DATABASE_URL | sqlite file var/app.db in the project folder | SQLAlchemy URL; PostgreSQL in production |
-| SECRET_KEY | a development key | signs resident session tokens; MUST be set in production |
+| SECRET_KEY | var/secret-key (made by `make run`) in fake mode, else a development key | signs resident session tokens; MUST be set with WECHAT_MODE=sandbox or live |
 | SESSION_TOKEN_MAX_AGE | 7200 | seconds a resident session token stays valid |
 | STAFF_SESSION_MINUTES | 480 | how long a sign-in to the staff dashboard (/staff/) lasts, on the business clock |
 | REDIS_URL | (unset) | shared rate-limit storage; in-process memory when unset |
 | LOOKUP_LIMIT_PER_OPENID | 10 per minute | lookups one WeChat user may make |
-| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups one client address may make |
-| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address may make |
+| LOOKUP_LIMIT_PER_ADDRESS | 60 per minute | lookups signed-in residents at one client address (IPv6: its /64) may make together |
+| SESSION_LIMIT_PER_ADDRESS | 30 per minute | session exchanges one client address (IPv6: its /64) may make; also the resident API requests without a valid token it may make (401s, counted apart from signed-in callers) |
 | WECHAT_MODE | fake | fake, sandbox or live: which WeChat platform we talk to |
 | FAKE_WECHAT_URL | http://127.0.0.1:8001/ | where the fake WeChat platform listens (mode fake) |
 | WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
@@ -43,8 +43,11 @@ Every variable the application reads is listed here, so an operator has one plac
 | APP_CLOCK_START | (unset: the system clock) | an ISO instant (2019-11-20T09:00:00+08:00) the business clock reads at APP_CLOCK_ANCHOR and runs on from at real speed, so a demo or a test stands inside a collection season; the fakes take the same pair; refused with WECHAT_MODE=live |
 | APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
 | LOG_LEVEL | INFO | logging level |
-| PROXY_FIX_X_FOR | 0 | how many proxies in front set X-Forwarded-For (client address for rate limits) |
-| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes (agency import uploads); larger gets 413 |
+| PROXY_FIX_X_FOR | (unset: 0) | how many proxies in front set X-Forwarded-For (client address for rate limits); MUST be set (even to 0) with WECHAT_MODE=live |
+| MAX_CONTENT_LENGTH | 67108864 (64 MB) | largest request body in bytes of the file uploads (imports, collector lists); larger gets 413. Other routes take far less (backend.infra.body_limits): resident API 16 KB, callbacks 64 KB, staff JSON 1 MB |
+| API_DOCS_PUBLIC | 0 | 1: serve Swagger UI (/api/docs) and the OpenAPI document (/api/openapi.json) with WECHAT_MODE=live too (404 otherwise) |
+| STAFF_TOKEN_DAYS | 90 | days a staff token works after it is created or rotated (`flask staff rotate`); the expiry is fixed when the token is issued |
+| LOOKUP_FAILURES_PER_ID | 5 per hour | lookups with a wrong name one ID number may have; past it, its lookups answer "not found" (the right name too) until the window ends |
 | OPEN_ORDERS_PER_RESIDENT | 3 | how many unpaid, unexpired orders one WeChat user may have at once; one more gets 409 (too_many_open_orders) |
 """
 
@@ -62,6 +65,16 @@ DEFAULT_BILL_DIR = PROJECT_DIR / "var" / "bills"
 DEFAULT_POSTER_FONT = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
 DEFAULT_POSTER_LATIN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 DEV_SECRET = "dev-only-secret-change-me"
+# The development defaults of the other secrets: fine on a laptop, refused outside WECHAT_MODE=fake
+# (backend.config_checks), since anyone can read them here.
+DEV_WECHAT_SECRET = "demo-app-secret-0000000000000000"
+DEV_WECHAT_API_KEY = "demoapikey0000000000000000000000"
+DEV_TAX_LEDGER_SECRET = "dev-only-tax-ledger-secret"
+DEV_EXCHANGE_SECRET = "dev-only-exchange-secret"
+# The installation's own SECRET_KEY, made once by `make run` (scripts/run.sh); read by every
+# process (API, worker, a `flask ...` command run by hand) when SECRET_KEY is unset in fake mode,
+# so the tokens they sign agree.
+SECRET_KEY_FILE = PROJECT_DIR / "var" / "secret-key"
 
 WECHAT_BASE_URLS = {
     "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
@@ -74,12 +87,27 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _secret_key() -> str:
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    if _env("WECHAT_MODE", "fake") == "fake" and SECRET_KEY_FILE.is_file():
+        made = SECRET_KEY_FILE.read_text(encoding="utf-8").strip()
+        if made:
+            return made
+    return DEV_SECRET
+
+
+def _optional_int(name: str) -> int | None:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else None
+
+
 @dataclass
 class Config:
     DATABASE_URL: str = field(
         default_factory=lambda: _env("DATABASE_URL", f"sqlite:///{DEFAULT_SQLITE}")
     )
-    SECRET_KEY: str = field(default_factory=lambda: _env("SECRET_KEY", DEV_SECRET))
+    SECRET_KEY: str = field(default_factory=_secret_key)
     SESSION_TOKEN_MAX_AGE: int = field(
         default_factory=lambda: int(_env("SESSION_TOKEN_MAX_AGE", "7200"))
     )
@@ -103,13 +131,9 @@ class Config:
         )
     )
     WECHAT_APPID: str = field(default_factory=lambda: _env("WECHAT_APPID", "wxdemoappid000001"))
-    WECHAT_SECRET: str = field(
-        default_factory=lambda: _env("WECHAT_SECRET", "demo-app-secret-0000000000000000")
-    )
+    WECHAT_SECRET: str = field(default_factory=lambda: _env("WECHAT_SECRET", DEV_WECHAT_SECRET))
     WECHAT_MCH_ID: str = field(default_factory=lambda: _env("WECHAT_MCH_ID", "1900000109"))
-    WECHAT_API_KEY: str = field(
-        default_factory=lambda: _env("WECHAT_API_KEY", "demoapikey0000000000000000000000")
-    )
+    WECHAT_API_KEY: str = field(default_factory=lambda: _env("WECHAT_API_KEY", DEV_WECHAT_API_KEY))
     WECHAT_MCH_CERT: str | None = field(
         default_factory=lambda: os.environ.get("WECHAT_MCH_CERT") or None
     )
@@ -152,7 +176,7 @@ class Config:
         )
     )
     TAX_LEDGER_SECRET: str = field(
-        default_factory=lambda: _env("TAX_LEDGER_SECRET", "dev-only-tax-ledger-secret")
+        default_factory=lambda: _env("TAX_LEDGER_SECRET", DEV_TAX_LEDGER_SECRET)
     )
     LEDGER_RETRY_SCHEDULE: tuple[int, ...] = field(
         default_factory=lambda: tuple(
@@ -174,14 +198,15 @@ class Config:
         )
     )
     EXCHANGE_SECRET: str = field(
-        default_factory=lambda: _env("EXCHANGE_SECRET", "dev-only-exchange-secret")
+        default_factory=lambda: _env("EXCHANGE_SECRET", DEV_EXCHANGE_SECRET)
     )
     BILL_DIR: str = field(default_factory=lambda: _env("BILL_DIR", str(DEFAULT_BILL_DIR)))
     POLICY_DIR: str | None = field(default_factory=lambda: os.environ.get("POLICY_DIR") or None)
     BULLETIN_WEEKDAY: int = field(default_factory=lambda: int(_env("BULLETIN_WEEKDAY", "1")))
     CITY_CODE: str = field(default_factory=lambda: _env("CITY_CODE", "410700000000"))
     LOG_LEVEL: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
-    PROXY_FIX_X_FOR: int = field(default_factory=lambda: int(_env("PROXY_FIX_X_FOR", "0")))
+    # None when unset: live mode refuses to start until it is said explicitly (even 0).
+    PROXY_FIX_X_FOR: int | None = field(default_factory=lambda: _optional_int("PROXY_FIX_X_FOR"))
     MAX_CONTENT_LENGTH: int = field(
         default_factory=lambda: int(_env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))
     )
@@ -190,6 +215,11 @@ class Config:
     )
     APP_CLOCK_ANCHOR: str | None = field(
         default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
+    )
+    API_DOCS_PUBLIC: bool = field(default_factory=lambda: _env("API_DOCS_PUBLIC", "0") == "1")
+    STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
+    LOOKUP_FAILURES_PER_ID: str = field(
+        default_factory=lambda: _env("LOOKUP_FAILURES_PER_ID", "5 per hour")
     )
     OPEN_ORDERS_PER_RESIDENT: int = field(
         default_factory=lambda: int(_env("OPEN_ORDERS_PER_RESIDENT", "3"))

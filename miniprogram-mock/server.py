@@ -3,7 +3,8 @@
 `python miniprogram-mock/server.py [--host H] [--port P] [--api-url URL] [--wechat-url URL]`
 
     GET  /, /static/...            the pages (plain HTML, CSS and JavaScript, no build step)
-    *    /api/mp/v1/...            passed to the backend's resident API unchanged (status, JSON body)
+    *    /api/mp/v1/...            passed to the backend's resident API unchanged (status, JSON body);
+                                   only paths still under /api/mp/v1/ once decoded and normalised
     POST /wx/login                 wx.login() on the phone: {"user"} -> {"code", "openid"}
     POST /wx/request-payment       wx.requestPayment(): the order's signed `pay` parameters
     POST /wx/cancel                the payer backs out of the payment sheet: {"out_trade_no"}
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import posixpath
+import re
 from pathlib import Path
 
 import requests
@@ -32,6 +35,27 @@ FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key",
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "X-Pagination", "Idempotent-Replayed", "Retry-After")
 UNREACHABLE = "服务暂时无法连接，请稍后再试。"
 WX_ACTIONS = ("login", "request-payment", "cancel")  # /wx/<action> -> /_control/<action>
+RESIDENT_PREFIX = "/api/mp/v1/"
+# What a resident API path is made of: no "%" (a second round of escapes), no backslash.
+RESIDENT_PATH = re.compile(r"/api/mp/v1/[A-Za-z0-9._~/-]+")
+ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
+
+
+def resident_path(decoded: str, raw: str) -> str | None:
+    """The backend path to pass a request on to, or None when it would leave the resident API.
+
+    `decoded` is the request path with its escapes decoded once (Werkzeug's), `raw` the path as
+    sent. Encoded slashes and backslashes are refused outright (they hide segments); dot segments
+    are resolved before the prefix is checked, so `/api/mp/v1/%2e%2e/...` cannot reach staff.
+    """
+    if ENCODED_SEPARATOR.search(raw) or "\\" in decoded:
+        return None
+    normal = posixpath.normpath(decoded)
+    if decoded.endswith("/") and not normal.endswith("/"):
+        normal += "/"
+    if not normal.startswith(RESIDENT_PREFIX) or not RESIDENT_PATH.fullmatch(normal):
+        return None
+    return normal
 
 
 def create_app(api_url: str, wechat_url: str) -> Flask:
@@ -71,10 +95,14 @@ def create_app(api_url: str, wechat_url: str) -> Flask:
 
     @app.route("/api/mp/v1/<path:rest>", methods=["GET", "POST"])
     def resident_api(rest: str):
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+        path = resident_path(request.path, raw.partition("?")[0])
+        if path is None:
+            return jsonify(code=404, status="Not Found", message="没有这个接口。"), 404
         headers = {k: request.headers[k] for k in FORWARDED_REQUEST_HEADERS if k in request.headers}
         if request.remote_addr:
             headers["X-Forwarded-For"] = request.remote_addr
-        return relay(request.method, f"{current_app.config['API_URL']}/api/mp/v1/{rest}", headers)
+        return relay(request.method, current_app.config["API_URL"] + path, headers)
 
     @app.post("/wx/<action>")
     def wechat(action: str):

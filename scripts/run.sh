@@ -91,7 +91,7 @@ pids+=($!)
 "$BIN/python" miniprogram-mock/server.py --host 127.0.0.1 --port "$MINIPROGRAM_PORT" \
   --api-url "http://127.0.0.1:$PORT" --wechat-url "$FAKE_WECHAT_URL" >>var/log/miniprogram.log 2>&1 &
 pids+=($!)
-"$BIN/gunicorn" --workers 2 --bind "127.0.0.1:$PORT" --access-logfile var/log/access.log \
+"$BIN/gunicorn" --config gunicorn.conf.py --workers 2 --bind "127.0.0.1:$PORT" --access-logfile var/log/access.log \
   --error-logfile - 'backend:create_app()' &
 pids+=($!)
 

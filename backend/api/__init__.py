@@ -15,7 +15,7 @@ from flask_smorest import Api
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.api import health, village_links
+from backend.api import gate, health, village_links
 from backend.errors import Conflict, DomainError, NotFound, Refused, Unavailable
 from backend.infra.rate_limits import TooManyRequests
 
@@ -65,7 +65,13 @@ API_SPEC = {
 def init_api(app: Flask) -> None:
     for key, value in API_SPEC.items():
         app.config.setdefault(key, value)
+    cfg = app.config["APP_CONFIG"]
+    if cfg.WECHAT_MODE == "live" and not cfg.API_DOCS_PUBLIC:
+        # A live deployment does not hand out its map: no /api/docs, no /api/openapi.json (404).
+        # `flask openapi write` still writes the document.
+        app.config["OPENAPI_URL_PREFIX"] = None
     api = Api(app)
+    gate.init_app(app)  # first before_request: authenticate before any body is read
 
     from backend.api import (
         bulletins,

@@ -9,7 +9,7 @@ from flask import current_app, g, request
 from flask_smorest import abort
 
 from backend.auth import resident_tokens
-from backend.auth.staff import StaffIdentity, authenticate
+from backend.auth.staff import UNKNOWN_TOKEN, StaffIdentity, TokenRefused, authenticate
 from backend.infra.web import clock, reader
 
 RESIDENT_SECURITY = [{"residentToken": []}]
@@ -54,9 +54,10 @@ def resident_or_staff() -> str | StaffIdentity:
                 cfg.SECRET_KEY, token, cfg.SESSION_TOKEN_MAX_AGE, now=clock().now()
             )
         except resident_tokens.InvalidToken:
-            staff = _staff(token)
-            if staff is not None:
-                return staff
+            try:
+                return _staff(token)
+            except TokenRefused:
+                pass
     abort(401, message="请先登录（居民令牌或工作人员令牌）。")
 
 
@@ -69,8 +70,27 @@ def resident_required(view: Callable) -> Callable:
     return wrapper
 
 
-def _staff(token: str) -> StaffIdentity | None:
-    return authenticate(reader(), token)
+def _staff(token: str) -> StaffIdentity:
+    """The staff member the token stands for now; TokenRefused when none.
+
+    Read once per request: the authentication gate (backend.api.gate) and the view both ask."""
+    known = g.get("staff_by_token")
+    if known is not None and known[0] == token:
+        return known[1]
+    staff = authenticate(reader(), token, clock().now())
+    g.staff_by_token = (token, staff)
+    return staff
+
+
+def authenticated_staff() -> StaffIdentity:
+    """The caller's staff identity (401 without a valid staff token, saying why)."""
+    token = _bearer()
+    if token is None:
+        abort(401, message=UNKNOWN_TOKEN)
+    try:
+        return _staff(token)
+    except TokenRefused as refused:
+        abort(401, message=refused.message)
 
 
 def current_staff() -> StaffIdentity:
@@ -94,12 +114,7 @@ def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            token = _bearer()
-            staff = _staff(token) if token else None
-            if staff is None:
-                abort(
-                    401, message="a valid staff token is required (Authorization: Bearer <token>)"
-                )
+            staff = authenticated_staff()
             if not any(staff.may(permission) for permission in permissions):
                 needs = " or ".join(repr(permission) for permission in permissions)
                 abort(403, message=f"role {staff.role!r} may not do this (needs {needs})")

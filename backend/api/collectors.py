@@ -351,7 +351,7 @@ class DeclarationEntriesOut(Schema):
 @bureau.doc(
     requestBody={
         "content": {"application/json": {"schema": DeclarationEntriesIn}},
-        "description": "signed: X-Timestamp (Unix seconds) and X-Signature over timestamp.body",
+        "description": "signed: X-Timestamp (Unix seconds) and X-Signature over the timestamp, method, path and body (docs/protocol.md)",
     }
 )
 @bureau.response(200, DeclarationEntriesOut)
@@ -365,6 +365,8 @@ def declaration_entries():
     body = request.get_data()
     problem = verify(
         cfg.TAX_LEDGER_SECRET,
+        request.method,
+        request.script_root + request.path,
         request.headers.get("X-Timestamp"),
         request.headers.get("X-Signature"),
         body,

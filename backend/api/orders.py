@@ -194,6 +194,7 @@ def readable_order(order_no: str) -> tuple[OrderView, bool]:
 
 @blp.route("/orders")
 class OrdersView(MethodView):
+    @rate_limited(_order_limits)  # outermost: counted before flask-smorest parses the body
     @blp.doc(security=RESIDENT_SECURITY)
     @blp.arguments(IDEMPOTENCY_HEADER, location="headers")  # instances: no schema per request
     @blp.arguments(ORDER_IN)
@@ -210,7 +211,6 @@ class OrdersView(MethodView):
     )
     @blp.alt_response(503, description="WeChat Pay could not be reached")
     @blp.alt_response(429, description="too many orders from one payer")
-    @rate_limited(_order_limits)
     def post(self, headers, body):
         """Create an order for one or more registrations (a household at once).
 
@@ -285,7 +285,7 @@ class OneOrder(MethodView):
 
 
 @blp.route("/orders/<order_no>/qrcode.png")
-@blp.doc(security=RESIDENT_SECURITY)
+@blp.doc(security=RESIDENT_SECURITY + STAFF_SECURITY)  # readable_order: its payer, or staff
 @blp.response(200, description="PNG of the NATIVE code_url, for a payer to scan")
 @blp.alt_response(404, description="no payable NATIVE order of the caller's")
 def qrcode_png(order_no):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request
@@ -13,10 +15,12 @@ from backend.api.auth import RESIDENT_SECURITY, current_openid
 from backend.auth import resident_tokens
 from backend.enrollees import lookup as lookup_service
 from backend.enrollees.lookup import LookupResult, PricedRegistration
+from backend.errors import NotFound
 from backend.fees import Quote
-from backend.infra.web import client_address, clock, policy_book, rate_limited, reader
+from backend.infra.web import clock, policy_book, rate_limit_address, rate_limited, reader
 from backend.orders import grants
 from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
+from backend.values import id_numbers
 from backend.values.beijing import beijing_today
 from backend.values.masking import mask_id_number, mask_name
 
@@ -36,7 +40,10 @@ def login_gateway() -> WeChatLoginGateway:
 
 
 def openid_or_address(app: Flask | None = None) -> str:
-    """Rate-limit key: the signed-in WeChat user, or the address when there is no valid token."""
+    """Rate-limit key: the signed-in WeChat user, or the address when there is no valid token
+    (such requests only reach a limit on the public routes: the gate answers the others 401)."""
+    if "openid" in g:  # the authentication gate (backend.api.gate) verified it
+        return "openid:" + g.openid
     header = request.headers.get("Authorization", "")
     if header.lower().startswith("bearer "):
         app = app or current_app._get_current_object()  # type: ignore[attr-defined]
@@ -49,22 +56,29 @@ def openid_or_address(app: Flask | None = None) -> str:
                 now=app.extensions["clock"].now(),
             )
         except resident_tokens.InvalidToken:
-            return "addr:" + client_address()
+            return "addr:" + rate_limit_address()
         g.openid = openid  # the view's own authentication need not verify it again
         return "openid:" + openid
-    return "addr:" + client_address()
+    return "addr:" + rate_limit_address()
 
 
 def _session_limits() -> list[tuple[str, str]]:
-    return [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "session/" + client_address())]
+    return [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "session/" + rate_limit_address())]
 
 
 def _lookup_limits() -> list[tuple[str, str]]:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     return [
-        (app.config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + client_address()),
         (app.config["LOOKUP_LIMIT_PER_OPENID"], "lookup/user/" + openid_or_address(app)),
+        (app.config["LOOKUP_LIMIT_PER_ADDRESS"], "lookup/address/" + rate_limit_address()),
     ]
+
+
+def _failures_key(secret_key: str, id_number: str) -> str:
+    """The counter of wrong names for an ID number: a keyed hash, so the store never holds it."""
+    number = id_numbers.normalise(id_number)
+    digest = hmac.new(secret_key.encode(), f"lookup-failures:{number}".encode(), hashlib.sha256)
+    return "lookup/failures/" + digest.hexdigest()[:32]
 
 
 class SessionIn(Schema):
@@ -260,12 +274,23 @@ class LookupView(MethodView):
         whether it can be paid today (inside its collection window) and until when."""
         openid = current_openid()
         cfg = current_app.config["APP_CONFIG"]
-        found = lookup_service.lookup(
-            reader(),
-            policy_book(),
-            cfg.SECRET_KEY,
-            body["id_number"],
-            body["name"],
-            today=beijing_today(clock().now()),
-        )
+        now = clock().now()
+        # Too many wrong names for this ID number: every lookup of it is "not found" for a while
+        # (the right name too, so the lock tells nothing), and guessing a name stops paying.
+        limits, allowed = current_app.extensions["rate_limits"], cfg.LOOKUP_FAILURES_PER_ID
+        key = _failures_key(cfg.SECRET_KEY, body["id_number"])
+        if limits.locked(key, allowed, now=now.timestamp()):
+            raise NotFound(lookup_service.NOT_REGISTERED, reason="not_registered")
+        try:
+            found = lookup_service.lookup(
+                reader(),
+                policy_book(),
+                cfg.SECRET_KEY,
+                body["id_number"],
+                body["name"],
+                today=beijing_today(now),
+            )
+        except NotFound:
+            limits.count_failure(key, allowed, now=now.timestamp())
+            raise
         return jsonify(lookup_answer(found, secret_key=cfg.SECRET_KEY, openid=openid))

@@ -1,7 +1,10 @@
-"""Staff API: who am I, registrations in my region, the audit log."""
+"""Staff API: who am I, registrations in my region, the audit log, the region's staff accounts."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -9,7 +12,8 @@ from sqlalchemy import select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.pagination import page_of
-from backend.infra.web import unit_of_work
+from backend.auth import accounts
+from backend.infra.web import clock, unit_of_work
 from backend.models import AuditEntry, Enrollee, Registration
 from backend.models.registrations import SCHEMES, STATUSES
 from backend.values import region_codes as regions
@@ -65,6 +69,30 @@ class AuditOut(Schema):
     region_code = fields.String(allow_none=True)
     target = fields.String(allow_none=True)
     detail = fields.Dict()
+
+
+class AccountOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    role = fields.String()
+    region_code = fields.String()
+    department = fields.String(allow_none=True)
+    school_code = fields.String(allow_none=True)
+    status = fields.String(metadata={"description": "active, expired or disabled"})
+    created_at = fields.DateTime()
+    issued_at = fields.DateTime(metadata={"description": "when the current token was issued"})
+    expires_at = fields.DateTime(metadata={"description": "when the current token stops working"})
+    last_used_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "the current token's last use, to the minute; null: never"},
+    )
+    disabled_at = fields.DateTime(allow_none=True)
+
+
+class RotatedOut(AccountOut):
+    token = fields.String(
+        metadata={"description": "the new token, shown this once; the old one no longer works"}
+    )
 
 
 @blp.route("/me")
@@ -136,3 +164,56 @@ class Audit(MethodView):
         query = select(AuditEntry).where(AuditEntry.region_code.startswith(prefix, autoescape=True))
         with unit_of_work() as session:
             return page_of(session, query.order_by(AuditEntry.id.desc()), pagination_parameters)
+
+
+@blp.route("/accounts")
+class Accounts(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, AccountOut(many=True))
+    @blp.paginate()
+    @staff_required("admin")
+    def get(self, pagination_parameters):
+        """Staff accounts inside the caller's region, with their tokens' expiry and last use."""
+        now = clock().now()
+        with unit_of_work() as session:
+            users = page_of(
+                session, accounts.in_scope(current_staff().scope_prefix), pagination_parameters
+            )
+            return [accounts.view(user, now) for user in users]
+
+
+@blp.route("/accounts/<int:account_id>/disable")
+class DisableAccount(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, AccountOut)
+    @blp.alt_response(404, description="no such account inside the caller's region")
+    @blp.alt_response(409, description="the account is disabled already")
+    @staff_required("admin")
+    def post(self, account_id: int):
+        """Disable an account: its token gets 401 at once, its dashboard sign-in ends."""
+        staff = current_staff()
+        with unit_of_work() as session:
+            user = accounts.find(session, staff.scope_prefix, account_id=account_id)
+            return accounts.disable(
+                session, user, actor=f"staff:{staff.name}", now=clock().now(), actor_id=staff.id
+            )
+
+
+@blp.route("/accounts/<int:account_id>/rotate")
+class RotateAccount(MethodView):
+    @blp.doc(security=STAFF_SECURITY)
+    @blp.response(200, RotatedOut)
+    @blp.alt_response(404, description="no such account inside the caller's region")
+    @blp.alt_response(409, description="the account is disabled")
+    @staff_required("admin")
+    def post(self, account_id: int):
+        """Give an account a new token (returned this once); the old token stops at once.
+        Also renews an expired token."""
+        staff = current_staff()
+        days = current_app.config["APP_CONFIG"].STAFF_TOKEN_DAYS
+        with unit_of_work() as session:
+            user = accounts.find(session, staff.scope_prefix, account_id=account_id)
+            account, token = accounts.rotate(
+                session, user, actor=f"staff:{staff.name}", now=clock().now(), days=days
+            )
+        return {**asdict(account), "token": token}

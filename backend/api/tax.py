@@ -39,7 +39,7 @@ class TreasuryEntryOut(Schema):
 @blp.doc(
     requestBody={
         "content": {"application/json": {"schema": TreasuryEntryIn}},
-        "description": "signed: X-Timestamp (Unix seconds) and X-Signature over timestamp.body",
+        "description": "signed: X-Timestamp (Unix seconds) and X-Signature over the timestamp, method, path and body (docs/protocol.md)",
     }
 )
 @blp.response(200, TreasuryEntryOut)
@@ -52,6 +52,8 @@ def treasury_entry():
     body = request.get_data()
     problem = verify(
         cfg.TAX_LEDGER_SECRET,
+        request.method,
+        request.script_root + request.path,
         request.headers.get("X-Timestamp"),
         request.headers.get("X-Signature"),
         body,

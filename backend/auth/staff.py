@@ -2,6 +2,10 @@
 
 Tokens are 256-bit random values shown once; only their SHA-256 is stored, which is enough for
 high-entropy secrets (no slow hash needed) and lets a lookup use the unique index.
+
+A token works from when it is issued (created or rotated) until its expiry, STAFF_TOKEN_DAYS later,
+and stops at once when its account is disabled or the token is rotated. When it was last used is
+kept to the minute: a busy script's requests write it at most once a minute, not on every call.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.infra import audit
+from backend.infra.clock import CLOCK_OPTION, SYSTEM_CLOCK
 from backend.infra.statements import Reader
 from backend.models import Region, StaffUser
 from backend.models.staff import DEPARTMENTS, ROLES
@@ -31,8 +37,24 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+DEFAULT_TOKEN_DAYS = 90  # STAFF_TOKEN_DAYS' default
+# How stale last_used_at may get before a request writes it again.
+USE_RESOLUTION = timedelta(seconds=60)
+UNKNOWN_TOKEN = "a valid staff token is required (Authorization: Bearer <token>)"
+DISABLED_TOKEN = "this staff token was disabled"
+
+
 class StaffError(ValueError):
     pass
+
+
+class TokenRefused(Exception):
+    """A token that authenticates nobody now: unknown, disabled or expired (the message says
+    which, about this token only)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -68,6 +90,32 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str  # the only time it exists in clear
+    token_hash: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def issue_token(now: datetime, days: int) -> IssuedToken:
+    """A fresh random token valid for `days` from `now`."""
+    if days < 1:
+        raise StaffError(f"a staff token must last at least one day (STAFF_TOKEN_DAYS), not {days}")
+    token = secrets.token_urlsafe(32)
+    return IssuedToken(token, hash_token(token), now, now + timedelta(days=days))
+
+
+def expired_message(expires_at: datetime) -> str:
+    return f"this staff token expired on {expires_at.isoformat(timespec='seconds')}"
+
+
+def _session_now(session: Session) -> datetime:
+    """The business clock the session's engine carries (as column defaults read it)."""
+    clock = session.get_bind().get_execution_options().get(CLOCK_OPTION)
+    return (clock or SYSTEM_CLOCK).now()
+
+
 def create_staff(
     session: Session,
     *,
@@ -77,8 +125,11 @@ def create_staff(
     actor: str,
     department: str | None = None,
     school_code: str | None = None,
+    days: int = DEFAULT_TOKEN_DAYS,
+    now: datetime | None = None,
 ) -> str:
-    """Create a staff user and return the token (the only time it exists in clear)."""
+    """Create a staff user and return the token (the only time it exists in clear); it works
+    for `days` (STAFF_TOKEN_DAYS) from `now` (by default the session's business clock)."""
     name = name.strip()
     if not name or len(name) > 64:
         raise StaffError("name must be 1 to 64 characters")
@@ -97,7 +148,7 @@ def create_staff(
         raise StaffError(f"unknown region {region_code}; load regions first (flask seed-demo)")
     if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is not None:
         raise StaffError(f"a staff user named {name!r} already exists")
-    token = secrets.token_urlsafe(32)
+    issued = issue_token(now or _session_now(session), days)
     session.add(
         StaffUser(
             name=name,
@@ -105,7 +156,9 @@ def create_staff(
             region_code=region_code,
             department=department,
             school_code=school_code,
-            token_hash=hash_token(token),
+            token_hash=issued.token_hash,
+            issued_at=issued.issued_at,
+            expires_at=issued.expires_at,
         )
     )
     audit.record(
@@ -114,9 +167,14 @@ def create_staff(
         action="staff.create",
         target=name,
         region_code=region_code,
-        detail={"role": role, "department": department, "school_code": school_code},
+        detail={
+            "role": role,
+            "department": department,
+            "school_code": school_code,
+            "expires_at": issued.expires_at.isoformat(timespec="seconds"),
+        },
     )
-    return token
+    return issued.token
 
 
 # Every staff request asks this first: a compiled read, one round trip, no transaction.
@@ -128,14 +186,37 @@ _BY_TOKEN = select(
     StaffUser.department,
     StaffUser.school_code,
     StaffUser.disabled_at,
+    StaffUser.expires_at,
+    StaffUser.last_used_at,
 ).where(StaffUser.token_hash == bindparam("token_hash"))
 
+# Guarded, so concurrent requests of one token write it once; RETURNING, so the compiled
+# statement has rows to fetch on every database.
+_NOTE_USE = (
+    update(StaffUser)
+    .where(
+        StaffUser.id == bindparam("staff_id"),
+        or_(StaffUser.last_used_at.is_(None), StaffUser.last_used_at < bindparam("stale_before")),
+    )
+    .values(last_used_at=bindparam("now"))
+    .returning(StaffUser.id)
+)
 
-def authenticate(reader: Reader, token: str) -> StaffIdentity | None:
+
+def authenticate(reader: Reader, token: str, now: datetime) -> StaffIdentity:
+    """The person a bearer token stands for now, or TokenRefused. Notes the use, at most once
+    per USE_RESOLUTION: the common request is the one read."""
     rows = reader.all(_BY_TOKEN, token_hash=hash_token(token))
     user = rows[0] if rows else None
-    if user is None or user.disabled_at is not None:
-        return None
+    if user is None:
+        raise TokenRefused(UNKNOWN_TOKEN)
+    if user.disabled_at is not None:
+        raise TokenRefused(DISABLED_TOKEN)
+    if now >= user.expires_at:
+        raise TokenRefused(expired_message(user.expires_at))
+    stale_before = now - USE_RESOLUTION
+    if user.last_used_at is None or user.last_used_at < stale_before:
+        reader.once(_NOTE_USE, staff_id=user.id, stale_before=stale_before, now=now)
     return StaffIdentity(
         id=user.id,
         name=user.name,

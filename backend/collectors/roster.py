@@ -24,7 +24,7 @@ from backend.enrollees.groups import groups_by_year
 from backend.errors import Refused
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, pension_options, quote
 from backend.government.eligible import candidates
-from backend.infra.spreadsheets import excel_safe
+from backend.infra.spreadsheets import cell_rule
 from backend.models import CollectingUnit, Enrollee, Region, Registration
 from backend.values.labels import SCHEME_SHORT
 from backend.values.masking import mask_id_number
@@ -118,8 +118,9 @@ def xlsx(listed: Roster) -> bytes:
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     sheet.append([title for _, title, _ in COLUMNS])
+    rules = [(key, cell_rule(key)) for key, _, _ in COLUMNS]
     for row in listed.rows:
-        sheet.append([excel_safe(row[key]) for key, _, _ in COLUMNS])
+        sheet.append([rule(row[key]) for key, rule in rules])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -2,8 +2,8 @@
 details to the data exchange platform.
 
 Both speak the tax ledger's protocol (design.md section 8): a JSON body, `X-Timestamp` (Unix
-seconds on the business clock) and `X-Signature`, the hex HMAC-SHA256 of `timestamp + "." + body`
-with the side's shared secret (backend.ledger.signing). Anything but a 200 with a JSON object is
+seconds on the business clock) and `X-Signature`, the hex HMAC-SHA256 of the timestamp, method,
+path and body with the side's shared secret (backend.ledger.signing, docs/protocol.md). Anything but a 200 with a JSON object is
 SendFailed, which the worker retries.
 """
 
@@ -16,7 +16,7 @@ import requests
 
 from backend.collectors.sending import SendFailed
 from backend.infra.clock import Clock
-from backend.ledger.signing import sign
+from backend.ledger.signing import signed_headers
 
 
 class Declarations(Protocol):
@@ -43,16 +43,10 @@ class SignedPoster:
 
     def post(self, path: str, body: dict[str, Any], *, who: str) -> dict[str, Any]:
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Timestamp": timestamp,
-            "X-Signature": sign(self._secret, timestamp, raw),
-        }
+        url = self._base + path
+        headers = signed_headers(self._secret, "POST", url, raw, now=self._clock.now().timestamp())
         try:
-            answer = self._http.post(
-                self._base + path, data=raw, headers=headers, timeout=self._timeout
-            )
+            answer = self._http.post(url, data=raw, headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
             raise SendFailed(f"{who} unreachable: {exc.__class__.__name__}") from exc
         if answer.status_code != 200:

@@ -4,8 +4,8 @@ every request.
 Staff accounts have no passwords: the token `flask staff create` printed is the account's secret,
 for scripts (Authorization: Bearer) and for the browser alike. A sign-in keeps, in the signed
 session cookie, the account's id, when it signed in (business clock) and a fingerprint of the
-token's hash: the account is read again on every request, so a disabled account, or one whose
-token was replaced, is out at its next click.
+token's hash: the account is read again on every request, so a disabled account, one whose
+token expired, or one whose token was replaced, is out at its next click.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ from backend.infra import audit
 from backend.infra.uow import UnitOfWork
 from backend.models import StaffUser
 
-REFUSED = "账号或令牌不正确，或账号已停用。"
+REFUSED = "账号或令牌不正确，或账号已停用、令牌已过期。"
 
 
 class SignInRefused(errors.Refused):
-    """Unknown account, wrong token or a disabled account (one message for all three)."""
+    """Unknown account, wrong token, a disabled account or an expired token (one message for
+    all: a wrong guess learns nothing of the account)."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,17 @@ def key_of(user: StaffUser) -> str:
 
 
 def sign_in(uow: UnitOfWork, *, name: str, token: str) -> SignedIn:
-    """Check an account name and its token; the sign-in is audited in the account's region."""
+    """Check an account name and its token; the sign-in is audited in the account's region and
+    counts as a use of the token."""
+    now = uow.clock.now()
     with uow as session:
         user = session.scalar(select(StaffUser).where(StaffUser.name == name.strip()))
         matches = user is not None and hmac.compare_digest(
             user.token_hash, hash_token(token.strip())
         )
-        if user is None or not matches or user.disabled_at is not None:
+        if user is None or not matches or not _usable(user, now):
             raise SignInRefused(REFUSED, reason="sign_in_refused")
+        user.last_used_at = now
         audit.record(
             session,
             actor=user.name,
@@ -73,13 +77,17 @@ def still_valid(
     lifetime: timedelta,
 ) -> StaffIdentity | None:
     """The signed-in person, or None when the sign-in expired, the account is disabled or gone,
-    or its token changed since."""
+    or its token expired or changed since."""
     if not signed_in_at <= now < signed_in_at + lifetime:
         return None
     user = session.get(StaffUser, staff_id)
-    if user is None or user.disabled_at is not None or not hmac.compare_digest(key_of(user), key):
+    if user is None or not _usable(user, now) or not hmac.compare_digest(key_of(user), key):
         return None
     return _identity(user)
+
+
+def _usable(user: StaffUser, now: datetime) -> bool:
+    return user.disabled_at is None and now < user.expires_at
 
 
 def _identity(user: StaffUser) -> StaffIdentity:

@@ -39,7 +39,7 @@ from backend.dashboard import session as sessions
 from backend.errors import DomainError, Unavailable
 from backend.finance import report
 from backend.infra.rate_limits import TooManyRequests
-from backend.infra.web import client_address, clock, payment_gateway, policy_book, unit_of_work
+from backend.infra.web import clock, payment_gateway, policy_book, rate_limit_address, unit_of_work
 from backend.models.staff import DEPARTMENT_LABELS
 from backend.posters.fonts import FontMissing
 from backend.posters.service import typeface_of
@@ -146,7 +146,7 @@ def sign_in():
         return render_template("dashboard/login.html", next=target)
     # Tokens cannot be guessed, but a form that answers without limit invites trying.
     current_app.extensions["rate_limits"].hit(
-        [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "staff-sign-in/" + client_address())]
+        [(current_app.config["SESSION_LIMIT_PER_ADDRESS"], "staff-sign-in/" + rate_limit_address())]
     )
     try:
         signed = signin.sign_in(

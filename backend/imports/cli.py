@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from backend.imports.rows import Rejection
 from backend.imports.service import BATCH_SIZE, ImportFailed, ImportReport, Progress, run_import
+from backend.infra.spreadsheets import excel_safe
 from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models import Region
 from backend.values import region_codes as regions
@@ -193,4 +194,4 @@ def _write_report(spool: IO[str], path: Path) -> None:
         writer = csv.writer(out)
         writer.writerow(REPORT_COLUMNS)
         for record in csv.reader(spool):
-            writer.writerow(record)
+            writer.writerow([excel_safe(value) for value in record])

@@ -75,7 +75,13 @@ LABELS = {
     "source": "来源",
 }
 
-_COLLECTION_NO = re.compile(r"[!-~]+")  # printable ASCII, no spaces
+# A letter or digit first (so it can never start a formula in a download), then letters, digits
+# and - _ . / ; the bureau's own numbers (M2020000001) and agencies' (C-410721-0001) fit.
+_COLLECTION_NO = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
+# Middle dots that join the parts of a name (阿依古丽·买买提); a space between Latin parts.
+_NAME_JOINERS = frozenset("·‧・• ")
+# Written in names though Unicode does not count it a letter.
+_NAME_LETTERS = frozenset("〇")
 _PHONE = re.compile(r"[0-9+\-]+")
 _VILLAGE = re.compile(r"[0-9]{12}")
 # Every valid year as written, to its value: one dict lookup instead of a regex and int().
@@ -238,7 +244,9 @@ class RowParser:
         collection_no = f["collection_no"]
         if not _COLLECTION_NO.fullmatch(collection_no):
             raise RowRejected(
-                "bad_collection_no", "流水号只能包含英文字母、数字和符号，不能有空格或汉字"
+                "bad_collection_no",
+                "流水号（collection_no）只能包含英文字母、数字和 - _ . /，且以字母或数字开头，"
+                "不能有空格或汉字",
             )
         id_number, born = self._id_number(raw_id, f["id_number"])
         scheme = f["scheme"].lower()
@@ -273,7 +281,7 @@ class RowParser:
             line,
             collection_no,
             id_number,
-            f["name"],
+            _name(f["name"]),
             born,
             scheme,
             period_year,
@@ -306,11 +314,30 @@ class RowParser:
         return GroupRow(
             line=line,
             id_number=id_number,
-            name=f["name"],
+            name=_name(f["name"]),
             group=group,
             year=_year(f["year"], "year"),
             source=f["source"],
         )
+
+
+def _name(text: str) -> str:
+    """A person's name: letters (汉字 or Latin) joined by middle dots, nothing that could run as a
+    formula in a download or pass for markup."""
+    if text and not (
+        _is_letter(text[0])
+        and _is_letter(text[-1])
+        and all(_is_letter(c) or c in _NAME_JOINERS for c in text)
+    ):
+        raise RowRejected(
+            "bad_name",
+            "姓名（name）只能由汉字或字母组成，各部分之间可用间隔号（·）隔开，不能有数字或其他符号",
+        )
+    return text
+
+
+def _is_letter(c: str) -> bool:
+    return c.isalpha() or c in _NAME_LETTERS
 
 
 def _year(text: str, column: str) -> int:

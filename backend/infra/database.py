@@ -26,6 +26,9 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **kwargs) -> Engine:
+    # A failed statement's message (logged, or in a traceback) never carries its parameters:
+    # they are ID numbers and names.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -41,6 +41,12 @@ def _parse(limit: str) -> RateLimitItem:
     return parse(limit)
 
 
+def _window_key(key: str, limit: str, now: float) -> tuple[str, int]:
+    """The stored counter's name for the business-clock window holding `now`, and its expiry."""
+    seconds = _parse(limit).get_expiry()
+    return f"{KEY_PREFIX}/{key}/{limit}/{int(now // seconds)}", seconds
+
+
 class RateLimits:
     """Fixed-window counters in `storage_uri`, with an in-memory stand-in while it is down."""
 
@@ -82,6 +88,31 @@ class RateLimits:
             breached = self._count(self._strategy(), limits)
         if breached is not None:
             raise breached
+
+    def count_failure(self, key: str, limit: str, *, now: float) -> None:
+        """Count a failure of `key` (e.g. a lookup with a wrong name) in the window of `limit`
+        that holds `now` (business-clock Unix seconds)."""
+        self._on_storage(lambda storage: storage.incr(*_window_key(key, limit, now)))
+
+    def locked(self, key: str, limit: str, *, now: float) -> bool:
+        """Whether `key` has failed as often as `limit` allows in the window holding `now`.
+
+        The window is counted on the business clock (its number is part of the stored key), so
+        a test moves the clock rather than sleeping; the storage's expiry only clears old keys.
+        """
+        name, _ = _window_key(key, limit, now)
+        count = self._on_storage(lambda storage: storage.get(name))
+        return count >= _parse(limit).amount
+
+    def _on_storage(self, use: Callable[[Storage], int]) -> int:
+        strategy = self._strategy()
+        try:
+            return use(strategy.storage)
+        except Exception as exc:  # as hit(): keep counting in memory while storage is down
+            if strategy is not self._primary:
+                raise
+            self._mark_dead(exc)
+            return use(self._strategy().storage)
 
     @staticmethod
     def _count(

@@ -4,7 +4,8 @@ Both carry a header row of Chinese column titles, one row per record and closing
 optional subtotals over parts of the records (e.g. payments, refunds), then the total of all of
 them. Each total line gives its title, its number of records, the fen total and the same total as
 yuan text. Money stays integer fen; yuan appear only as text with two decimals. No cell can run as
-a formula when the file is opened (excel_safe).
+a formula when the file is opened: every text cell goes through excel_safe (money_safe in the yuan
+columns), and numbers are written as numbers.
 """
 
 from __future__ import annotations
@@ -20,22 +21,32 @@ from backend.values.money import yuan_text
 
 Record = dict[str, Any]
 
-# What makes Excel (or LibreOffice) read a text cell as a formula; a plain signed number
-# ("-250.00", a refund in yuan) is only a number.
+# What makes Excel (or LibreOffice) read a cell typed in as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[-+]?\d+(\.\d+)?")
+_PLAIN_NUMBER = re.compile(r"-?\d+\.\d{2}")  # yuan text as yuan_text writes it
 
 
 def excel_safe(value: Any) -> Any:
-    """A cell value Excel will not run: text that could start a formula (a name or a note from an
-    import, say) gets a leading apostrophe; numbers, dates and ordinary text pass unchanged."""
-    if (
-        isinstance(value, str)
-        and value.startswith(FORMULA_START)
-        and not _PLAIN_NUMBER.fullmatch(value)
-    ):
+    """The one rule for every cell of every file staff download: text that starts like a formula
+    (= + - @, a tab or a carriage return: a name, a collection number or a note from an import,
+    say) gets a leading apostrophe, so Excel shows it and never runs it. Numbers (money in fen,
+    counts), dates and None pass unchanged and stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value
+
+
+def money_safe(value: Any) -> Any:
+    """A yuan column's cell: the amount as yuan_text writes it ("-35.00", a refund) stays as it is,
+    so reconciliation staff read a negative amount, not a quoted text; anything else, excel_safe."""
+    if isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return excel_safe(value)
+
+
+def cell_rule(key: str) -> Callable[[Any], Any]:
+    """Columns named `<something>_yuan` carry yuan text (money_safe); every other, excel_safe."""
+    return money_safe if key.endswith("_yuan") else excel_safe
 
 
 @dataclass(frozen=True)
@@ -87,13 +98,18 @@ class Table:
                 row[at + 1] = yuan_text(row[at])
         return row
 
+    def safe_rows(self, records: list[Record], empty: Any) -> list[list[Any]]:
+        """Every row below the header, each cell through its column's rule (cell_rule)."""
+        rules = [cell_rule(key) for key, _ in self.columns]
+        rows = [[record[key] for key, _ in self.columns] for record in records]
+        rows += self.total_rows(records, empty)
+        return [[rule(value) for rule, value in zip(rules, row, strict=True)] for row in rows]
+
     def csv(self, records: list[Record]) -> bytes:
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow([title for _, title in self.columns])
-        for record in records:
-            writer.writerow([excel_safe(record[key]) for key, _ in self.columns])
-        writer.writerows(self.total_rows(records, ""))
+        writer.writerow([excel_safe(title) for _, title in self.columns])
+        writer.writerows(self.safe_rows(records, ""))
         return ("\ufeff" + out.getvalue()).encode()  # BOM: Excel opens UTF-8 CSV correctly
 
     def xlsx(self, records: list[Record], *, title: str) -> bytes:
@@ -105,10 +121,8 @@ class Table:
         for index, (key, _) in enumerate(self.columns, start=1):
             sheet.column_dimensions[get_column_letter(index)].width = self.widths.get(key, 12)
         sheet.freeze_panes = "A2"
-        sheet.append([t for _, t in self.columns])
-        for record in records:
-            sheet.append([excel_safe(record[key]) for key, _ in self.columns])
-        for row in self.total_rows(records, None):
+        sheet.append([excel_safe(t) for _, t in self.columns])
+        for row in self.safe_rows(records, None):
             sheet.append(row)
         out = io.BytesIO()
         book.save(out)

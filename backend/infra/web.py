@@ -3,6 +3,7 @@ book, rate limits."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -28,6 +29,24 @@ def init_app(app: Flask) -> None:
 def client_address() -> str:
     """The caller's address (behind PROXY_FIX_X_FOR proxies, the one they name)."""
     return request.remote_addr or "unknown"
+
+
+def rate_limit_address() -> str:
+    """The caller's address as rate limits count it: an IPv6 host has a /64 of its own (a phone
+    or a home router picks any address in it at will), so a /64 counts as one caller."""
+    return address_group(client_address())
+
+
+def address_group(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 def rate_limited(limits: Callable[[], list[tuple[str, str]]]):

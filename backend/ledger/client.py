@@ -11,7 +11,7 @@ import requests
 
 from backend.infra.clock import Clock
 from backend.ledger.port import LedgerError, MessageKind, PushAnswer
-from backend.ledger.signing import sign
+from backend.ledger.signing import signed_headers
 
 PATHS = {"payment": "/payments", "reversal": "/reversals"}
 PUSH_PATH = "/registrations"
@@ -59,16 +59,10 @@ class TaxLedgerClient:
     def _post(self, path: str, body: dict[str, Any]) -> requests.Response:
         """The signed POST (design.md section 8); LedgerError unless the bureau answers 200."""
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(self._clock.now().timestamp()))
-        headers = {
-            "Content-Type": "application/json",
-            "X-Timestamp": timestamp,
-            "X-Signature": sign(self._secret, timestamp, raw),
-        }
+        url = self._base + path
+        headers = signed_headers(self._secret, "POST", url, raw, now=self._clock.now().timestamp())
         try:
-            answer = self._http.post(
-                self._base + path, data=raw, headers=headers, timeout=self._timeout
-            )
+            answer = self._http.post(url, data=raw, headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
             raise LedgerError(f"bureau unreachable: {exc.__class__.__name__}") from exc
         if answer.status_code != 200:

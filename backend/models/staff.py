@@ -24,6 +24,7 @@ class StaffUser(Base):
         # A school account is for one school (its code, as in the student import).
         CheckConstraint("(role = 'school') = (school_code IS NOT NULL)", name="school_code"),
         CheckConstraint("department IS NULL OR department IN ('hrss', 'nhsa')", name="department"),
+        CheckConstraint("expires_at > issued_at", name="token_lifetime"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -37,3 +38,10 @@ class StaffUser(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The current token: when it was issued (created or rotated) and until when it works. The
+    # expiry is fixed at issue (STAFF_TOKEN_DAYS then), so changing the setting moves no token.
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the current token last authenticated a request, to the minute (written at most once
+    # a minute, see backend.auth.staff.note_use); None: never since it was issued.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from backend.auth.staff import create_staff
 from backend.config import PROJECT_DIR
+from backend.config_checks import refuse_when_live
 from backend.fees import NotEligible, PolicyBook, PolicyNotFound, SchemePolicy, quote
 from backend.infra import audit
 from backend.infra.web import clock, policy_book, unit_of_work
@@ -108,6 +109,7 @@ _DEMO_OPTIONS = (
 @with_appcontext
 def seed_demo(size: int, seed: int, batch_size: int, credentials_file: Path | None) -> None:
     """Load demo regions, people and staff accounts (only what is missing) and show what to try."""
+    refuse_when_live(current_app.config["APP_CONFIG"], "seed-demo")
     _load_demo(size, seed, batch_size, credentials_file, registered_at=clock().now())
     if size:
         _print_showcase(seed=seed, size=size)
@@ -120,6 +122,7 @@ def seed_season(size: int, seed: int, batch_size: int, credentials_file: Path | 
     """seed-demo, then a collection season in progress up to now: payments since 1 September
     at each county's pace, refunds, treasury entries, WeChat's trades in the fake platform (two
     planted discrepancies yesterday) and the progress rollup. Only what is missing is written."""
+    refuse_when_live(current_app.config["APP_CONFIG"], "seed-season")
     started = time.monotonic()
     _load_demo(size, seed, batch_size, credentials_file, registered_at=season_plan.REGISTERED_AT)
     if size:
@@ -225,7 +228,15 @@ def _ensure_staff(engine: Engine, path: Path) -> None:
     with unit_of_work() as session:
         for name, role, region in DEMO_STAFF:
             if session.scalar(select(StaffUser.id).where(StaffUser.name == name)) is None:
-                token = create_staff(session, name=name, role=role, region=region, actor=ACTOR)
+                token = create_staff(
+                    session,
+                    name=name,
+                    role=role,
+                    region=region,
+                    actor=ACTOR,
+                    days=current_app.config["APP_CONFIG"].STAFF_TOKEN_DAYS,
+                    now=clock().now(),
+                )
                 created[name] = (role, region_codes.normalise(region), token)
     database = engine.url.render_as_string(hide_password=True)
     if not created:

@@ -28,11 +28,22 @@ def mask_text(text: str) -> str:
 
 
 class MaskingFilter(logging.Filter):
-    """Last line of defence: a log line that slipped an ID number through gets it masked."""
+    """Last line of defence: a log line that slipped an ID number through gets it masked, in its
+    message and in its traceback (an exception's text can quote a value)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            # Formatted here (as the handler's formatter would) so the masked text is what it prints.
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
         return True
+
+
+_FORMATTER = logging.Formatter()

@@ -84,7 +84,7 @@ class Confirmer:
 
     def _attempt(self, raw: bytes) -> tuple[int | None, str | None]:
         secret = WRONG_SECRET if self.ledger.fault("wrong_signature") else self.secret
-        headers = signing.signed_headers(secret, raw, now=self.clock())
+        headers = signing.signed_headers(secret, self.callback_url, raw, now=self.clock())
         try:
             answer = requests.post(
                 self.callback_url, data=raw, headers=headers, timeout=self.timeout_s

@@ -195,7 +195,7 @@ class Declarations:
                 return
             wrong = self.bureau.ledger.fault("wrong_signature")
             headers = signing.signed_headers(
-                WRONG_SECRET if wrong else self.bureau.secret, raw, now=self.bureau.clock()
+                WRONG_SECRET if wrong else self.bureau.secret, url, raw, now=self.bureau.clock()
             )
             try:
                 answer = requests.post(url, data=raw, headers=headers, timeout=confirmer.timeout_s)
@@ -279,8 +279,6 @@ def receive():
     raw = request.get_data(cache=False)
     problem = signing.check(
         bureau.secret,
-        request.headers.get(signing.TIMESTAMP_HEADER),
-        request.headers.get(signing.SIGNATURE_HEADER),
         raw,
         now=bureau.clock(),
         tolerance_s=bureau.tolerance_s,

@@ -1,7 +1,8 @@
 """The fake tax bureau ledger: a real HTTP server the backend's ledger client talks to unmodified.
 
 Protocol (design.md section 8): JSON bodies, headers X-Timestamp (Unix seconds) and X-Signature
-(lowercase hex HMAC-SHA256 of `timestamp + "." + body` with the shared TAX_LEDGER_SECRET), in
+(lowercase hex HMAC-SHA256 of the timestamp, method, path and body with the shared
+TAX_LEDGER_SECRET, docs/protocol.md), in
 both directions; a timestamp more than 300 s off is refused.
 
 Ledger API (api.py)

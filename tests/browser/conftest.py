@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.config import PROJECT_DIR
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.miniprogram import server_module
+from tests.support.outputs import output_dir
 from tests.support.servers import ServerThread
 
 
@@ -59,7 +59,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT_DIR = PROJECT_DIR / "var" / "screenshots"
+SCREENSHOT_DIR = output_dir("screenshots")
 PHONE = {"width": 390, "height": 844}  # a common phone's CSS pixels
 
 

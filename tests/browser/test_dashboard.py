@@ -294,3 +294,9 @@ def test_an_agency_makes_a_bulletin_and_reads_the_finance_totals(
     desk.select_option("#scheme", "medical")
     desk.click("#finance-form button")
     expect(desk.locator("#finance-title")).to_have_text("财政配套 · 新乡县 2020年度医疗保险")
+
+
+def test_swagger_ui_draws_the_api_under_its_content_security_policy(desk):
+    desk.goto("/api/docs")
+    expect(desk.locator(".swagger-ui .info .title")).to_contain_text("Resident contribution")
+    expect(desk.locator(".opblock-tag").first).to_be_visible()

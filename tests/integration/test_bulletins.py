@@ -15,17 +15,17 @@ import pypdfium2
 import pytest
 
 from backend.auth.staff import create_staff
-from backend.config import PROJECT_DIR
 from backend.models import Region
 from backend.posters.fonts import FontMissing
 from backend.posters.service import typeface_of
 from tests.support.builders import add_person, age_on_2019
+from tests.support.outputs import output_dir
 from tests.support.regions import OTHER_VILLAGE, VILLAGE, VILLAGE_2
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import run_worker, wait_until
 
 URL = "/api/staff/v1/bulletins"
-OUTPUT = PROJECT_DIR / "var" / "test-output" / "bulletins"
+OUTPUT = output_dir("test-output", "bulletins")
 # A third county, so the city ranks three: 卫辉市 城郊乡 东岗村.
 WEIHUI = [
     ("410781000000", "卫辉市", "county", "410700000000"),

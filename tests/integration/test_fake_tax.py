@@ -37,9 +37,10 @@ CALLBACK_PATH = "/api/tax/v1/treasury-entries"
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """Written out here rather than imported, so a mistake in fakes/tax/signing.py shows."""
-    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+def signature(secret: str, timestamp: str, body: bytes, path: str = CALLBACK_PATH) -> str:
+    """Written out here rather than imported, so a mistake in the signing function shows."""
+    text = f"{timestamp}\nPOST\n{path}\n".encode() + body
+    return hmac.new(secret.encode(), text, hashlib.sha256).hexdigest()
 
 
 wait_for = partial(running.wait_until, timeout=5.0, every=0.01)
@@ -159,7 +160,7 @@ def send(url: str, path: str, body, *, secret: str = SECRET, timestamp: float | 
         headers = {
             "Content-Type": "application/json",
             "X-Timestamp": stamp,
-            "X-Signature": signature(secret, stamp, data),
+            "X-Signature": signature(secret, stamp, data, path),
         }
     return requests.post(f"{url}{path}", data=data, headers=headers, timeout=5)
 
@@ -218,16 +219,26 @@ def test_different_messages_get_different_ledger_refs(fake):
 
 @pytest.mark.parametrize(
     "how",
-    ["wrong_secret", "tampered_body", "no_headers", "no_signature", "uppercase_hex", "bad_stamp"],
+    [
+        "wrong_secret",
+        "tampered_body",
+        "no_headers",
+        "no_signature",
+        "uppercase_hex",
+        "bad_stamp",
+        "other_path",
+    ],
 )
 def test_bad_signature_is_refused(fake, how):
     body = payment()
     data = json.dumps(body).encode()
     stamp = str(int(time.time()))
-    good = signature(SECRET, stamp, data)
+    good = signature(SECRET, stamp, data, "/payments")
     headers = {"X-Timestamp": stamp, "X-Signature": good}
     if how == "wrong_secret":
-        headers["X-Signature"] = signature("another-secret", stamp, data)
+        headers["X-Signature"] = signature("another-secret", stamp, data, "/payments")
+    elif how == "other_path":  # a genuine message for another endpoint
+        headers["X-Signature"] = signature(SECRET, stamp, data, "/reversals")
     elif how == "tampered_body":
         data = json.dumps({**body, "amount_fen": 1}).encode()
     elif how == "no_headers":

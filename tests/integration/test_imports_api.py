@@ -290,7 +290,7 @@ def test_groups_and_students_over_http(app, live_server, http, agency, tmp_path)
     groups = write_csv(
         tmp_path / "groups.csv",
         GROUP_HEADER,
-        [[person, "测试1", "orphan", 2019, "民政"], [person, "测试2", "dibao", 2019, "民政"]],
+        [[person, "测试一", "orphan", 2019, "民政"], [person, "测试二", "dibao", 2019, "民政"]],
     )
     report = upload(http, live_server, agency, groups, kind="groups").json()
     assert report["counts"] == {

@@ -108,7 +108,7 @@ def test_good_rows_are_applied_and_bad_rows_reported_with_line_and_reason(app, t
         registrations = session.execute(
             select(Registration.collection_no, Registration.scheme, Registration.status)
         ).all()
-    assert sorted(name for _, name in people) == ["测试1", "测试3"]
+    assert sorted(name for _, name in people) == ["测试一", "测试三"]
     assert sorted(registrations) == [
         ("M2020000001", "medical", "unpaid"),
         ("P2019000001", "pension", "unpaid"),
@@ -318,7 +318,7 @@ TRICKY = [
     registration(1, collection_no="M-AGAIN"),
     registration(4),
     registration(4),
-    registration(5, id_number=make_id_number(seq="004"), name="测试5"),
+    registration(5, id_number=make_id_number(seq="004"), name="测试五"),
 ]
 
 
@@ -414,13 +414,13 @@ def test_special_groups_attach_to_registered_enrollees_with_the_same_name(app, t
     registered(app, tmp_path, registration(1), registration(2, village=OTHER_VILLAGE))
     person_1, person_2 = make_id_number(seq="001"), make_id_number(area="410724", seq="002")
     rows = [
-        [person_1, "测试1", "dibao", 2019, "民政"],  # 2: good
-        [person_1, "测试1", "disabled_severe", 2019, "残联"],  # 3: good
-        [person_1, "测试一", "poverty", 2019, "扶贫办"],  # 4: wrong name
-        [make_id_number(seq="009"), "测试9", "tekun", 2019, "民政"],  # 5: not registered
-        [person_1, "测试1", "veteran", 2019, "民政"],  # 6: unknown group
-        [person_1, "测试1", "dibao", 2019, "民政"],  # 7: repeats line 2
-        [person_2, "测试2", "orphan", 2019, "民政"],  # 8: good
+        [person_1, "测试一", "dibao", 2019, "民政"],  # 2: good
+        [person_1, "测试一", "disabled_severe", 2019, "残联"],  # 3: good
+        [person_1, "测试壹", "poverty", 2019, "扶贫办"],  # 4: wrong name
+        [make_id_number(seq="009"), "测试九", "tekun", 2019, "民政"],  # 5: not registered
+        [person_1, "测试一", "veteran", 2019, "民政"],  # 6: unknown group
+        [person_1, "测试一", "dibao", 2019, "民政"],  # 7: repeats line 2
+        [person_2, "测试二", "orphan", 2019, "民政"],  # 8: good
     ]
     path = write_csv(tmp_path / "groups.csv", GROUP_HEADER, rows)
 
@@ -455,10 +455,12 @@ def test_special_groups_attach_to_registered_enrollees_with_the_same_name(app, t
 def test_a_group_list_from_another_source_updates_the_source(app, tmp_path):
     registered(app, tmp_path, registration(1))
     person = make_id_number(seq="001")
-    first = write_csv(tmp_path / "g1.csv", GROUP_HEADER, [[person, "测试1", "dibao", 2019, "民政"]])
+    first = write_csv(
+        tmp_path / "g1.csv", GROUP_HEADER, [[person, "测试一", "dibao", 2019, "民政"]]
+    )
     run(app, "groups", first)
     second = write_csv(
-        tmp_path / "g2.csv", GROUP_HEADER, [[person, "测试1", "dibao", 2019, "民政局"]]
+        tmp_path / "g2.csv", GROUP_HEADER, [[person, "测试一", "dibao", 2019, "民政局"]]
     )
     assert "updated 1" in run(app, "groups", second).stdout
     with app.extensions["db_sessions"]() as session:
@@ -468,7 +470,7 @@ def test_a_group_list_from_another_source_updates_the_source(app, tmp_path):
 def test_a_county_cannot_put_people_of_another_county_into_a_group(app, tmp_path):
     registered(app, tmp_path, registration(2, village=OTHER_VILLAGE))
     person = make_id_number(area="410724", seq="002")
-    path = write_csv(tmp_path / "g.csv", GROUP_HEADER, [[person, "测试2", "dibao", 2019, "民政"]])
+    path = write_csv(tmp_path / "g.csv", GROUP_HEADER, [[person, "测试二", "dibao", 2019, "民政"]])
     result = run(app, "groups", path, "--region", "410721")
     assert rejected_lines(result.stdout) == [(2, "not_in_your_region_or_not_found")]
     assert count(app, SpecialGroupMembership) == 0
@@ -497,11 +499,11 @@ def test_a_membership_that_changes_a_price_pushes_the_unpaid_registrations_it_re
     added = pushes(app)
     person = {n: make_id_number(seq=f"{n:03d}") for n in range(1, 6)}
     rows = [
-        [person[1], "测试1", "dibao", 2019, "民政"],  # both of person 1's registrations
-        [person[2], "测试2", "tekun", 2019, "民政"],  # paid: its price is settled
-        [person[3], "测试3", "orphan", 2019, "民政"],  # medical: the whole share
-        [person[4], "测试4", "orphan", 2019, "民政"],  # pension does not help orphans
-        [person[5], "测试5", "dibao", 2018, "民政"],  # a year no registration is priced for
+        [person[1], "测试一", "dibao", 2019, "民政"],  # both of person 1's registrations
+        [person[2], "测试二", "tekun", 2019, "民政"],  # paid: its price is settled
+        [person[3], "测试三", "orphan", 2019, "民政"],  # medical: the whole share
+        [person[4], "测试四", "orphan", 2019, "民政"],  # pension does not help orphans
+        [person[5], "测试五", "dibao", 2018, "民政"],  # a year no registration is priced for
     ]
     path = write_csv(tmp_path / "groups.csv", GROUP_HEADER, rows)
     assert "inserted 5" in run(app, "groups", path).stdout
@@ -509,7 +511,7 @@ def test_a_membership_that_changes_a_price_pushes_the_unpaid_registrations_it_re
 
     assert "unchanged 5" in run(app, "groups", path).stdout
     # Helped as much as by dibao already: the price stays, no push.
-    more = [[person[1], "测试1", "disabled_severe", 2019, "残联"]]
+    more = [[person[1], "测试一", "disabled_severe", 2019, "残联"]]
     assert (
         "inserted 1"
         in run(app, "groups", write_csv(tmp_path / "g2.csv", GROUP_HEADER, more)).stdout

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
@@ -224,7 +225,7 @@ def signed_post(http, url, body: dict, *, timestamp, secret=None):
     headers = {
         "Content-Type": "application/json",
         "X-Timestamp": stamp,
-        "X-Signature": sign(secret, stamp, raw),
+        "X-Signature": sign(secret, "POST", urlsplit(url).path, stamp, raw),
     }
     return http.post(url, data=raw, headers=headers)
 
@@ -312,3 +313,25 @@ def test_a_confirmation_sent_twice_is_recorded_once(
         ),
     )
     assert entries == 2  # two registrations, each entered once
+
+
+def test_a_malformed_or_misdirected_signature_is_refused(http, server, clock):
+    """A non-ASCII signature is 401 (not a crash); a genuine treasury entry replayed to the
+    declaration-entries endpoint does not verify there (method and path are signed)."""
+    now = int(clock.now().timestamp())
+    entry = {"ledger_ref": "L1", "message_id": "pay-1", "tax_receipt_no": "1", "entered_at": "x"}
+    odd = {"Content-Type": "application/json", "X-Timestamp": str(now), "X-Signature": "é" * 64}
+    answer = http.post(server.url + CONFIRM, data=json.dumps(entry).encode(), headers=odd)
+    assert answer.status_code == 401
+
+    sent = signed_post(http, server.url + CONFIRM, entry, timestamp=now)
+    assert sent.status_code == 422  # the signature verified; the entry is unknown
+    replayed = http.post(
+        server.url + "/api/tax/v1/declaration-entries",
+        data=sent.request.body,
+        headers={
+            k: sent.request.headers[k] for k in ("Content-Type", "X-Timestamp", "X-Signature")
+        },
+    )
+    assert replayed.status_code == 401
+    assert "signature" in replayed.json()["message"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from backend import create_app
@@ -287,3 +289,47 @@ def test_a_lookup_survives_the_database_dropping_its_connections(
     after = lookup(http, live_server, auth, person.id_number, "张三")
     assert after.status_code == 200
     assert after.json() == before.json()
+
+
+def test_callers_without_a_valid_token_cannot_use_up_the_signed_in_limits(
+    app_config, clean_db, with_regions, fake_wechat, http
+):
+    """Requests with no or a forged token are answered 401 and counted in a bucket of their
+    own: the same address's signed-in residents can still look people up."""
+    app = create_app({**app_config, "LOOKUP_LIMIT_PER_ADDRESS": "4 per minute"})
+    with ServerThread(app) as server:
+        forged = {"Authorization": "Bearer not-a-token"}
+        codes = {
+            lookup(http, server.url, forged, make_id_number(), "张三").status_code for _ in range(6)
+        }
+        signed_in = sign_in(http, server.url, fake_wechat, "after-the-flood")
+        after = lookup(http, server.url, signed_in, make_id_number(), "张三")
+    assert codes == {401}
+    assert after.status_code == 404
+
+
+def test_wrong_names_for_one_id_number_lock_its_lookups_for_a_while(
+    app_config, clean_db, with_regions, fake_wechat, http, clock
+):
+    """LOOKUP_FAILURES_PER_ID wrong names lock the number: even the right name is "not found"
+    (nothing tells the lock apart), other numbers are unaffected, and the window passing on the
+    business clock lifts it. The counter is kept under a keyed hash, never the number."""
+    app = create_app({**app_config, "LOOKUP_FAILURES_PER_ID": "3 per hour"})
+    with app.extensions["db_sessions"]() as session:
+        person, _ = add_person(session, name="张三", birth=age_on_2019(40))
+        other, _ = add_person(session, name="李四", birth=age_on_2019(41))
+        session.commit()
+    with ServerThread(app) as server:
+        auth = sign_in(http, server.url, fake_wechat, "guesser")
+        wrong = [lookup(http, server.url, auth, person.id_number, n) for n in "甲乙丙"]
+        locked = lookup(http, server.url, auth, person.id_number, "张三")
+        unaffected = lookup(http, server.url, auth, other.id_number, "李四")
+        clock.advance(timedelta(hours=1))
+        auth = sign_in(http, server.url, fake_wechat, "guesser")
+        unlocked = lookup(http, server.url, auth, person.id_number, "张三")
+    assert [answer.status_code for answer in wrong] == [404, 404, 404]
+    assert locked.status_code == 404 and locked.json() == wrong[0].json()
+    assert unaffected.status_code == 200
+    assert unlocked.status_code == 200
+    stored = str(app.extensions["rate_limits"]._primary.storage.storage)
+    assert person.id_number not in stored and "lookup/failures/" in stored

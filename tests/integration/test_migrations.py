@@ -1,13 +1,16 @@
 """The Alembic migrations and the SQLAlchemy models describe the same schema, on both databases."""
 
 import os
+from datetime import UTC, datetime, timedelta
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from backend.infra.database import Base, make_engine
+from backend.models import StaffUser
 from tests.support import database
 
 
@@ -104,6 +107,45 @@ def test_registrations_of_a_database_from_before_pushes_are_pushed(tmp_path):
         ]
         assert all(message_id.startswith("reg-") for _, message_id, _ in pushes)
         command.downgrade(cfg, "7189fd907200")
+    finally:
+        if server_url:
+            database.drop_postgres_database(url, server_url)
+
+
+def test_staff_tokens_from_before_expiry_get_90_days_from_the_upgrade(tmp_path):
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    url = (
+        database.create_postgres_database(server_url)
+        if server_url
+        else f"sqlite:///{tmp_path / 's.db'}"
+    )
+    try:
+        cfg = database.alembic_config(url)
+        command.upgrade(cfg, "a3c91e5f7d20-1")
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO region (code, name, level) VALUES ('410700000000', 'c', 'city')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO staff_user (name, role, region_code, token_hash, created_at)"
+                    " VALUES ('old', 'admin', '410700000000', 'h', '2019-01-01 00:00:00')"
+                )
+            )
+        engine.dispose()
+        upgraded = datetime.now(UTC)
+        command.upgrade(cfg, "head")
+        engine = make_engine(url)
+        with Session(engine) as session:
+            old = session.scalar(select(StaffUser))
+        engine.dispose()
+        # Not 2019-01-01 + 90 days: an upgrade does not lock out every older account at once.
+        assert old.issued_at == datetime(2019, 1, 1, tzinfo=UTC)
+        assert old.expires_at - upgraded >= timedelta(days=90)
+        assert old.expires_at - upgraded < timedelta(days=90, minutes=5)
+        assert old.last_used_at is None
+        command.downgrade(cfg, "a3c91e5f7d20-1")
     finally:
         if server_url:
             database.drop_postgres_database(url, server_url)

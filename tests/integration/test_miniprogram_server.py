@@ -3,6 +3,8 @@ through unchanged on its own origin (the pages themselves are tested in tests/br
 
 from __future__ import annotations
 
+import http.client
+
 import pytest
 
 from tests.support.miniprogram import server_module
@@ -61,3 +63,27 @@ def test_an_unreachable_backend_is_said_in_plain_words(fake_wechat, http):
         answer = http.get(server.url + "/api/mp/v1/regions")
     assert answer.status_code == 502
     assert answer.json()["message"] == "服务暂时无法连接，请稍后再试。"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/mp/v1/%2e%2e/%2e%2e/staff/v1/me",
+        "/api/mp/v1/%2E%2E/%2E%2E/staff/v1/me",
+        "/api/mp/v1/..%2f..%2fstaff/v1/me",
+        "/api/mp/v1/..%5c..%5cstaff/v1/me",
+        "/api/mp/v1/%252e%252e/%252e%252e/staff/v1/me",
+        "/api/mp/v1/regions/../../../staff/v1/me",
+    ],
+)
+def test_no_escape_from_the_resident_api(mock, staff_token, path):
+    """Paths are decoded and normalised before passing: nothing outside /api/mp/v1/ is reached."""
+    admin = {"Authorization": "Bearer " + staff_token("admin")}
+    host, port = mock.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", path, headers=admin)  # as written: no client-side normalising
+    answer = connection.getresponse()
+    body = answer.read()
+    connection.close()
+    assert answer.status == 404, body
+    assert "role" not in body.decode() and "admin" not in body.decode()

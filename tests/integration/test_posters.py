@@ -16,14 +16,14 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from backend.config import PROJECT_DIR
 from backend.posters import layout
 from backend.posters.fonts import FontMissing
 from backend.posters.service import typeface_of
+from tests.support.outputs import output_dir
 from tests.support.regions import TOWNSHIP, VILLAGE, VILLAGE_2
 
 URL = "/api/staff/v1/posters"
-OUTPUT = PROJECT_DIR / "var" / "test-output" / "posters"
+OUTPUT = output_dir("test-output", "posters")
 
 
 @pytest.fixture(autouse=True)

@@ -61,13 +61,18 @@ def registration(
     return [
         collection_no or f"{scheme[0].upper()}{period_year}{seq:06d}",
         id_number or make_id_number(area=village[:6], birth=birth, seq=f"{seq:03d}"),
-        name or f"测试{seq}",
+        name or person_name(seq),
         scheme,
         period_year,
         village,
         household_no or f"H{seq:05d}",
         phone,
     ]
+
+
+def person_name(seq: int) -> str:
+    """A name import accepts (letters only): 7 -> 测试七, 12 -> 测试一二."""
+    return "测试" + "".join("〇一二三四五六七八九"[int(d)] for d in str(seq))
 
 
 def many_registrations(count: int) -> Iterable[list[Any]]:
@@ -78,7 +83,7 @@ def many_registrations(count: int) -> Iterable[list[Any]]:
         yield [
             f"G{n:08d}",
             make_id_number(area=village[:6], birth=birth, seq=f"{n % 100:03d}"),
-            f"批量{n}",
+            person_name(n).replace("测试", "批量"),
             "medical",
             2020,
             village,

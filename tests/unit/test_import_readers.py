@@ -91,7 +91,7 @@ def test_xlsx_rows_come_with_their_sheet_row_numbers(tmp_path):
     header, rows = read(path.read_bytes(), "r.xlsx")
     assert header == list(REGISTRATION_HEADER)
     assert [line for line, _ in rows] == [2, 4]
-    assert rows[0][1][2] == "测试1"
+    assert rows[0][1][2] == "测试一"
 
 
 def test_an_xlsx_saved_with_a_csv_name_is_still_read_as_xlsx(tmp_path):

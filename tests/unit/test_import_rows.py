@@ -66,7 +66,7 @@ def test_full_width_digits_are_read_as_digits_and_other_digit_like_characters_re
 def test_surrounding_spaces_are_ignored_and_an_empty_phone_means_not_given():
     row = parse([f" {v} " if isinstance(v, str) else v for v in registration(1)])
     assert isinstance(row, RegistrationRow)
-    assert row.name == "测试1"
+    assert row.name == "测试一"
     assert row.phone is None
 
 
@@ -116,9 +116,10 @@ def test_household_no_is_required_too():
     [("collection_no", 40), ("name", 64), ("household_no", 32), ("phone", 20)],
 )
 def test_overlong_fields_are_rejected_and_the_limit_itself_is_fine(column, limit):
-    value = "1" * limit
+    char = "张" if column == "name" else "1"
+    value = char * limit
     assert isinstance(parse(with_field(column, value)), RegistrationRow)
-    result = rejected(with_field(column, value + "1"))
+    result = rejected(with_field(column, value + char))
     assert result.code == "too_long"
     assert column in result.reason and str(limit) in result.reason
 
@@ -132,9 +133,37 @@ def test_a_phone_with_plus_and_minus_is_fine():
     assert parse(with_field("phone", "+86-138-0000-0000")).phone == "+86-138-0000-0000"
 
 
-@pytest.mark.parametrize("collection_no", ["A 1", "流水1"])
-def test_a_collection_no_with_spaces_or_chinese_is_rejected(collection_no):
-    assert rejected(with_field("collection_no", collection_no)).code == "bad_collection_no"
+@pytest.mark.parametrize(
+    "collection_no",
+    ["A 1", "流水1", '=HYPERLINK("http://x","y")', "@SUM(1)", "+1", "-1+1", "M\t1", "M1;2"],
+)
+def test_a_collection_no_with_spaces_chinese_or_a_formula_start_is_rejected(collection_no):
+    result = rejected(with_field("collection_no", collection_no))
+    assert result.code == "bad_collection_no"
+    assert "流水号" in result.reason and "字母或数字开头" in result.reason
+
+
+def test_a_collection_no_of_letters_digits_and_dashes_is_fine():
+    assert parse(with_field("collection_no", "C-410721/2019.0001_a")).collection_no == (
+        "C-410721/2019.0001_a"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ['=HYPERLINK("http://x","y")', "@SUM(1)", "+1", "-1+1", "张三1", "<b>张三</b>", "·张三"]
+)
+def test_a_name_of_anything_but_letters_and_middle_dots_is_rejected(name):
+    result = rejected(with_field("name", name))
+    assert result.code == "bad_name"
+    assert "姓名" in result.reason and "间隔号" in result.reason
+    group_values = with_field("name", name, group_row(), GROUP_HEADER)
+    group = rejected(group_values, kind="groups", header=GROUP_HEADER)
+    assert group.code == "bad_name"
+
+
+@pytest.mark.parametrize("name", ["张三", "欧阳娜娜", "阿依古丽·买买提", "Anna Smith", "李〇"])
+def test_names_of_chinese_or_latin_letters_and_middle_dots_are_fine(name):
+    assert parse(with_field("name", name)).name == name
 
 
 @pytest.mark.parametrize("scheme", ["养老", "pensions", "health"])
@@ -272,7 +301,7 @@ def test_a_student_without_a_school_code_is_rejected():
 # Special groups
 
 
-def group_row(group="dibao", year="2019", source="民政", name="测试1"):
+def group_row(group="dibao", year="2019", source="民政", name="测试一"):
     return [make_id_number(seq="001"), name, group, year, source]
 
 
@@ -305,7 +334,7 @@ def test_columns_may_come_in_any_order_and_any_case():
     header = [c.upper() for c in reversed(REGISTRATION_HEADER)]
     row = parser(header=header).parse(2, list(reversed(registration(3))))
     assert isinstance(row, RegistrationRow)
-    assert row.name == "测试3"
+    assert row.name == "测试三"
 
 
 def test_a_missing_column_rejects_the_file_naming_the_column():

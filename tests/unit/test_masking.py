@@ -1,3 +1,4 @@
+import io
 import logging
 
 from backend.values.masking import MaskingFilter, mask_id_number, mask_name, mask_text
@@ -24,3 +25,21 @@ def test_a_log_line_never_carries_a_full_id_number(caplog):
         logger.info("lookup of %s", "41072119800101001X")
     assert "41072119800101001X" not in caplog.text
     assert "410721********001X" in caplog.text
+
+
+def test_a_traceback_in_the_log_never_carries_a_full_id_number():
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(MaskingFilter())
+    logger = logging.getLogger("test.masking.traceback")
+    logger.addHandler(handler)
+    try:
+        try:
+            raise KeyError("no enrollee 41072119800101001X")
+        except KeyError:
+            logger.exception("unhandled error")
+    finally:
+        logger.removeHandler(handler)
+    assert "Traceback" in out.getvalue() and "KeyError" in out.getvalue()
+    assert "41072119800101001X" not in out.getvalue()
+    assert "410721********001X" in out.getvalue()

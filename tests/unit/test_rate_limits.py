@@ -6,6 +6,7 @@ import pytest
 from limits.storage import MemoryStorage
 
 from backend.infra.rate_limits import RateLimits, TooManyRequests
+from backend.infra.web import address_group
 
 
 class FlakyStorage(MemoryStorage):
@@ -78,3 +79,29 @@ def test_counting_moves_to_memory_while_storage_is_down_and_back_when_it_recover
     clock.now += 30
     assert hits(limits, 2) == [True, False]  # back on the storage, where one hit was counted
     assert not limits.using_fallback
+
+
+@pytest.mark.parametrize(
+    ("address", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # same /64: one caller
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # an IPv4 client on a dual-stack socket
+        ("unknown", "unknown"),
+    ],
+)
+def test_an_ipv6_host_counts_by_its_64_and_ipv4_by_address(address, counted_as):
+    assert address_group(address) == counted_as
+
+
+def test_failures_lock_a_key_until_its_business_clock_window_ends():
+    limits, hour = RateLimits("memory://"), 3600.0
+    start = 1000 * hour + 10
+    for _ in range(2):
+        assert not limits.locked("lookup/failures/k", "2 per hour", now=start)
+        limits.count_failure("lookup/failures/k", "2 per hour", now=start)
+    assert limits.locked("lookup/failures/k", "2 per hour", now=start + 60)
+    assert not limits.locked("lookup/failures/other", "2 per hour", now=start + 60)
+    assert not limits.locked("lookup/failures/k", "2 per hour", now=start + hour)

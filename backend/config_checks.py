@@ -1,0 +1,103 @@
+"""What a deployment talking to the real WeChat platform must have set before it starts.
+
+create_app runs `enforce` first, so the API, the worker and every `flask ...` command refuse to
+start alike. With WECHAT_MODE=fake nothing is required (a laptop, the tests). With sandbox or live
+every development default is refused, since anyone can read them in backend/config.py: with the
+public demo API key, say, anyone could sign a payment notification crediting an order nobody paid.
+Every problem is named at once, one per line, so a person fixes them in one go.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from backend.config import (
+    DEV_EXCHANGE_SECRET,
+    DEV_SECRET,
+    DEV_TAX_LEDGER_SECRET,
+    DEV_WECHAT_API_KEY,
+    DEV_WECHAT_SECRET,
+    Config,
+)
+
+REAL_MODES = ("sandbox", "live")
+MIN_SECRET_KEY_LENGTH = 32
+MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class UnsafeConfiguration(RuntimeError):
+    """The settings are not fit for WECHAT_MODE=sandbox or live; the message lists each problem."""
+
+
+def problems(cfg: Config) -> list[str]:
+    """Each setting that keeps this configuration from talking to the real WeChat platform."""
+    mode = cfg.WECHAT_MODE
+    found: list[str] = []
+    # Wrong in any mode: a token that expires when it is issued would lock every new account out.
+    if cfg.STAFF_TOKEN_DAYS < 1:
+        found.append(f"STAFF_TOKEN_DAYS must be 1 or more, not {cfg.STAFF_TOKEN_DAYS}")
+    if mode not in REAL_MODES:
+        return found
+    if cfg.SECRET_KEY in ("", DEV_SECRET):
+        found.append(f"SECRET_KEY is not set (it is the development default); make one: {MAKE_ONE}")
+    elif len(cfg.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+        found.append(
+            f"SECRET_KEY is {len(cfg.SECRET_KEY)} characters; use at least "
+            f"{MIN_SECRET_KEY_LENGTH} random ones: {MAKE_ONE}"
+        )
+    for name, default, what in (
+        ("WECHAT_SECRET", DEV_WECHAT_SECRET, "the mini-program's AppSecret (WeChat MP console)"),
+        ("TAX_LEDGER_SECRET", DEV_TAX_LEDGER_SECRET, "the secret agreed with the tax bureau"),
+        ("EXCHANGE_SECRET", DEV_EXCHANGE_SECRET, "the secret agreed with the data exchange"),
+    ):
+        if getattr(cfg, name) in ("", default):
+            found.append(f"{name} is not set (it is the development default); set it to {what}")
+    key = cfg.WECHAT_API_KEY
+    if key in ("", DEV_WECHAT_API_KEY):
+        found.append(
+            "WECHAT_API_KEY is not set (it is the public demo key); set it to the merchant's "
+            "32-character API key (WeChat Pay merchant platform, API security)"
+        )
+    elif len(key) != 32:
+        found.append(f"WECHAT_API_KEY must be exactly 32 characters, not {len(key)}")
+    for name in ("PUBLIC_BASE_URL", "TAX_LEDGER_URL"):
+        url = getattr(cfg, name)
+        if not url.lower().startswith("https://"):
+            found.append(f"{name} must be an https:// address, not {url!r}")
+    for name, what in (
+        ("WECHAT_MCH_CERT", "merchant certificate (apiclient_cert.pem)"),
+        ("WECHAT_MCH_KEY", "merchant certificate's key (apiclient_key.pem)"),
+    ):
+        path = getattr(cfg, name)
+        if not path:
+            found.append(f"{name} is not set; give the path of the {what}")
+        elif not Path(path).is_file():
+            found.append(f"{name} names {path}, which is not a readable file")
+    if mode == "live":
+        for name in ("APP_CLOCK_START", "APP_CLOCK_ANCHOR"):
+            if getattr(cfg, name):
+                found.append(f"{name} must not be set with WECHAT_MODE=live (the real clock only)")
+        if cfg.PROXY_FIX_X_FOR is None:
+            found.append(
+                "PROXY_FIX_X_FOR is not set; set it to the number of proxies in front that set "
+                "X-Forwarded-For (0 when clients connect directly): rate limits count by it"
+            )
+    return found
+
+
+def enforce(cfg: Config) -> None:
+    """Raise UnsafeConfiguration naming every problem, or return when there is none."""
+    found = problems(cfg)
+    if found:
+        lines = "\n".join(f"  - {problem}" for problem in found)
+        raise UnsafeConfiguration(
+            f"refusing to start with WECHAT_MODE={cfg.WECHAT_MODE}; fix these settings:\n{lines}"
+        )
+
+
+def refuse_when_live(cfg: Config, what: str) -> None:
+    """Demo data (made-up people, staff accounts, payments) never goes into a live database."""
+    if cfg.WECHAT_MODE == "live":
+        raise click.ClickException(f"{what} loads demo data; refused with WECHAT_MODE=live")

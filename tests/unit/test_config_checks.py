@@ -1,0 +1,159 @@
+"""A deployment talking to the real WeChat platform refuses to start on development settings,
+naming every problem at once; the demo commands and the make-believe clock stay out of live."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from backend import config as config_module
+from backend import create_app
+from backend.config import Config
+from backend.config_checks import UnsafeConfiguration
+
+API_KEY = "k" * 32
+
+
+@pytest.fixture
+def live(tmp_path):
+    """A complete live configuration: real-looking secrets, https addresses, certificate files."""
+    cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
+    cert.write_text("cert")
+    key.write_text("key")
+    return {
+        "WECHAT_MODE": "live",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
+        "SECRET_KEY": "s" * 43,
+        "WECHAT_SECRET": "a-real-app-secret",
+        "WECHAT_API_KEY": API_KEY,
+        "TAX_LEDGER_SECRET": "a-real-tax-secret",
+        "EXCHANGE_SECRET": "a-real-exchange-secret",
+        "PUBLIC_BASE_URL": "https://pay.example.cn",
+        "TAX_LEDGER_URL": "https://ledger.example.cn",
+        "WECHAT_MCH_CERT": str(cert),
+        "WECHAT_MCH_KEY": str(key),
+        "PROXY_FIX_X_FOR": 1,
+        "APP_CLOCK_START": None,
+        "APP_CLOCK_ANCHOR": None,
+        "REDIS_URL": None,
+        "API_DOCS_PUBLIC": False,
+    }
+
+
+def refusal(settings: dict) -> list[str]:
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app(settings)
+    first, *problems = str(refused.value).splitlines()
+    assert first.startswith(f"refusing to start with WECHAT_MODE={settings['WECHAT_MODE']}")
+    return problems
+
+
+def test_live_on_the_development_defaults_names_every_problem_one_per_line(live, tmp_path):
+    settings = {
+        **live,
+        **{
+            name: getattr(config_module, f"DEV_{name}")
+            for name in ("WECHAT_SECRET", "WECHAT_API_KEY", "TAX_LEDGER_SECRET", "EXCHANGE_SECRET")
+        },
+        "SECRET_KEY": config_module.DEV_SECRET,
+        "PUBLIC_BASE_URL": "http://pay.example.cn",
+        "TAX_LEDGER_URL": "http://127.0.0.1:8002",
+        "WECHAT_MCH_CERT": None,
+        "WECHAT_MCH_KEY": str(tmp_path / "missing.pem"),
+        "APP_CLOCK_START": "2019-11-20T09:00:00+08:00",
+        "PROXY_FIX_X_FOR": None,
+    }
+    problems = refusal(settings)
+    expected = [
+        "SECRET_KEY",
+        "WECHAT_SECRET",
+        "TAX_LEDGER_SECRET",
+        "EXCHANGE_SECRET",
+        "WECHAT_API_KEY",
+        "PUBLIC_BASE_URL",
+        "TAX_LEDGER_URL",
+        "WECHAT_MCH_CERT",
+        "WECHAT_MCH_KEY",
+        "APP_CLOCK_START",
+        "PROXY_FIX_X_FOR",
+    ]
+    assert [p.split()[1] for p in problems] == expected
+    assert "https://" in problems[5] and "missing.pem" in problems[8]
+
+
+def test_sandbox_refuses_the_public_demo_key_and_a_key_of_the_wrong_length(live):
+    sandbox = {**live, "WECHAT_MODE": "sandbox", "PROXY_FIX_X_FOR": None}
+    assert refusal({**sandbox, "WECHAT_API_KEY": config_module.DEV_WECHAT_API_KEY}) == [
+        "  - WECHAT_API_KEY is not set (it is the public demo key); set it to the merchant's "
+        "32-character API key (WeChat Pay merchant platform, API security)"
+    ]
+    assert refusal({**sandbox, "WECHAT_API_KEY": API_KEY[:31]}) == [
+        "  - WECHAT_API_KEY must be exactly 32 characters, not 31"
+    ]
+
+
+def test_live_needs_the_proxy_setting_said_explicitly_even_zero(live):
+    (problem,) = refusal({**live, "PROXY_FIX_X_FOR": None})
+    assert "PROXY_FIX_X_FOR is not set" in problem
+    assert create_app({**live, "PROXY_FIX_X_FOR": 0})
+
+
+def test_a_complete_live_configuration_starts_and_hides_the_api_docs(live):
+    client = create_app(live).test_client()
+    assert client.get("/api/openapi.json").status_code == 404
+    assert client.get("/api/docs").status_code == 404
+    public = create_app({**live, "API_DOCS_PUBLIC": True}).test_client()
+    assert public.get("/api/openapi.json").status_code == 200
+    assert public.get("/api/docs").status_code == 200
+
+
+@pytest.mark.parametrize("command", ["seed-demo", "seed-season"])
+def test_demo_data_is_refused_in_live_mode(live, command):
+    result = create_app(live).test_cli_runner().invoke(args=[command, "--size", "0"])
+    assert result.exit_code != 0
+    assert f"{command} loads demo data; refused with WECHAT_MODE=live" in result.output
+
+
+def test_a_command_run_by_hand_refuses_to_start_too(tmp_path):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("WECHAT_", "SECRET_KEY", "TAX_", "EXCHANGE_", "APP_CLOCK"))
+    }
+    env |= {"WECHAT_MODE": "live", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "backend", "worker", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "refusing to start with WECHAT_MODE=live" in done.stderr
+    assert "  - WECHAT_API_KEY is not set" in done.stderr
+
+
+def test_fake_mode_reads_the_installation_secret_make_run_wrote(tmp_path, monkeypatch):
+    made = tmp_path / "secret-key"
+    made.write_text("the-installation-secret\n")
+    monkeypatch.setattr(config_module, "SECRET_KEY_FILE", made)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("WECHAT_MODE", raising=False)
+    assert Config().SECRET_KEY == "the-installation-secret"
+    monkeypatch.setenv("SECRET_KEY", "from-the-environment")
+    assert Config().SECRET_KEY == "from-the-environment"
+    monkeypatch.delenv("SECRET_KEY")
+    monkeypatch.setenv("WECHAT_MODE", "live")  # a real deployment says its secret explicitly
+    assert Config().SECRET_KEY == config_module.DEV_SECRET
+
+
+def test_a_staff_token_lifetime_under_a_day_is_refused_in_any_mode(tmp_path):
+    settings = {
+        "WECHAT_MODE": "fake",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fake.db'}",
+        "STAFF_TOKEN_DAYS": 0,
+    }
+    assert refusal(settings) == ["  - STAFF_TOKEN_DAYS must be 1 or more, not 0"]
