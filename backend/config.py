@@ -51,6 +51,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | ID_HASH_KEY | a development key | HMAC-SHA256 key of the ID-number hashes the enrollee table is searched by; MUST be set in production before the first migration and never changed (the hashes would no longer match) |
 | ID_ENCRYPTION_KEYS | a development key | AES-GCM keys of the sealed ID numbers, `kid:base64key` separated by commas (16, 24 or 32 bytes each), the first one seals; older ones still open their rows until `flask ids reencrypt` moves them; MUST be set in production |
 | METRICS_TOKEN | (unset) | with WECHAT_MODE live or sandbox, /metrics answers only requests carrying `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise, and always when unset); open with the fake platform |
+| OPEN_ORDERS_PER_RESIDENT | 3 | how many unpaid, unexpired orders one WeChat user may have at once; one more gets 409 (too_many_open_orders) |
 """
 
 from __future__ import annotations
@@ -230,6 +231,9 @@ class Config:
     )
     METRICS_TOKEN: str | None = field(
         default_factory=lambda: os.environ.get("METRICS_TOKEN") or None
+    )
+    OPEN_ORDERS_PER_RESIDENT: int = field(
+        default_factory=lambda: int(_env("OPEN_ORDERS_PER_RESIDENT", "3"))
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).

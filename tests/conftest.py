@@ -27,6 +27,7 @@ from backend.infra.web import new_unit_of_work
 from backend.values.beijing import BEIJING
 from tests.support import database
 from tests.support.regions import load_regions
+from tests.support.resident import TEST_SECRET
 from tests.support.servers import ServerThread
 
 # Properties are judged on what they find, not on how fast a busy machine generates examples:
@@ -36,7 +37,6 @@ settings.register_profile(
 )
 settings.load_profile("project")
 
-TEST_SECRET = "test-secret-key"
 # Inside the 2019 collection window (2019-09-01 to 2019-12-31) and after the pension target date.
 SEASON = datetime(2019, 11, 20, 9, 0, tzinfo=BEIJING)
 

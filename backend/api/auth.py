@@ -97,6 +97,17 @@ def current_staff() -> StaffIdentity:
     return g.staff
 
 
+CITY_ONLY = "此操作涉及全市，只有市级账号可以执行；区县账号只能查看和处理本区县的数据。"
+
+
+def city_wide_staff() -> StaffIdentity:
+    """The caller, when their region is the whole city; 403 for a county (or smaller) account."""
+    staff = current_staff()
+    if not staff.city_wide:
+        abort(403, message=CITY_ONLY)
+    return staff
+
+
 def staff_required(*permissions: str) -> Callable[[Callable], Callable]:
     """401 without a valid staff token, 403 when the role has none of `permissions`."""
 

@@ -84,15 +84,21 @@ class PushOut(Schema):
     message_id = fields.String(metadata={"description": "the new push message, pending"})
 
 
+def _scope() -> str | None:
+    """The caller's region prefix; None for a city-wide account (every message is the city's)."""
+    staff = current_staff()
+    return None if staff.city_wide else staff.scope_prefix
+
+
 @blp.route("/summary")
 class Summary(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, SummaryOut)
     @staff_required("admin")
     def get(self):
-        """How many messages are pending, delivered and dead."""
+        """How many messages of your region are pending, delivered and dead."""
         with unit_of_work() as session:
-            return operations.counts_by_status(session)
+            return operations.counts_by_status(session, _scope())
 
 
 @blp.route("/messages")
@@ -103,10 +109,12 @@ class Messages(MethodView):
     @blp.paginate()
     @staff_required("admin")
     def get(self, args, pagination_parameters):
-        """Outbox messages, oldest first, with every delivery attempt."""
+        """Outbox messages of your region, oldest first, with every delivery attempt."""
         query = select(LedgerMessage, Registration.collection_no).join(
             Registration, Registration.id == LedgerMessage.registration_id
         )
+        if _scope() is not None:
+            query = query.where(Registration.village_code.startswith(_scope(), autoescape=True))
         for name in ("status", "kind"):
             if args[name]:
                 query = query.where(getattr(LedgerMessage, name) == args[name])
@@ -129,10 +137,10 @@ class Resend(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(ResendIn)
     @blp.response(200, ResendOut)
-    @blp.alt_response(404, description="no dead letter with this message_id")
+    @blp.alt_response(404, description="no dead letter with this message_id in your region")
     @staff_required("admin")
     def post(self, body):
-        """Put dead letters back in line for the worker (attempts start over)."""
+        """Put dead letters of your region back in line for the worker (attempts start over)."""
         staff = current_staff()
         resent = operations.resend_dead(
             unit_of_work(),
@@ -140,6 +148,7 @@ class Resend(MethodView):
             now=clock().now(),
             message_id=body["message_id"],
             region_code=staff.region_code,
+            scope_prefix=_scope(),
         )
         if body["message_id"] and not resent:
             abort(404, message=f"no dead letter {body['message_id']}")

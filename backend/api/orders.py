@@ -30,6 +30,7 @@ from backend.infra.web import (
     unit_of_work,
 )
 from backend.models import PaymentOrder
+from backend.orders import grants
 from backend.orders.channels import TRADE_TYPES
 from backend.orders.creation import MAX_ITEMS, ItemRequest, OrderRequest, create_order
 from backend.orders.views import OrderView, order_views
@@ -40,7 +41,11 @@ BLUEPRINTS = [blp]
 
 
 class ItemIn(Schema):
-    registration_ref = fields.String(required=True, validate=validate.Length(1, 32))
+    registration_ref = fields.String(
+        required=True,
+        validate=validate.Length(1, 64),
+        metadata={"description": "a ref from this user's own lookup (bound to the user)"},
+    )
     grade_yuan = fields.Integer(
         load_default=None,
         allow_none=True,
@@ -69,7 +74,9 @@ ORDER_IN, IDEMPOTENCY_HEADER = OrderIn(), IdempotencyHeader()
 
 
 class OrderItemOut(Schema):
-    registration_ref = fields.String()
+    registration_ref = fields.String(
+        metadata={"description": "the payer sees the ref their lookup gave; staff the plain one"}
+    )
     name_masked = fields.String()
     scheme = fields.String()
     period_year = fields.Integer()
@@ -112,9 +119,20 @@ def _order_limits() -> list[tuple[str, str]]:
     return [(current_app.config["ORDER_LIMIT_PER_OPENID"], "orders/" + openid_or_address())]
 
 
-def order_answer(order: OrderView, now: datetime) -> dict[str, Any]:
+def order_answer(order: OrderView, now: datetime, *, to_payer: bool = True) -> dict[str, Any]:
     """OrderOut's shape, built directly (a test loads every answer back through OrderOut):
-    names masked, times in ISO 8601, the means to pay only while the order is payable."""
+    names masked, times in ISO 8601, the means to pay only while the order is payable. The
+    payer (`to_payer`) sees each registration's ref as granted to them by their lookup."""
+    if to_payer:
+        secret = current_app.config["APP_CONFIG"].SECRET_KEY
+
+        def shown(ref: str) -> str:
+            return grants.grant(secret, order.openid, ref)
+    else:
+
+        def shown(ref: str) -> str:
+            return ref
+
     pay: dict[str, Any] | None = None
     if order.payable(now):
         if order.trade_type == "JSAPI" and order.pay_params:
@@ -134,7 +152,7 @@ def order_answer(order: OrderView, now: datetime) -> dict[str, Any]:
         "transaction_id": order.transaction_id,
         "items": [
             {
-                "registration_ref": item.registration_ref,
+                "registration_ref": shown(item.registration_ref),
                 "name_masked": mask_name(item.holder_name),
                 "scheme": item.scheme,
                 "period_year": item.period_year,
@@ -152,8 +170,9 @@ def order_answer(order: OrderView, now: datetime) -> dict[str, Any]:
     }
 
 
-def readable_order(order_no: str) -> OrderView:
-    """The order, if the caller may read it: its payer, or staff whose region it touches.
+def readable_order(order_no: str) -> tuple[OrderView, bool]:
+    """The order, if the caller may read it: its payer, or staff whose region it touches; and
+    whether the caller is its payer.
 
     Anyone else gets the same 404 as for a number that does not exist.
     """
@@ -163,13 +182,13 @@ def readable_order(order_no: str) -> OrderView:
     if found:
         order = found[0]
         if isinstance(viewer, str) and viewer == order.openid:
-            return order
+            return order, True
         if (
             isinstance(viewer, StaffIdentity)
             and viewer.may("view")
             and any(viewer.sees(item.village_code) for item in order.items)
         ):
-            return order
+            return order, False
     abort(404, message="没有找到这笔订单。")
 
 
@@ -180,9 +199,15 @@ class OrdersView(MethodView):
     @blp.arguments(IDEMPOTENCY_HEADER, location="headers")  # instances: no schema per request
     @blp.arguments(ORDER_IN)
     @blp.response(201, OrderOut)
-    @blp.alt_response(409, description="a registration is already paid or in another open order")
     @blp.alt_response(
-        422, description="bad items, outside the collection window, or the key was reused"
+        409,
+        description="a registration is already paid or in another open order, or the payer "
+        "has OPEN_ORDERS_PER_RESIDENT orders waiting for payment (too_many_open_orders)",
+    )
+    @blp.alt_response(
+        422,
+        description="bad items (a ref not from this user's own lookup is unknown), outside "
+        "the collection window, or the key was reused",
     )
     @blp.alt_response(503, description="WeChat Pay could not be reached")
     @blp.alt_response(429, description="too many orders from one payer")
@@ -190,11 +215,15 @@ class OrdersView(MethodView):
         """Create an order for one or more registrations (a household at once).
 
         The server prices every item; the same Idempotency-Key and body return the same order.
-        Registrations are paid inside their policy's collection window only.
+        Registrations are named by the refs this user's own lookup gave, and paid inside their
+        policy's collection window only. A payer has at most OPEN_ORDERS_PER_RESIDENT orders
+        waiting for payment at once.
         """
         openid = current_openid()
         cfg = current_app.config["APP_CONFIG"]
         trade_type = body["trade_type"]
+        # Only refs this user's own lookups granted (see backend.orders.grants).
+        refs = [grants.redeem(cfg.SECRET_KEY, openid, i["registration_ref"]) for i in body["items"]]
         now = clock().now()
         order, replayed = create_order(
             unit_of_work(),
@@ -205,7 +234,8 @@ class OrdersView(MethodView):
                 openid=openid,
                 idempotency_key=headers["idempotency_key"],
                 items=tuple(
-                    ItemRequest(i["registration_ref"], i["grade_yuan"]) for i in body["items"]
+                    ItemRequest(ref, i["grade_yuan"])
+                    for ref, i in zip(refs, body["items"], strict=True)
                 ),
                 trade_type=trade_type,
                 client_ip=(request.remote_addr or "127.0.0.1")
@@ -215,6 +245,7 @@ class OrdersView(MethodView):
             now=now,
             ttl=timedelta(seconds=cfg.ORDER_TTL_SECONDS),
             check_after=timedelta(seconds=cfg.ORDER_CHECK_AFTER_SECONDS),
+            open_orders_cap=cfg.OPEN_ORDERS_PER_RESIDENT,
         )
         response = jsonify(order_answer(order, now))
         response.status_code = 201
@@ -249,7 +280,8 @@ class OneOrder(MethodView):
     @blp.alt_response(404, description="no such order among the caller's")
     def get(self, order_no):
         """One order with its items. Only its payer, or staff whose region it touches, may read it."""
-        return jsonify(order_answer(readable_order(order_no), clock().now()))
+        order, to_payer = readable_order(order_no)
+        return jsonify(order_answer(order, clock().now(), to_payer=to_payer))
 
 
 @blp.route("/orders/<order_no>/qrcode.png")
@@ -257,7 +289,7 @@ class OneOrder(MethodView):
 @blp.response(200, description="PNG of the NATIVE code_url, for a payer to scan")
 @blp.alt_response(404, description="no payable NATIVE order of the caller's")
 def qrcode_png(order_no):
-    order = readable_order(order_no)
+    order, _ = readable_order(order_no)
     if order.trade_type != "NATIVE" or not order.code_url or not order.payable(clock().now()):
         abort(404, message="该订单没有可扫码支付的二维码。")
     return qr_png(order.code_url)

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
 
-from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
+from backend.api.auth import STAFF_SECURITY, city_wide_staff, current_staff, staff_required
 from backend.infra.web import clock, payment_gateway, unit_of_work
 from backend.models import ReconDiscrepancy, WeChatBill
 from backend.recon.discrepancies import visible
@@ -21,6 +21,7 @@ from backend.recon.pull import pull_bill
 from backend.recon.reconcile import reconcile_day
 from backend.values.beijing import beijing_today
 from backend.values.labels import CHANNEL_NAMES
+from backend.values.region_codes import normalise
 
 blp = Blueprint(
     "reconciliations",
@@ -65,7 +66,11 @@ class DayOut(Schema):
     matched = fields.Integer(
         allow_none=True, metadata={"description": "bill rows that matched (when just run)"}
     )
-    bill = fields.Nested(BillOut, allow_none=True)
+    bill = fields.Nested(
+        BillOut,
+        allow_none=True,
+        metadata={"description": "the stored bill (the whole city's): city-wide accounts only"},
+    )
     discrepancies = fields.Dict(
         keys=fields.String(),
         values=fields.Integer(),
@@ -95,7 +100,7 @@ def _day(day, matched: int | None) -> dict:
         return {
             "date": day,
             "matched": matched,
-            "bill": bill,
+            "bill": bill if current_staff().city_wide else None,
             "discrepancies": _counts(session, day),
             "by_channel": [
                 {**vars(figures), "channel_name": CHANNEL_NAMES[figures.channel]}
@@ -111,6 +116,7 @@ class Reconciliations(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(RunIn)
     @blp.response(200, DayOut)
+    @blp.alt_response(403, description="not a city-wide account: the bill is the whole city's")
     @blp.alt_response(409, description="the bill is not ready, or could not be read")
     @blp.alt_response(503, description="WeChat Pay could not be reached")
     @staff_required("recon")
@@ -118,8 +124,10 @@ class Reconciliations(MethodView):
         """Reconcile a day: pull its bill when needed, match it, apply the automatic fixes.
 
         Safe to run again: the result is the same. The discrepancies themselves are listed at
-        /api/staff/v1/discrepancies.
+        /api/staff/v1/discrepancies. City-wide accounts only: the bill, its credits and refunds
+        are the whole city's.
         """
+        staff = city_wide_staff()
         cfg = current_app.config["APP_CONFIG"]
         gateway, day, now = payment_gateway(), body["date"], clock().now()
         with unit_of_work() as session:
@@ -131,8 +139,8 @@ class Reconciliations(MethodView):
                 day,
                 bill_dir=Path(cfg.BILL_DIR),
                 now=now,
-                actor=f"staff:{current_staff().name}",
-                region_code=current_staff().region_code,
+                actor=f"staff:{staff.name}",
+                region_code=normalise(cfg.CITY_CODE),
             )
         report = reconcile_day(
             unit_of_work(),

@@ -18,6 +18,7 @@ from backend.enrollees.lookup import LookupResult, PricedRegistration
 from backend.errors import NotFound
 from backend.fees import Quote
 from backend.infra.web import clock, policy_book, rate_limit_address, rate_limited, reader
+from backend.orders import grants
 from backend.payments.wechat.login import LoginRejected, LoginUnavailable, WeChatLoginGateway
 from backend.values import id_numbers
 from backend.values.beijing import beijing_today
@@ -123,7 +124,9 @@ class GradeOut(Schema):
 
 
 class RegistrationOut(Schema):
-    ref = fields.String()
+    ref = fields.String(
+        metadata={"description": "to order it: bound to the signed-in user, useless to another"}
+    )
     scheme = fields.String(metadata={"description": "pension | medical"})
     period_year = fields.Integer()
     status = fields.String(
@@ -208,10 +211,10 @@ def _money(q: Quote) -> dict[str, Any]:
     }
 
 
-def _registration_answer(r: PricedRegistration) -> dict[str, Any]:
+def _registration_answer(r: PricedRegistration, ref: str) -> dict[str, Any]:
     chosen = r.chosen
     return {
-        "ref": r.ref,
+        "ref": ref,
         "scheme": r.scheme,
         "period_year": r.period_year,
         "status": r.status,
@@ -234,9 +237,10 @@ def _registration_answer(r: PricedRegistration) -> dict[str, Any]:
 _NO_MONEY = {"payable_fen": 0, "gov_paid_fen": 0, "contribution_subsidy_fen": 0}
 
 
-def lookup_answer(found: LookupResult) -> dict[str, Any]:
+def lookup_answer(found: LookupResult, *, secret_key: str, openid: str) -> dict[str, Any]:
     """LookupOut's shape, built directly: the busiest answer skips the schema dump (a test loads
-    every answer back through LookupOut). The person is masked here."""
+    every answer back through LookupOut). The person is masked here; each registration's ref is
+    granted to the caller `openid` (backend.orders.grants): only they can order with it."""
     return {
         "enrollee": {
             "ref": found.enrollee_ref,
@@ -248,7 +252,10 @@ def lookup_answer(found: LookupResult) -> dict[str, Any]:
                 "full_name": found.village.full_name,
             },
         },
-        "registrations": [_registration_answer(r) for r in found.registrations],
+        "registrations": [
+            _registration_answer(r, grants.grant(secret_key, openid, r.ref))
+            for r in found.registrations
+        ],
     }
 
 
@@ -265,7 +272,7 @@ class LookupView(MethodView):
     def post(self, body):
         """Find a registered person by ID number and name; price each registration, and say
         whether it can be paid today (inside its collection window) and until when."""
-        current_openid()
+        openid = current_openid()
         cfg = current_app.config["APP_CONFIG"]
         now = clock().now()
         # Too many wrong names for this ID number: every lookup of it is "not found" for a while
@@ -286,4 +293,4 @@ class LookupView(MethodView):
         except NotFound:
             limits.count_failure(key, allowed, now=now.timestamp())
             raise
-        return jsonify(lookup_answer(found))
+        return jsonify(lookup_answer(found, secret_key=cfg.SECRET_KEY, openid=openid))

@@ -80,6 +80,11 @@ class StaffIdentity:
     def scope_prefix(self) -> str:
         return regions.scope_prefix(self.region_code)
 
+    @property
+    def city_wide(self) -> bool:
+        """Whether the account's region is the whole city (what city-wide operations need)."""
+        return regions.level_of(self.region_code) == "city"
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()

@@ -23,7 +23,12 @@ Rejection. Rules beyond the row itself:
   (person_conflict), otherwise the file's result would depend on the order of its lines;
 - a registration that is no longer unpaid is never changed (registration_locked);
 - a special group needs the enrollee registered first, under the same name, inside the
-  importer's region.
+  importer's region;
+- a person registered elsewhere (their household or one of their registrations lies outside the
+  importer's region) is never touched: the row is rejected with one generic code
+  (not_in_your_region_or_not_found), before any name is compared, the same code a group row gets
+  for an ID number stored nowhere. Distinct answers would let an agency probe another county's
+  people by ID number and name, one row at a time.
 
 An enrollee keeps the village of their first registration; each registration carries its own.
 Every registration added or changed gets a push to the tax bureau (backend.ledger.pushes), and
@@ -64,6 +69,34 @@ _ENROLLEE: Table = Enrollee.__table__  # type: ignore[assignment]
 _REGISTRATION: Table = Registration.__table__  # type: ignore[assignment]
 _MEMBERSHIP: Table = SpecialGroupMembership.__table__  # type: ignore[assignment]
 _UNPAID = RegistrationStatus.UNPAID.value
+
+NOT_IN_REGION = "not_in_your_region_or_not_found"
+
+
+def _not_in_region() -> RowRejected:
+    return RowRejected(NOT_IN_REGION, "未找到该参保人，或此人的参保登记不在您的管辖区域内")
+
+
+def people_elsewhere(conn: Connection, scope_prefix: str, enrollee_ids: list[int]) -> set[int]:
+    """Of these stored enrollees, those whose household (their village) or any registration lies
+    outside the region `scope_prefix`: an import of that region must not touch them."""
+    if not enrollee_ids:
+        return set()
+    outside = {
+        enrollee_id
+        for enrollee_id, village_code in dialect.select_in(
+            conn, _ENROLLEE, ("id", "village_code"), "id", enrollee_ids
+        )
+        if not village_code.startswith(scope_prefix)
+    }
+    outside.update(
+        enrollee_id
+        for enrollee_id, village_code in dialect.select_in(
+            conn, _REGISTRATION, ("enrollee_id", "village_code"), "enrollee_id", enrollee_ids
+        )
+        if not village_code.startswith(scope_prefix)
+    )
+    return outside
 
 
 class Writer:
@@ -238,6 +271,9 @@ class RegistrationWriter(Writer):
                 [p.id for p in self.people.values()],
             )
         )
+        self.elsewhere = people_elsewhere(
+            conn, self.scope_prefix, [p.id for p in self.people.values() if p.id is not None]
+        )
         self.new_people: dict[str, tuple[_Person, RegistrationRow]] = {}
         self.new_keys: set[tuple[str, str, int]] = set()
         self.new_registrations: list[RegistrationRow] = []
@@ -252,6 +288,8 @@ class RegistrationWriter(Writer):
         person_changed = False
         phone = row.phone
         if person is not None:
+            if person.id in self.elsewhere:
+                raise _not_in_region()
             if person.name != row.name:
                 if person_line:
                     raise RowRejected(
@@ -439,6 +477,9 @@ class GroupWriter(Writer):
                 [p[0] for p in self.people.values()],
             )
         }
+        self.elsewhere = people_elsewhere(
+            conn, self.scope_prefix, [p[0] for p in self.people.values()]
+        )
         self.inserts: list[tuple[int, str, int, str]] = []
         self.updates: list[tuple[int, str]] = []
 
@@ -448,13 +489,11 @@ class GroupWriter(Writer):
         if first:
             raise RowRejected("duplicate_row", f"与第{first}行重复（同一人、同一类别、同一年度）")
         person = self.people.get(row.id_number)
-        if person is None:
-            raise RowRejected("enrollee_not_found", "未找到该身份证号的参保人，请先导入参保登记")
-        enrollee_id, name, village_code, _born = person
+        if person is None or person[0] in self.elsewhere:
+            raise _not_in_region()
+        enrollee_id, name, _village_code, _born = person
         if name != row.name:
             raise RowRejected("name_mismatch", "姓名与该身份证号已登记的姓名不一致")
-        if not village_code.startswith(self.scope_prefix):
-            raise RowRejected("outside_region", "此人的参保地不在您的管辖区域内")
         self.new_seen[key] = row.line
         stored = self.memberships.get((enrollee_id, row.group, row.year))
         if stored is None:

@@ -1,7 +1,9 @@
 """Audit entries are written by the service that makes a change, inside its transaction.
 
-Every entry names the region it concerns (a county's 12-digit code, or the caller's region for a
-change that belongs to no county), so staff see the entries of their own region.
+Every entry names the region it concerns (a county's 12-digit code; the city's for a change of
+the whole city, such as a bill pull; the caller's region for a change that belongs to no county),
+so staff see the entries of their own region: an entry without one would be shown to nobody but
+the command line, so writing one is a programming error.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def record(
     target: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
+    if not region_code:
+        raise ValueError(f"the audit entry {action} of {target} names no region")
     entry = AuditEntry(
         actor=actor, action=action, target=target, region_code=region_code, detail=detail or {}
     )

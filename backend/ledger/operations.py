@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
@@ -19,9 +19,26 @@ from backend.states.transitions import LEDGER_MESSAGES
 from backend.values.region_codes import county_of
 
 
-def counts_by_status(session: Session) -> dict[str, int]:
+def in_region(scope_prefix: str | None) -> list[ColumnElement[bool]]:
+    """The condition on messages of registrations inside the region `scope_prefix` (none for
+    the whole city: every message is the city's, and the summary need not join)."""
+    if scope_prefix is None:
+        return []
+    return [
+        LedgerMessage.registration_id.in_(
+            select(Registration.id).where(
+                Registration.village_code.startswith(scope_prefix, autoescape=True)
+            )
+        )
+    ]
+
+
+def counts_by_status(session: Session, scope_prefix: str | None = None) -> dict[str, int]:
+    """Messages by status, of the region `scope_prefix` (None: the whole city)."""
     rows = session.execute(
-        select(LedgerMessage.status, func.count()).group_by(LedgerMessage.status)
+        select(LedgerMessage.status, func.count())
+        .where(*in_region(scope_prefix))
+        .group_by(LedgerMessage.status)
     )
     return {**{status.value: 0 for status in MessageStatus}, **dict(rows.all())}
 
@@ -44,14 +61,25 @@ def resend_dead(
     actor: str,
     now: datetime,
     region_code: str,
+    scope_prefix: str | None = None,
     message_id: str | None = None,
 ) -> int:
-    """Put dead letters (all, or one) back in line, due now; the attempt count starts over.
+    """Put dead letters (all, or one) of the region `scope_prefix` (None: the whole city) back in
+    line, due now; the attempt count starts over.
 
-    `region_code`: the caller's region, where the audit entry is filed.
+    The audit entry is filed under the one message's county, or the caller's `region_code`.
     """
-    where = [LedgerMessage.message_id == message_id] if message_id is not None else []
+    where = in_region(scope_prefix)
+    if message_id is not None:
+        where.append(LedgerMessage.message_id == message_id)
     with uow as session:
+        if message_id is not None:
+            village = session.scalar(
+                select(Registration.village_code)
+                .join(LedgerMessage, LedgerMessage.registration_id == Registration.id)
+                .where(LedgerMessage.message_id == message_id)
+            )
+            region_code = county_of(village) if village else region_code
         moved = LEDGER_MESSAGES.apply(
             session,
             "resend",

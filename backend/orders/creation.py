@@ -50,6 +50,7 @@ from backend.infra.uow import UnitOfWork
 from backend.models import Enrollee, OrderItem, PaymentOrder, Registration
 from backend.orders.channels import CHANNELS
 from backend.orders.closing import close_order
+from backend.orders.grants import unknown_registrations
 from backend.orders.pricing import PricedItem, RegistrationToPrice, price_item
 from backend.orders.views import ItemView, OrderView, order_views
 from backend.payments.gateway import GatewayError, PaymentGateway, PaymentRequest
@@ -63,6 +64,14 @@ log = logging.getLogger(__name__)
 
 MAX_ITEMS = 10  # a household rarely has more than five people with two schemes each
 IN_USE = "所选参保登记已缴费或正在另一笔订单中支付，请刷新后重试。"
+
+
+def too_many_open_orders(cap: int) -> Conflict:
+    return Conflict(
+        f"您已有 {cap} 笔待支付的订单：请先在“我的缴费记录”中完成支付，"
+        "或等待未支付的订单关闭（约30分钟）后再下单。",
+        reason="too_many_open_orders",
+    )
 
 
 @dataclass(frozen=True)
@@ -95,19 +104,25 @@ def create_order(
     now: datetime,
     ttl: timedelta,
     check_after: timedelta,
+    open_orders_cap: int | None = None,
 ) -> tuple[OrderView, bool]:
     """(the order, replayed). The same key and body again return the first order.
 
     `ttl`: how long the order waits for its payment; `check_after`: when the poller first asks
-    the platform about it, should no notification have come.
+    the platform about it, should no notification have come. `open_orders_cap`: how many open
+    (unpaid, unexpired) orders the payer may have; one more is refused, so that nobody can hold
+    many people's registrations at once. Counted in the read, before the write: two requests at
+    the same instant may both pass (the per-payer rate limit bounds how often that can happen).
     """
     digest = request_hash(
         items=sorted([i.registration_ref, i.grade_yuan or 0] for i in ask.items),
         trade_type=ask.trade_type,
     )
-    found, replay_id = _read(reader, ask)
+    found, replay_id, open_orders = _read(reader, ask, now=now)
     if replay_id is not None:
         return _replayed(uow, replay_id, digest), True
+    if open_orders_cap is not None and open_orders >= open_orders_cap:
+        raise too_many_open_orders(open_orders_cap)
     _check_items(ask.items)
     try:
         priced = _price(book, ask.items, found, today=beijing_today(now))
@@ -178,12 +193,24 @@ _NOW = bindparam("b_now", type_=_ord.c.updated_at.type)
 _BY_KEY = select(_ord.c.id).where(
     _ord.c.openid == bindparam("openid"), _ord.c.idempotency_key == bindparam("key")
 )
+# The payer's orders still waiting for a payment (an expired one no longer counts, even before
+# the poller closes it).
+_OPEN_ORDERS = (
+    select(func.count())
+    .select_from(_ord)
+    .where(
+        _ord.c.openid == bindparam("openid"),
+        _ord.c.status == OrderStatus.CREATED.value,
+        _ord.c.expires_at > bindparam("read_now", type_=_ord.c.expires_at.type),
+    )
+)
 
 
 @functools.cache
 def _pricing_read(count: int):
-    """The registrations named by `count` refs, each with its holder, their special groups and
-    the order already made under the request's key (the same on every row)."""
+    """The registrations named by `count` refs, each with its holder, their special groups, the
+    order already made under the request's key and the payer's open orders (the same on every
+    row)."""
     return (
         select(
             _reg.c.id,
@@ -198,23 +225,28 @@ def _pricing_read(count: int):
             _enr.c.birth_date,
             memberships_of(_enr.c.id),
             _BY_KEY.scalar_subquery().label("replay_of"),
+            _OPEN_ORDERS.scalar_subquery().label("open_orders"),
         )
         .join(_enr, _enr.c.id == _reg.c.enrollee_id)
         .where(_reg.c.ref.in_([bindparam(f"ref_{i}") for i in range(count)]))
     )
 
 
-def _read(reader: Reader, ask: OrderRequest) -> tuple[dict[str, RegistrationToPrice], int | None]:
+def _read(
+    reader: Reader, ask: OrderRequest, *, now: datetime
+) -> tuple[dict[str, RegistrationToPrice], int | None, int]:
+    """(the registrations by ref, the order replayed, how many open orders the payer has)."""
     refs = list(dict.fromkeys(i.registration_ref for i in ask.items))[:MAX_ITEMS]
     rows = reader.all(
         _pricing_read(len(refs)),
         openid=ask.openid,
         key=ask.idempotency_key,
+        read_now=now,
         **{f"ref_{i}": ref for i, ref in enumerate(refs)},
     )
     if not rows:  # no registration found: only a replay can still answer
         replay = reader.all(_BY_KEY, openid=ask.openid, key=ask.idempotency_key)
-        return {}, replay[0].id if replay else None
+        return {}, replay[0].id if replay else None, 0
     found = {
         row.ref: RegistrationToPrice(
             id=row.id,
@@ -231,7 +263,7 @@ def _read(reader: Reader, ask: OrderRequest) -> tuple[dict[str, RegistrationToPr
         )
         for row in rows
     }
-    return found, rows[0].replay_of
+    return found, rows[0].replay_of, rows[0].open_orders
 
 
 class NotAllHeld(Exception):
@@ -258,11 +290,7 @@ def _price(
 ) -> list[PricedItem]:
     missing = [i.registration_ref for i in items if i.registration_ref not in found]
     if missing:
-        raise Refused(
-            f"找不到参保登记 {', '.join(missing)}，请重新查询。",
-            reason="unknown_registration",
-            field="items",
-        )
+        raise unknown_registrations(missing)
     return [
         price_item(book, found[i.registration_ref], grade_yuan=i.grade_yuan, today=today)
         for i in items

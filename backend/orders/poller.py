@@ -12,6 +12,11 @@ while the platform answers:
 2. ask the platform, outside any transaction;
 3. apply: credit, close or set the next look, each a guarded update in a transaction of its own
    (an order paid by a notification meanwhile is left as it is).
+
+An expired order is closed here even when the platform cannot be reached: its trade expired
+there too (time_expire), and holding the registrations until the platform answers again would
+let an outage keep people from paying. A payment that still turns up for it is handled as after
+any close (credited when the registrations are still free, refunded otherwise).
 """
 
 from __future__ import annotations
@@ -80,8 +85,11 @@ def check_open_orders(
             log.warning(
                 "order %s: the payment platform could not be asked: %s", order.order_no, exc
             )
-            _look_again(uow, order, at=now + min(RETRY_AFTER, check_after), now=now)
             report.failed.append(order.order_no)
+            if order.expires_at <= now:
+                _close_expired(uow, order, now=now, report=report)
+            else:
+                _look_again(uow, order, at=now + min(RETRY_AFTER, check_after), now=now)
     return report
 
 
@@ -129,6 +137,10 @@ def _check_one(
         # Paid between our query and the close: the payment wins.
         _credit(uow, gateway.query(order.order_no), now=now, report=report)
         return
+    _close_expired(uow, order, now=now, report=report)
+
+
+def _close_expired(uow: UnitOfWork, order: Claimed, *, now: datetime, report: PollReport) -> None:
     with uow as session:
         closed = close_order(session, order.id, reason="expired", actor=ACTOR, now=now)
     if closed:

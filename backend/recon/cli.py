@@ -199,6 +199,7 @@ def resolve_command(discrepancy_id: int, reason: str, name: str) -> None:
             actor=name,
             now=clock().now(),
             scope_prefix=EVERY_REGION,
+            city_code=normalise(current_app.config["APP_CONFIG"].CITY_CODE),
         )
     except DomainError as exc:
         raise click.ClickException(exc.message) from None

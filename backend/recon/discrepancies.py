@@ -115,8 +115,12 @@ def resolve(
     actor: str,
     now: datetime,
     scope_prefix: str,
+    city_code: str | None = None,
 ) -> ReconDiscrepancy:
     """Mark an open discrepancy resolved by `actor` (a person's name) with `reason`, and audit it.
+
+    `city_code`: where the entry of a discrepancy of no county is filed when the caller sees
+    every region (the command line).
 
     The row is locked while it is checked and written, and the write only lands on a row still
     open, so two clerks resolving at once cannot both succeed: the second gets NotResolvable.
@@ -150,7 +154,7 @@ def resolve(
             actor=actor,
             action="discrepancy.resolved",
             target=found.order_no,
-            region_code=_audit_region(found.county, scope_prefix),
+            region_code=_audit_region(found.county, scope_prefix) or city_code,
             detail={
                 "discrepancy_id": found.id,
                 "bill_date": found.bill_date.isoformat(),

@@ -297,3 +297,25 @@ def test_flask_discrepancies_lists_and_resolves(rows, session, app):
         args=["discrepancies", "resolve", str(rows["open"]), "--reason", " ", "--as", "李四"]
     )
     assert blank.exit_code == 1 and "请填写处理原因" in blank.output
+
+    # One of no county, resolved on the command line, is audited under the city.
+    stranger = [
+        "discrepancies",
+        "resolve",
+        str(rows["stranger"]),
+        "--reason",
+        "已查",
+        "--as",
+        "李四",
+    ]
+    assert runner.invoke(args=stranger).exit_code == 0
+    filed = fresh(
+        session,
+        lambda s: s.scalar(
+            select(AuditEntry.region_code).where(
+                AuditEntry.action == "discrepancy.resolved",
+                AuditEntry.target == "X0005",
+            )
+        ),
+    )
+    assert filed == "410700000000"

@@ -332,3 +332,45 @@ def test_two_uploads_of_the_same_file_at_once_store_it_once(app, live_server, ag
             assert "请重新导入" in answer.json()["message"]
         else:
             assert answer.json()["counts"]["rejected"] == 0
+
+
+def test_a_county_never_touches_a_person_of_another_county_and_learns_nothing_of_them(
+    app, live_server, http, agency, staff_token, tmp_path
+):
+    """Their phone and household stay as the other county stored them, and every row about them
+    gets the answer an ID number stored nowhere gets, whether the name matches or not."""
+    elsewhere = registration(7, village=OTHER_VILLAGE, phone="13900000007")
+    theirs = {"Authorization": f"Bearer {staff_token('agency', '410724', 'zhao')}"}
+    path = write_csv(tmp_path / "theirs.csv", REGISTRATION_HEADER, [elsewhere])
+    assert upload(http, live_server, theirs, path).json()["counts"]["inserted"] == 1
+    before = snapshot(app, Enrollee), snapshot(app, Registration)
+    person, name = elsewhere[1], elsewhere[2]
+    nobody = make_id_number(area="410721", seq="099")
+
+    rows = [
+        # 2, 3: the person, moved into this county, with a new phone and household; right and
+        # wrong name.
+        registration(7, id_number=person, name=name, household_no="H-MINE", phone="13800000000"),
+        registration(7, id_number=person, name="某某", collection_no="M-WRONG-NAME"),
+    ]
+    report = upload(
+        http, live_server, agency, write_csv(tmp_path / "r.csv", REGISTRATION_HEADER, rows)
+    ).json()
+    groups = [
+        [person, name, "dibao", 2019, "民政"],  # 2: the right name
+        [person, "某某", "dibao", 2019, "民政"],  # 3: a wrong name
+        [nobody, "某某", "dibao", 2019, "民政"],  # 4: stored nowhere
+    ]
+    group_report = upload(
+        http,
+        live_server,
+        agency,
+        write_csv(tmp_path / "g.csv", GROUP_HEADER, groups),
+        kind="groups",
+    ).json()
+
+    answers = {(r["code"], r["reason"]) for r in report["rejected"] + group_report["rejected"]}
+    assert len(answers) == 1 and answers.pop()[0] == "not_in_your_region_or_not_found"
+    assert report["counts"]["rejected"] == 2 and group_report["counts"]["rejected"] == 3
+    assert (snapshot(app, Enrollee), snapshot(app, Registration)) == before
+    assert count(app, SpecialGroupMembership) == 0

@@ -430,7 +430,7 @@ def test_special_groups_attach_to_registered_enrollees_with_the_same_name(app, t
     assert result.exit_code == 0
     assert rejected_lines(result.stdout) == [
         (4, "name_mismatch"),
-        (5, "enrollee_not_found"),
+        (5, "not_in_your_region_or_not_found"),
         (6, "bad_group"),
         (7, "duplicate_row"),
     ]
@@ -476,7 +476,7 @@ def test_a_county_cannot_put_people_of_another_county_into_a_group(app, tmp_path
     person = make_id_number(area="410724", seq="002")
     path = write_csv(tmp_path / "g.csv", GROUP_HEADER, [[person, "测试二", "dibao", 2019, "民政"]])
     result = run(app, "groups", path, "--region", "410721")
-    assert rejected_lines(result.stdout) == [(2, "outside_region")]
+    assert rejected_lines(result.stdout) == [(2, "not_in_your_region_or_not_found")]
     assert count(app, SpecialGroupMembership) == 0
 
 

@@ -175,6 +175,16 @@ def test_after_the_last_attempt_a_message_is_dead_until_an_operator_resends_it(
     dead = http.get(f"{server.url}/api/staff/v1/ledger/messages?status=dead", headers=admin)
     assert dead.status_code == 200
     assert len(dead.json()) == 2
+    # Another county's admin sees none of this county's messages, and resends none of them.
+    elsewhere = {"Authorization": f"Bearer {staff_token('admin', '410724')}"}
+    url = f"{server.url}/api/staff/v1/ledger"
+    assert http.get(f"{url}/messages?status=dead", headers=elsewhere).json() == []
+    assert http.get(f"{url}/summary", headers=elsewhere).json() == {
+        "pending": 0,
+        "delivered": 0,
+        "dead": 0,
+    }
+    assert http.post(f"{url}/resend", json={}, headers=elsewhere).json() == {"resent": 0}
     log = dead.json()[0]["attempt_log"]
     assert [a["outcome"] for a in log] == ["failed", "failed", "failed", "dead"]
     assert all(a["http_status"] == 500 for a in log)

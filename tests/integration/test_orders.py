@@ -538,3 +538,72 @@ def test_a_payer_making_orders_too_fast_is_told_to_wait(
     assert [a.status_code for a in answers] == [201, 409, 429]  # the second: already held
     assert int(answers[2].headers["Retry-After"]) >= 1
     assert "请求过于频繁" in answers[2].json()["message"]
+
+
+# -- who may hold what ----------------------------------------------------------------------
+
+
+def test_a_ref_from_another_users_lookup_orders_nothing(
+    session, http, live_server, fake_wechat, auth
+):
+    """Refs are bound to the user who looked the person up: someone shown them (a shared screen,
+    a forwarded link) must look the person up with ID number and name themselves."""
+    person, registrations = add_person(session, name="张三", birth=age_on_2019(40))
+    found = lookup(http, live_server, auth, person.id_number, "张三").json()
+    medical = next(r["ref"] for r in found["registrations"] if r["scheme"] == "medical")
+    other = sign_in(http, live_server, fake_wechat, "someone-else")
+
+    for ref in (medical, registrations[1].ref):  # theirs, and the bare stored ref
+        taken = http.post(
+            f"{live_server}/api/mp/v1/orders",
+            json={"items": [{"registration_ref": ref}], "trade_type": "JSAPI"},
+            headers={**other, "Idempotency-Key": f"stolen-{ref[:12]}"},
+        )
+        assert taken.status_code == 422, taken.text
+        assert taken.json()["reason"] == "unknown_registration"
+    assert statuses(session, registrations) == ["unpaid", "unpaid"]
+
+    own = lookup(http, live_server, other, person.id_number, "张三").json()
+    mine = next(r["ref"] for r in own["registrations"] if r["scheme"] == "medical")
+    assert mine != medical
+    created = order(http, live_server, other, [mine])
+    assert created.status_code == 201
+    assert [i["registration_ref"] for i in created.json()["items"]] == [mine]
+
+
+def test_a_resident_holds_a_few_open_orders_at_most(app, session, http, live_server, auth, clock):
+    cap = app.config["APP_CONFIG"].OPEN_ORDERS_PER_RESIDENT
+    people = [add_person(session, birth=age_on_2019(40), seq=f"{n:03d}")[1] for n in range(cap + 1)]
+    for n, registrations in enumerate(people[:cap]):
+        made = order(http, live_server, auth, [registrations[1].ref], key=f"open-order-{n}")
+        assert made.status_code == 201
+
+    refused = order(http, live_server, auth, [people[cap][1].ref])
+    assert refused.status_code == 409
+    assert refused.json()["reason"] == "too_many_open_orders"
+    assert "待支付" in refused.json()["message"]
+    assert statuses(session, people[cap]) == ["unpaid", "unpaid"]
+    again = order(http, live_server, auth, [people[0][1].ref], key="open-order-0")
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (201, "true")
+
+    # An expired order no longer counts, even before the worker closes it.
+    clock.advance(timedelta(seconds=app.config["ORDER_TTL_SECONDS"] + 1))
+    assert order(http, live_server, auth, [people[cap][1].ref]).status_code == 201
+
+
+def test_an_expired_order_frees_its_registrations_while_wechat_cannot_be_reached(
+    app, session, http, live_server, fake_wechat, auth, clock
+):
+    _, registrations = add_person(session, birth=age_on_2019(40))
+    created = order(http, live_server, auth, [registrations[1].ref]).json()
+    http.post(f"{fake_wechat.url}/_control/faults", json={"pay_http_500": True})
+    try:
+        report = expire(app, clock)
+    finally:
+        http.post(f"{fake_wechat.url}/_control/faults", json={"pay_http_500": False})
+    assert "closed 1" in report
+    closed = get_order(http, live_server, auth, created["order_no"]).json()
+    assert (closed["status"], closed["status_reason"]) == ("closed", "expired")
+    assert statuses(session, registrations)[1] == "unpaid"
+    other = sign_in(http, live_server, fake_wechat, "next-payer")
+    assert order(http, live_server, other, [registrations[1].ref]).status_code == 201

@@ -144,6 +144,31 @@ def test_staff_run_a_day_over_http_and_see_where_it_stands(
     assert http.post(url, json={"date": quiet_day}, headers=viewer).status_code == 403
 
 
+def test_only_a_city_account_reconciles_and_only_city_admins_see_its_bill_pull(
+    session, app, clock, http, live_server, staff_token, tmp_path
+):
+    """The bill, its credits and refunds are the whole city's: a county account may not run
+    them, nor read the city's bill totals; the pull is audited under the city."""
+    app.config["APP_CONFIG"].BILL_DIR = str(tmp_path)
+    url = live_server + "/api/staff/v1/reconciliations"
+    quiet_day = (beijing_today(clock.now()) - timedelta(days=400)).isoformat()
+    county = {"Authorization": f"Bearer {staff_token('admin', '410721')}"}
+
+    refused = http.post(url, json={"date": quiet_day, "pull": True}, headers=county)
+    assert refused.status_code == 403
+    assert "市级账号" in refused.json()["message"]
+    city = {"Authorization": f"Bearer {staff_token('recon', '410700')}"}
+    assert http.post(url, json={"date": quiet_day}, headers=city).status_code == 200
+    assert http.get(f"{url}/{quiet_day}", headers=county).json()["bill"] is None
+
+    def pulls(headers):
+        entries = http.get(live_server + "/api/staff/v1/audit", headers=headers).json()
+        return [e["region_code"] for e in entries if e["action"] == "bill.pull"]
+
+    assert pulls({"Authorization": f"Bearer {staff_token('admin', '410700')}"}) == [CITY]
+    assert pulls(county) == []
+
+
 def paid_order_no(session, http, live_server, fake_wechat, seq):
     _, registrations = add_person(session, birth=age_on_2019(45), seq=seq)
     auth = sign_in(http, live_server, fake_wechat, f"held-{seq}")

@@ -344,3 +344,23 @@ def test_progress_counts_the_treasury_entries_and_takes_back_a_refunded_payment(
     assert figures() == (2, 1, 1)
     after = http.get(f"{server.url}/api/staff/v1/progress", params=query, headers=viewer).json()
     assert after["paid_fen"] == 25000 and after["paid_by_channel"] == {"wechat_miniprogram": 1}
+
+
+def audit_actions(http, server, headers) -> set[str]:
+    answer = http.get(f"{server.url}/api/staff/v1/audit?page_size=100", headers=headers)
+    assert answer.status_code == 200
+    return {entry["action"] for entry in answer.json()}
+
+
+def test_a_refund_is_in_the_audit_log_of_its_county_only(
+    session, http, server, fake_wechat, recon, staff_token
+):
+    _, created, [(_, ref)] = paid_order(session, http, server, fake_wechat, seq=61)
+    answer = ask(http, server, recon, created["order_no"], ref)
+    assert answer.status_code == 201
+    wait_refund(http, server, recon, answer.json()["refund_no"])
+
+    county = {"Authorization": f"Bearer {staff_token('admin', '410721')}"}
+    elsewhere = {"Authorization": f"Bearer {staff_token('admin', '410724')}"}
+    assert {"refund.requested", "refund.succeeded"} <= audit_actions(http, server, county)
+    assert not {a for a in audit_actions(http, server, elsewhere) if a.startswith("refund.")}

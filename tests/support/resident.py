@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+
+from backend.auth import resident_tokens
+from backend.orders import grants
+
+# The SECRET_KEY of the test apps (tests/conftest.py uses it).
+TEST_SECRET = "test-secret-key"
 
 
 def sign_in(http, base_url, wx, user="resident") -> dict[str, str]:
@@ -19,13 +26,25 @@ def lookup(http, base_url, auth, id_number, name, **extra):
     )
 
 
+def openid_of(auth) -> str:
+    token = auth["Authorization"].removeprefix("Bearer ")
+    return resident_tokens.verify(TEST_SECRET, token, 10**10, now=datetime.now(UTC))
+
+
+def granted(auth, ref: str) -> str:
+    """A registration's ref as the signed-in user's own lookup gives it (a stored ref, as a test
+    takes it from the database, is granted; one from a lookup answer already is)."""
+    return ref if "." in ref else grants.grant(TEST_SECRET, openid_of(auth), ref)
+
+
 def order(http, base_url, auth, items, trade_type="JSAPI", key=None):
-    """POST an order; `items` are registration refs or (ref, grade_yuan) pairs."""
+    """POST an order; `items` are registration refs or (ref, grade_yuan) pairs, refs from the
+    database or from this user's lookup."""
     body = {
         "items": [
-            {"registration_ref": i}
+            {"registration_ref": granted(auth, i)}
             if isinstance(i, str)
-            else {"registration_ref": i[0], "grade_yuan": i[1]}
+            else {"registration_ref": granted(auth, i[0]), "grade_yuan": i[1]}
             for i in items
         ],
         "trade_type": trade_type,
