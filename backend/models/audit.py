@@ -19,6 +19,7 @@ class AuditEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=stamp, index=True)
     actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(48), index=True)
-    region_code: Mapped[str | None] = mapped_column(String(12), default=None)
+    # Required: who sees the entry depends on it (see backend.infra.audit).
+    region_code: Mapped[str] = mapped_column(String(12))
     target: Mapped[str | None] = mapped_column(String(128), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from backend.infra import audit
 from backend.infra.statements import CompiledStatement
@@ -117,3 +118,15 @@ def test_a_compiled_statement_must_name_every_time_the_database_would_default(ap
     forgetful = REGISTRATIONS.statement("hold", Registration.id == 1)
     with pytest.raises(ValueError, match="updated_at"):
         CompiledStatement(forgetful, app.extensions["db_engine"].dialect)
+
+
+def test_the_database_refuses_an_audit_entry_that_names_no_region(db):
+    # Set-based writers (order creation, crediting) insert entries in SQL, past audit.record's
+    # check: the column itself must refuse, or such an entry would be shown to nobody.
+    with pytest.raises(IntegrityError):
+        db.execute(
+            AuditEntry.__table__.insert().values(
+                actor="t", action="order.created", target="x", region_code=None, detail={}
+            )
+        )
+    db.rollback()
