@@ -90,13 +90,19 @@ class AuthResponses(BasePlugin):
 
 class _Api(Api):
     """flask-smorest's Api, documenting the envelope as sent and the X-Pagination header as the
-    JSON object it carries.
+    JSON object it carries, and answering errors with werkzeug's headers.
 
     flask-smorest documents the header with a plain object `schema`, which OpenAPI reads as
     `key,value,...` text; a header holding JSON is described under `content` instead.
     """
 
     ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        payload, status, headers = super().handle_http_exception(error)
+        # Keep the headers werkzeug gives the error, such as the Allow list a 405 must carry.
+        kept = {name: value for name, value in error.get_headers() if name != "Content-Type"}
+        return payload, status, {**kept, **(headers or {})}
 
     def _register_pagination_header(self):
         self.spec.components.schema("PaginationMetadata", schema=PaginationMetadataSchema)
