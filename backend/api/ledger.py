@@ -127,7 +127,7 @@ class Messages(MethodView):
 @blp.route("/resend")
 class Resend(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.arguments(ResendIn)
+    @blp.arguments(ResendIn, required=False)  # no body: every dead letter
     @blp.response(200, ResendOut)
     @blp.alt_response(404, description="no dead letter with this message_id")
     @staff_required("admin")
