@@ -22,9 +22,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
+    negative_data_rejection,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
+    unsupported_method,
 )
 
 from backend import create_app
@@ -44,6 +46,8 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
     ignored_auth,
+    negative_data_rejection,
+    unsupported_method,
 ]
 
 
