@@ -121,6 +121,11 @@ def fake_exchange(shared_clock):
 
 @pytest.fixture
 def app_config(database_url, fake_wechat, fake_exchange, clock):
+    return app_settings(database_url, fake_wechat, fake_exchange, clock)
+
+
+def app_settings(database_url, fake_wechat, fake_exchange, clock) -> dict:
+    """The app's settings in tests: the test database, the fakes, the business clock."""
     return {
         "TESTING": True,
         "CLOCK": clock,

@@ -10,8 +10,12 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
+from apispec import BasePlugin
 from flask import Flask, jsonify
 from flask_smorest import Api
+from flask_smorest.error_handler import ErrorSchema as EnvelopeSchema
+from flask_smorest.pagination import PaginationMetadataSchema
+from marshmallow import fields
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -62,6 +66,60 @@ API_SPEC = {
 }
 
 
+class ErrorSchema(EnvelopeSchema):
+    """The error envelope, with the reason code domain errors carry (domain_error_response)."""
+
+    reason = fields.String(
+        metadata={"description": "a stable code telling refusals apart, e.g. bill_not_ready"}
+    )
+
+
+class AuthResponses(BasePlugin):
+    """Document the refusals of the auth decorators (backend/api/auth.py) on every operation that
+    declares a token: 401 without a valid one, and 403 for a staff role lacking the permission."""
+
+    def operation_helper(self, path=None, operations=None, **kwargs):
+        for operation in (operations or {}).values():
+            schemes = {name for need in operation.get("security", []) for name in need}
+            responses = operation.setdefault("responses", {})
+            if schemes:
+                responses.setdefault("401", "UNAUTHORIZED")
+            if "staffToken" in schemes:
+                responses.setdefault("403", "FORBIDDEN")
+
+
+class _Api(Api):
+    """flask-smorest's Api, documenting the envelope as sent and the X-Pagination header as the
+    JSON object it carries, and answering errors with werkzeug's headers.
+
+    flask-smorest documents the header with a plain object `schema`, which OpenAPI reads as
+    `key,value,...` text; a header holding JSON is described under `content` instead.
+    """
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error):
+        payload, status, headers = super().handle_http_exception(error)
+        # Keep the headers werkzeug gives the error, such as the Allow list a 405 must carry.
+        kept = {name: value for name, value in error.get_headers() if name != "Content-Type"}
+        return payload, status, {**kept, **(headers or {})}
+
+    def _register_pagination_header(self):
+        self.spec.components.schema("PaginationMetadata", schema=PaginationMetadataSchema)
+        self.spec.components.header(
+            "PAGINATION",
+            {
+                "description": "Pagination metadata, as JSON",
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/PaginationMetadata"}
+                    }
+                },
+            },
+            lazy=True,
+        )
+
+
 def init_api(app: Flask) -> None:
     for key, value in API_SPEC.items():
         app.config.setdefault(key, value)
@@ -70,7 +128,7 @@ def init_api(app: Flask) -> None:
         # A live deployment does not hand out its map: no /api/docs, no /api/openapi.json (404).
         # `flask openapi write` still writes the document.
         app.config["OPENAPI_URL_PREFIX"] = None
-    api = Api(app)
+    api = _Api(app, spec_kwargs={"extra_plugins": [AuthResponses()]})
     gate.init_app(app)  # first before_request: authenticate before any body is read
 
     from backend.api import (

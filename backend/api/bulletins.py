@@ -16,6 +16,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.pagination import page_of
+from backend.api.paths import ROW_ID
 from backend.bulletins import service
 from backend.infra.web import clock, policy_book, unit_of_work
 from backend.models.staff import DEPARTMENT_LABELS
@@ -135,7 +136,7 @@ class Bulletins(MethodView):
         return _out(row)
 
 
-@blp.route("/<int:bulletin_id>.<any(xlsx, pdf):kind>")
+@blp.route(f"/<{ROW_ID}:bulletin_id>.<any(xlsx, pdf):kind>")
 class BulletinFile(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, description="the XLSX workbook or the one-page PDF")

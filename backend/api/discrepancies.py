@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.pagination import window
+from backend.api.paths import ROW_ID
 from backend.infra.web import clock, unit_of_work
 from backend.models.discrepancies import KINDS, STATUSES
 from backend.recon import discrepancies
@@ -125,7 +126,7 @@ class Discrepancies(MethodView):
         return page.items
 
 
-@blp.route("/<int:discrepancy_id>")
+@blp.route(f"/<{ROW_ID}:discrepancy_id>")
 class Discrepancy(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, DiscrepancyOut)
@@ -139,7 +140,7 @@ class Discrepancy(MethodView):
             )
 
 
-@blp.route("/<int:discrepancy_id>/resolve")
+@blp.route(f"/<{ROW_ID}:discrepancy_id>/resolve")
 class Resolve(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.arguments(ResolveIn)

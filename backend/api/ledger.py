@@ -135,7 +135,7 @@ class Messages(MethodView):
 @blp.route("/resend")
 class Resend(MethodView):
     @blp.doc(security=STAFF_SECURITY)
-    @blp.arguments(ResendIn)
+    @blp.arguments(ResendIn, required=False)  # no body: every dead letter
     @blp.response(200, ResendOut)
     @blp.alt_response(404, description="no dead letter with this message_id in your region")
     @staff_required("admin")

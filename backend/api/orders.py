@@ -19,6 +19,7 @@ from backend.api.auth import (
     current_openid,
     resident_or_staff,
 )
+from backend.api.pagination import window
 from backend.api.resident import openid_or_address
 from backend.auth.staff import StaffIdentity
 from backend.infra.web import (
@@ -262,13 +263,8 @@ class OrdersView(MethodView):
             pagination_parameters.item_count = session.scalar(
                 select(func.count()).select_from(PaymentOrder).where(mine)
             )
-            orders = order_views(
-                session,
-                mine,
-                newest_first=True,
-                offset=pagination_parameters.first_item,
-                limit=pagination_parameters.page_size,
-            )
+            offset, limit = window(pagination_parameters)
+            orders = order_views(session, mine, newest_first=True, offset=offset, limit=limit)
         now = clock().now()
         return jsonify([order_answer(order, now) for order in orders])
 

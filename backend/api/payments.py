@@ -29,6 +29,23 @@ blp = Blueprint(
 BLUEPRINTS = [blp]
 
 
+# The replies are WeChat's XML (<xml><return_code>SUCCESS|FAIL</return_code>...), not JSON.
+_XML = {"content_type": "application/xml", "schema": {"type": "string"}}
+
+
+def _xml_replies(*refusals: tuple[int, str]):
+    """Document the XML replies: 200 SUCCESS, and each refusal as FAIL with its status."""
+
+    def decorate(view):
+        view = blp.alt_response(200, description="SUCCESS: recorded (or already)", **_XML)(view)
+        view = blp.alt_response(400, description="FAIL: not a valid notification", **_XML)(view)
+        for status, description in refusals:
+            view = blp.alt_response(status, description=f"FAIL: {description}", **_XML)(view)
+        return view
+
+    return decorate
+
+
 def _reply(ok: bool, message: str, status: int = 200):
     body, content_type = payment_gateway().acknowledgement(ok, message)
     return body, status, {"Content-Type": content_type}
@@ -40,6 +57,7 @@ def _reply(ok: bool, message: str, status: int = 200):
     description="WeChat Pay API v2 XML, MD5-signed with the merchant key. Answered with the "
     "SUCCESS XML once recorded (or already recorded); FAIL otherwise, which makes WeChat retry.",
 )
+@_xml_replies((404, "no such order"), (409, "another transaction or amount"))
 def notify():
     try:
         notice = payment_gateway().parse_payment_notice(request.get_data())
@@ -80,6 +98,7 @@ def notify():
     "the merchant key (the encryption is the proof it came from WeChat). Answered SUCCESS once "
     "recorded (or already recorded); FAIL otherwise, which makes WeChat retry.",
 )
+@_xml_replies((404, "no such refund"), (409, "does not match the refund"))
 def refund_notify():
     try:
         result = payment_gateway().parse_refund_notice(request.get_data())

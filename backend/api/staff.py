@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from backend.api.auth import STAFF_SECURITY, current_staff, staff_required
 from backend.api.pagination import page_of
+from backend.api.paths import ROW_ID
 from backend.auth import accounts
 from backend.infra.web import clock, unit_of_work
 from backend.models import AuditEntry, Enrollee, Registration
@@ -182,7 +183,7 @@ class Accounts(MethodView):
             return [accounts.view(user, now) for user in users]
 
 
-@blp.route("/accounts/<int:account_id>/disable")
+@blp.route(f"/accounts/<{ROW_ID}:account_id>/disable")
 class DisableAccount(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, AccountOut)
@@ -199,7 +200,7 @@ class DisableAccount(MethodView):
             )
 
 
-@blp.route("/accounts/<int:account_id>/rotate")
+@blp.route(f"/accounts/<{ROW_ID}:account_id>/rotate")
 class RotateAccount(MethodView):
     @blp.doc(security=STAFF_SECURITY)
     @blp.response(200, RotatedOut)

@@ -29,6 +29,7 @@ from backend.api import domain_error_status
 from backend.api.bulletins import MIMETYPES as BULLETIN_MIMETYPES
 from backend.api.downloads import MIMETYPES as SPREADSHEET_MIMETYPES
 from backend.api.orders import qr_png
+from backend.api.paths import ROW_ID
 from backend.bulletins import service as bulletin_service
 from backend.dashboard import assets, batches, charts, csrf, regions, signin, unpaid
 from backend.dashboard import bulletins as bulletin_pages
@@ -242,7 +243,7 @@ def make_bulletin():
     return redirect(url_for("dashboard.bulletins", made=made.id))
 
 
-@bp.get("/bulletins/<int:bulletin_id>.<any(xlsx, pdf):kind>")
+@bp.get(f"/bulletins/<{ROW_ID}:bulletin_id>.<any(xlsx, pdf):kind>")
 def bulletin_file(bulletin_id: int, kind: str):
     with unit_of_work() as db:
         data, name = bulletin_service.file_of(db, sessions.current(), bulletin_id, kind)

@@ -8,6 +8,7 @@ replaces the file and updates the day's record. The download happens outside any
 
 from __future__ import annotations
 
+import calendar
 import hashlib
 import os
 import tempfile
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from backend.errors import Conflict, Unavailable
+from backend.errors import Conflict, Refused, Unavailable
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
 from backend.models import WeChatBill
@@ -27,6 +28,20 @@ from backend.values.beijing import beijing_today
 
 class BillNotReady(Conflict):
     """The day's bill cannot exist yet: the platform writes the bill of day D on D+1 (Beijing)."""
+
+
+# WeChat Pay serves the bills of the last three months only.
+BILL_MONTHS_KEPT = 3
+
+
+class BillTooOld(Refused):
+    """The day is older than the platform keeps bills: asking would only be answered with an error."""
+
+
+def oldest_bill_day(today: date) -> date:
+    """The first day whose bill the platform still serves: the same day three months back."""
+    year, month = divmod(today.year * 12 + today.month - 1 - BILL_MONTHS_KEPT, 12)
+    return date(year, month + 1, min(today.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def bill_path(bill_dir: Path, day: date) -> Path:
@@ -48,7 +63,7 @@ def pull_bill(
 
     `region_code`: the caller's region, where the audit entry is filed (a bill is the whole
     merchant account's). `today` is the Beijing date (by default that of `now`); only days
-    before it are pulled.
+    before it, and no older than three months (BILL_MONTHS_KEPT), are pulled.
     Unavailable when the platform cannot be reached; the record stays as it was then.
     """
     today = today or beijing_today(now)
@@ -58,6 +73,13 @@ def pull_bill(
             f"{day.isoformat()} 的对账单还不能下载：微信在次日（北京时间）生成前一天的对账单，"
             f"最近可下载的是 {latest.isoformat()}。",
             reason="bill_not_ready",
+        )
+    if day < oldest_bill_day(today):
+        raise BillTooOld(
+            f"{day.isoformat()} 的对账单已无法下载：微信支付只保留近三个月的对账单"
+            f"（最早可下载 {oldest_bill_day(today).isoformat()}）。",
+            reason="bill_too_old",
+            field="date",
         )
     try:
         text = gateway.download_bill(day)

@@ -259,6 +259,17 @@ def test_only_reconciliation_staff_see_discrepancies(rows, http, live_server, as
     assert http.get(live_server + URL, headers=as_staff(role="admin")).status_code == 200
 
 
+def test_ids_and_pages_beyond_any_row_are_answered_not_crashed(rows, http, live_server, as_staff):
+    admin = as_staff(role="admin")
+    beyond = 2**63
+    assert http.get(f"{live_server}{URL}/{beyond}", headers=admin).status_code == 404
+    answer = http.post(f"{live_server}{URL}/{beyond}/resolve", json={"reason": "x"}, headers=admin)
+    assert answer.status_code == 404
+    for url in (live_server + URL, live_server + "/api/staff/v1/registrations"):
+        answer = http.get(url, params={"page": 10**28}, headers=admin)
+        assert (answer.status_code, answer.json()) == (200, []), answer.text
+
+
 def test_flask_discrepancies_lists_and_resolves(rows, session, app):
     runner = app.test_cli_runner()
     listed_ = runner.invoke(

@@ -89,3 +89,9 @@ def test_each_kind_of_refusal_has_its_status_a_reason_and_a_plain_message(
     assert unavailable.status_code == 503
     assert unavailable.headers["Retry-After"] == "30"
     assert "微信支付暂时不可用" in unavailable.json()["message"]
+
+
+def test_a_method_the_route_does_not_have_is_a_405_naming_the_ones_it_has(http, live_server):
+    answer = http.request("TRACE", live_server + "/api/staff/v1/me")
+    assert (answer.status_code, answer.json()["status"]) == (405, "Method Not Allowed")
+    assert set(answer.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}

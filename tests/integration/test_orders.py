@@ -516,6 +516,8 @@ def test_my_orders_are_listed_newest_first(session, http, live_server, fake_wech
     assert [o["order_no"] for o in listed.json()] == [second["order_no"], first["order_no"]]
     assert '"total": 2' in listed.headers["X-Pagination"]
     assert http.get(f"{live_server}/api/mp/v1/orders", headers=someone_else).json() == []
+    beyond = http.get(f"{live_server}/api/mp/v1/orders", params={"page": 10**28}, headers=auth)
+    assert (beyond.status_code, beyond.json()) == (200, [])  # past the last page: empty
 
 
 def test_order_numbers_follow_wechat_rules(session, http, live_server, auth, clock):

@@ -19,12 +19,12 @@ from backend.models import AuditEntry, WeChatBill
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentRequest, RefundRequest
 from backend.payments.wechat.bill import PlainBill, parse_file
-from backend.recon.pull import BillNotReady, pull_bill
+from backend.recon.pull import BillNotReady, BillTooOld, oldest_bill_day, pull_bill
 from backend.values.beijing import beijing_today
 
 CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
 
-A_QUIET_DAY = date(2019, 1, 6)  # nobody paid anything at the fake then
+A_QUIET_DAY = date(2019, 9, 6)  # nobody paid anything at the fake then (the run starts in November)
 
 
 @pytest.fixture
@@ -186,11 +186,25 @@ def test_today_and_later_are_refused(session, uow, clock, gateway, bill_dir):
     assert session.scalar(select(func.count()).select_from(WeChatBill)) == 0
 
 
+def test_days_older_than_the_three_months_wechat_keeps_are_refused(
+    session, uow, clock, gateway, bill_dir
+):
+    now = clock.now()
+    assert oldest_bill_day(beijing_today(now)) == date(2019, 8, 20)
+    assert oldest_bill_day(date(2019, 5, 31)) == date(2019, 2, 28)
+    for day in (date(2019, 8, 19), date(176, 5, 31)):
+        with pytest.raises(
+            BillTooOld, match="微信支付只保留近三个月的对账单（最早可下载 2019-08-20）"
+        ):
+            pull_bill(uow, gateway, day, bill_dir=bill_dir, now=now, actor="test", region_code=CITY)
+    assert session.scalar(select(func.count()).select_from(WeChatBill)) == 0
+
+
 def test_the_command_reports_each_outcome(app, clock, bill_dir):
     runner = app.test_cli_runner()
 
     empty = runner.invoke(args=["pull-bill", A_QUIET_DAY.isoformat()])
-    assert (empty.exit_code, empty.output) == (0, "2019-01-06: empty (No Bill Exist)\n")
+    assert (empty.exit_code, empty.output) == (0, "2019-09-06: empty (No Bill Exist)\n")
 
     future = (beijing_today(clock.now()) + timedelta(days=1)).isoformat()
     refused = runner.invoke(args=["pull-bill", future])

@@ -112,7 +112,10 @@ def test_staff_run_a_day_over_http_and_see_where_it_stands(
     assert too_early.status_code == 409
     assert "还不能下载" in too_early.json()["message"]
 
-    quiet_day = (today - timedelta(days=400)).isoformat()  # nothing was paid then
+    too_old = http.post(url, json={"date": "2019-08-19"}, headers=recon)  # WeChat keeps 3 months
+    assert (too_old.status_code, too_old.json()["reason"]) == (422, "bill_too_old")
+
+    quiet_day = (today - timedelta(days=60)).isoformat()  # nothing was paid then
     ran = http.post(url, json={"date": quiet_day}, headers=recon)
     assert ran.status_code == 200, ran.text
     assert ran.json()["bill"]["status"] == "empty"
@@ -124,7 +127,7 @@ def test_staff_run_a_day_over_http_and_see_where_it_stands(
     # The day's payments by channel: a resident's and a school's (a school pays by QR too).
     resident, school = (paid_order_no(session, http, live_server, fake_wechat, s) for s in "78")
     for order_no in (resident, school):
-        noon = datetime.combine(today - timedelta(days=400), datetime.min.time(), BEIJING)
+        noon = datetime.combine(today - timedelta(days=60), datetime.min.time(), BEIJING)
         move_paid_at(session, order_no, noon + timedelta(hours=12))
     with Session(bind=session.get_bind()) as fresh:
         fresh.execute(
