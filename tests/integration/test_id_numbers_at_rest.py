@@ -105,6 +105,7 @@ def test_no_table_holds_an_id_number_in_clear(
         },
     )
     run_worker(rest_app)  # the pushes, then the payment
+    http.post(f"{fake_exchange.url}/_control/reset")  # the session's exchange: this booking only
     assert act(http, base, agency, batch_no, "close").status_code == 200
     assert "declared 1" in run_worker(rest_app)
     wait_until(lambda: batch(http, base, agency, batch_no)["status"] == "entered", timeout=20)

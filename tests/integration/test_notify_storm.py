@@ -37,7 +37,9 @@ def status_of(app, order_no: str) -> str:
 @pytest.fixture
 def app(app_config, clean_db):
     # One payer makes every order.
-    app = create_app({**app_config, "ORDER_LIMIT_PER_OPENID": "1000 per minute"})
+    app = create_app(
+        {**app_config, "ORDER_LIMIT_PER_OPENID": "1000 per minute", "OPEN_ORDERS_PER_RESIDENT": 100}
+    )
     yield app
     app.extensions["db_engine"].dispose()
     app.extensions["db_reader"].engine.dispose()
