@@ -217,6 +217,15 @@ def authenticate(reader: Reader, token: str, now: datetime) -> StaffIdentity:
     stale_before = now - USE_RESOLUTION
     if user.last_used_at is None or user.last_used_at < stale_before:
         reader.once(_NOTE_USE, staff_id=user.id, stale_before=stale_before, now=now)
+    return identity_of(user)
+
+
+def usable(user: StaffUser, now: datetime) -> bool:
+    """Neither disabled nor expired at `now`."""
+    return user.disabled_at is None and now < user.expires_at
+
+
+def identity_of(user: StaffUser) -> StaffIdentity:
     return StaffIdentity(
         id=user.id,
         name=user.name,

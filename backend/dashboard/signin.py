@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend import errors
-from backend.auth.staff import StaffIdentity, hash_token
+from backend.auth.staff import StaffIdentity, hash_token, identity_of, usable
 from backend.infra import audit
 from backend.infra.uow import UnitOfWork
 from backend.models import StaffUser
@@ -53,7 +53,7 @@ def sign_in(uow: UnitOfWork, *, name: str, token: str) -> SignedIn:
         matches = user is not None and hmac.compare_digest(
             user.token_hash, hash_token(token.strip())
         )
-        if user is None or not matches or not _usable(user, now):
+        if user is None or not matches or not usable(user, now):
             raise SignInRefused(REFUSED, reason="sign_in_refused")
         user.last_used_at = now
         audit.record(
@@ -64,7 +64,7 @@ def sign_in(uow: UnitOfWork, *, name: str, token: str) -> SignedIn:
             region_code=user.region_code,
             detail={"via": "dashboard"},
         )
-        return SignedIn(_identity(user), key_of(user))
+        return SignedIn(identity_of(user), key_of(user))
 
 
 def still_valid(
@@ -81,21 +81,6 @@ def still_valid(
     if not signed_in_at <= now < signed_in_at + lifetime:
         return None
     user = session.get(StaffUser, staff_id)
-    if user is None or not _usable(user, now) or not hmac.compare_digest(key_of(user), key):
+    if user is None or not usable(user, now) or not hmac.compare_digest(key_of(user), key):
         return None
-    return _identity(user)
-
-
-def _usable(user: StaffUser, now: datetime) -> bool:
-    return user.disabled_at is None and now < user.expires_at
-
-
-def _identity(user: StaffUser) -> StaffIdentity:
-    return StaffIdentity(
-        id=user.id,
-        name=user.name,
-        role=user.role,
-        region_code=user.region_code,
-        department=user.department,
-        school_code=user.school_code,
-    )
+    return identity_of(user)

@@ -108,8 +108,10 @@ def test_no_table_holds_an_id_number_in_clear(
     http.post(f"{fake_exchange.url}/_control/reset")  # the session's exchange: this booking only
     assert act(http, base, agency, batch_no, "close").status_code == 200
     assert "declared 1" in run_worker(rest_app)
-    wait_until(lambda: batch(http, base, agency, batch_no)["status"] == "entered", timeout=20)
-    assert "booked 1" in run_worker(rest_app)
+    # The entries may come back while that worker round is still running, which then books them.
+    wait_until(lambda: batch(http, base, agency, batch_no)["status"] in ("entered", "booked"))
+    run_worker(rest_app)
+    assert batch(http, base, agency, batch_no)["status"] == "booked"
 
     # The bureau and the exchange were sent the full numbers...
     pushed = http.get(f"{bureau.url}/_control/registrations").json()["registrations"]

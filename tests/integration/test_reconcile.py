@@ -154,7 +154,7 @@ def test_only_a_city_account_reconciles_and_only_city_admins_see_its_bill_pull(
     them, nor read the city's bill totals; the pull is audited under the city."""
     app.config["APP_CONFIG"].BILL_DIR = str(tmp_path)
     url = live_server + "/api/staff/v1/reconciliations"
-    quiet_day = (beijing_today(clock.now()) - timedelta(days=400)).isoformat()
+    quiet_day = (beijing_today(clock.now()) - timedelta(days=60)).isoformat()
     county = {"Authorization": f"Bearer {staff_token('admin', '410721')}"}
 
     refused = http.post(url, json={"date": quiet_day, "pull": True}, headers=county)
