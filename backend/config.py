@@ -40,7 +40,7 @@ Every variable the application reads is listed here, so an operator has one plac
 | POLICY_DIR | the packaged policies | folder of fee policy files (one per collection year and region) |
 | BULLETIN_WEEKDAY | 1 (Monday) | the day of the week (ISO: 1 Monday … 7 Sunday) the worker makes the city's pension and medical bulletins as of the day before |
 | CITY_CODE | 410700000000 | the city this deployment serves (its counties are the top of the region tree) |
-| APP_CLOCK_START | (unset: the system clock) | an ISO instant (2019-11-20T09:00:00+08:00) the business clock reads at APP_CLOCK_ANCHOR and runs on from at real speed, so a demo or a test stands inside a collection season; the fakes take the same pair; refused with WECHAT_MODE=live |
+| APP_CLOCK_START | (unset: the system clock; in fake mode var/demo-clock, written by `make run`) | an ISO instant (2019-11-20T09:00:00+08:00) the business clock reads at APP_CLOCK_ANCHOR and runs on from at real speed, so a demo or a test stands inside a collection season; the fakes take the same pair; refused with WECHAT_MODE=live |
 | APP_CLOCK_ANCHOR | when the process starts | the Unix time APP_CLOCK_START stands for; give every process the same one (`make run` does) and their clocks agree |
 | LOG_LEVEL | INFO | logging level |
 | PROXY_FIX_X_FOR | (unset: 0) | how many proxies in front set X-Forwarded-For (client address for rate limits); MUST be set (even to 0) with WECHAT_MODE=live |
@@ -79,6 +79,8 @@ DEV_EXCHANGE_SECRET = "dev-only-exchange-secret"
 # process (API, worker, a `flask ...` command run by hand) when SECRET_KEY is unset in fake mode,
 # so the tokens they sign agree.
 SECRET_KEY_FILE = PROJECT_DIR / "var" / "secret-key"
+# "START ANCHOR" of the business clock `make run` gave its processes (absent on the real clock).
+DEMO_CLOCK_FILE = PROJECT_DIR / "var" / "demo-clock"
 
 WECHAT_BASE_URLS = {
     "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
@@ -99,6 +101,18 @@ def _secret_key() -> str:
         if made:
             return made
     return DEV_SECRET
+
+
+def _demo_clock(name: str) -> str | None:
+    """APP_CLOCK_START or APP_CLOCK_ANCHOR: from the environment (set empty: the real clock), else
+    in fake mode from the file `make run` writes, so a `flask ...` command typed beside the demo
+    stands on the demo's clock (its staff tokens, due messages and days agree with the API's)."""
+    if name in os.environ:
+        return os.environ[name] or None
+    if _env("WECHAT_MODE", "fake") == "fake" and DEMO_CLOCK_FILE.is_file():
+        start, anchor = ([*DEMO_CLOCK_FILE.read_text(encoding="utf-8").split(), "", ""])[:2]
+        return (start if name == "APP_CLOCK_START" else anchor) or None
+    return None
 
 
 def _optional_int(name: str) -> int | None:
@@ -214,12 +228,8 @@ class Config:
     MAX_CONTENT_LENGTH: int = field(
         default_factory=lambda: int(_env("MAX_CONTENT_LENGTH", str(64 * 1024 * 1024)))
     )
-    APP_CLOCK_START: str | None = field(
-        default_factory=lambda: os.environ.get("APP_CLOCK_START") or None
-    )
-    APP_CLOCK_ANCHOR: str | None = field(
-        default_factory=lambda: os.environ.get("APP_CLOCK_ANCHOR") or None
-    )
+    APP_CLOCK_START: str | None = field(default_factory=lambda: _demo_clock("APP_CLOCK_START"))
+    APP_CLOCK_ANCHOR: str | None = field(default_factory=lambda: _demo_clock("APP_CLOCK_ANCHOR"))
     API_DOCS_PUBLIC: bool = field(default_factory=lambda: _env("API_DOCS_PUBLIC", "0") == "1")
     STAFF_TOKEN_DAYS: int = field(default_factory=lambda: int(_env("STAFF_TOKEN_DAYS", "90")))
     LOOKUP_FAILURES_PER_ID: str = field(

@@ -31,8 +31,11 @@ fi
 if [ -n "$APP_CLOCK_START" ]; then
   export APP_CLOCK_ANCHOR="${APP_CLOCK_ANCHOR:-$(date +%s)}"
   CLOCK_NOTE="business clock from $APP_CLOCK_START (set APP_CLOCK_START= for the real clock)"
+  # A `flask ...` command typed beside the demo reads this and stands on the same clock.
+  echo "$APP_CLOCK_START $APP_CLOCK_ANCHOR" > var/demo-clock
 else
   CLOCK_NOTE="the real clock"
+  rm -f var/demo-clock
 fi
 # A secret of this installation's own for resident session tokens, made once.
 if [ -z "${SECRET_KEY:-}" ]; then

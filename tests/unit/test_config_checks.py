@@ -169,3 +169,21 @@ def test_a_staff_token_lifetime_under_a_day_is_refused_in_any_mode(tmp_path):
         "STAFF_TOKEN_DAYS": 0,
     }
     assert refusal(settings) == ["  - STAFF_TOKEN_DAYS must be 1 or more, not 0"]
+
+
+def test_fake_mode_stands_on_the_clock_make_run_gave_the_demo(tmp_path, monkeypatch):
+    made = tmp_path / "demo-clock"
+    made.write_text("2019-11-20T09:00:00+08:00 1764000000\n")
+    monkeypatch.setattr(config_module, "DEMO_CLOCK_FILE", made)
+    for name in ("APP_CLOCK_START", "APP_CLOCK_ANCHOR", "WECHAT_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = Config()
+    assert (cfg.APP_CLOCK_START, cfg.APP_CLOCK_ANCHOR) == (
+        "2019-11-20T09:00:00+08:00",
+        "1764000000",
+    )
+    monkeypatch.setenv("APP_CLOCK_START", "")  # said empty: the real clock
+    assert Config().APP_CLOCK_START is None
+    monkeypatch.delenv("APP_CLOCK_START")
+    monkeypatch.setenv("WECHAT_MODE", "sandbox")
+    assert Config().APP_CLOCK_START is None
