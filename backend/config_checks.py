@@ -77,7 +77,7 @@ def problems(cfg: Config) -> list[str]:
         )
     elif len(key) != 32:
         found.append(f"WECHAT_API_KEY must be exactly 32 characters, not {len(key)}")
-    for name in ("PUBLIC_BASE_URL", "TAX_LEDGER_URL"):
+    for name in ("PUBLIC_BASE_URL", "TAX_LEDGER_URL", "EXCHANGE_URL"):
         url = getattr(cfg, name)
         if not url.lower().startswith("https://"):
             found.append(f"{name} must be an https:// address, not {url!r}")

@@ -36,6 +36,7 @@ def live(tmp_path):
         "ID_ENCRYPTION_KEYS": "k1:" + base64.b64encode(b"r" * 32).decode(),
         "PUBLIC_BASE_URL": "https://pay.example.cn",
         "TAX_LEDGER_URL": "https://ledger.example.cn",
+        "EXCHANGE_URL": "https://exchange.example.cn",
         "WECHAT_MCH_CERT": str(cert),
         "WECHAT_MCH_KEY": str(key),
         "PROXY_FIX_X_FOR": 1,
@@ -71,6 +72,7 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "SECRET_KEY": config_module.DEV_SECRET,
         "PUBLIC_BASE_URL": "http://pay.example.cn",
         "TAX_LEDGER_URL": "http://127.0.0.1:8002",
+        "EXCHANGE_URL": "http://127.0.0.1:8004",
         "WECHAT_MCH_CERT": None,
         "WECHAT_MCH_KEY": str(tmp_path / "missing.pem"),
         "APP_CLOCK_START": "2019-11-20T09:00:00+08:00",
@@ -87,13 +89,14 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "WECHAT_API_KEY",
         "PUBLIC_BASE_URL",
         "TAX_LEDGER_URL",
+        "EXCHANGE_URL",
         "WECHAT_MCH_CERT",
         "WECHAT_MCH_KEY",
         "APP_CLOCK_START",
         "PROXY_FIX_X_FOR",
     ]
     assert [p.split()[1] for p in problems] == expected
-    assert "https://" in problems[7] and "missing.pem" in problems[10]
+    assert "https://" in problems[7] and "missing.pem" in problems[11]
 
 
 def test_sandbox_refuses_the_public_demo_key_and_a_key_of_the_wrong_length(live):
