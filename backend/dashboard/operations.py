@@ -63,9 +63,13 @@ class Operations:
     settlement: list[SettlementLine]
     outbox: Outbox | None  # admins only
     money_broken: list[MoneyCheck]  # days the money does not add up (city accounts only)
+    # City accounts: every day checked added up, and the newest of them (None: never checked).
+    money_total: watch.Total | None = None
+    money_newest: MoneyCheck | None = None
 
 
 def operations(session: Session, *, staff: StaffIdentity, today: date) -> Operations:
+    city = len(staff.scope_prefix) <= CITY_DIGITS  # the money is the merchant account's
     found = discrepancies.list_discrepancies(
         session, scope_prefix=staff.scope_prefix, status="open", limit=SHOWN
     )
@@ -74,7 +78,9 @@ def operations(session: Session, *, staff: StaffIdentity, today: date) -> Operat
         open_total=found.total,
         settlement=settlement_today(session, staff=staff, today=today),
         outbox=outbox(session, staff=staff) if staff.may("admin") else None,
-        money_broken=watch.broken(session) if len(staff.scope_prefix) <= CITY_DIGITS else [],
+        money_broken=watch.broken(session) if city else [],
+        money_total=watch.total_of(session) if city else None,
+        money_newest=watch.newest(session) if city else None,
     )
 
 

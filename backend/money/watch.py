@@ -173,6 +173,11 @@ def total_of(session: Session) -> Total:
     return Total(*(int(value) for value in row))
 
 
+def newest(session: Session) -> MoneyCheck | None:
+    """The newest day checked (the operations page says how far the money is known to add up)."""
+    return session.scalars(select(MoneyCheck).order_by(MoneyCheck.day.desc()).limit(1)).first()
+
+
 def broken(session: Session, *, limit: int = 50) -> list[MoneyCheck]:
     """The broken days, newest first."""
     return list(

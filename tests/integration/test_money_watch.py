@@ -69,6 +69,12 @@ def test_the_money_adds_up_and_a_broken_day_is_shown(
     # 5 payments of 250 yuan: 3 kept (one less the 50 yuan refund), 300 back. (The fake's bill
     # also carries other tests' trades of the day: discrepancies here, in the sum all the same.)
     assert f"{today}: took " in output and "(bill), credited 950.00, refunded 300.00" in output
+    # The operations page says so to the city's operators.
+    browser = requests.Session()
+    token = staff_account(recon_app, "对账员", "recon", "410700")
+    assert sign_in(browser, server.url, "对账员", token).status_code in (302, 303)
+    page = browser.get(server.url + "/staff/operations").text
+    assert 'id="money-ok"' in page and "全部相符" in page and 'id="money-alert"' not in page
 
     # A registration credited twice: a second payment message for a paid item.
     item = fresh(
@@ -119,11 +125,12 @@ def test_the_money_adds_up_and_a_broken_day_is_shown(
     county = {"Authorization": f"Bearer {staff_token('recon', '410721')}"}
     assert http.get(server.url + CHECKS, headers=county).status_code == 403
 
-    browser = requests.Session()
-    token = staff_account(recon_app, "对账员", "recon", "410700")
-    assert sign_in(browser, server.url, "对账员", token).status_code in (302, 303)
     page = browser.get(server.url + "/staff/operations").text
-    assert 'id="money-alert"' in page and f"{today}：相差 -250.00 元" in page
+    assert (
+        'id="money-alert"' in page
+        and 'id="money-ok"' not in page
+        and f"{today}：相差 -250.00 元" in page
+    )
 
     # Put right; then a payment credited that WeChat never took (not in its bill).
     with recon_app.extensions["db_sessions"]() as writer:
