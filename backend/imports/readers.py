@@ -154,26 +154,12 @@ class CsvSource(RowSource):
         return io.StringIO(text, newline="\n")
 
     def _read_header(self) -> list[str]:
-        for _line, record in self._records():
-            if not _blank(record):
-                return record
+        for _line, record in self.rows():
+            return list(record)
         raise FileProblem("empty_file", "文件是空的（没有表头）")
 
-    def _records(self) -> Iterator[tuple[int, list[str]]]:
-        reader = self._reader
-        while True:
-            first_line = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                line = reader.line_num
-                raise FileProblem("bad_csv", f"第{line}行不是有效的CSV（{exc}）", line) from None
-            yield first_line, record
-
     def rows(self) -> Iterator[tuple[int, Sequence[Any]]]:
-        # _records inlined: this loop runs once per row of a large file.
+        # One loop, no helper generator in between: it runs once per row of a large file.
         reader = self._reader
         while True:
             first_line = reader.line_num + 1
