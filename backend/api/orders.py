@@ -323,9 +323,7 @@ class CancelOrder(MethodView):
         """
         openid = current_openid()
         now = clock().now()
-        cancel_order(
-            unit_of_work(), payment_gateway(), order_no=order_no, openid=openid, now=now
-        )
+        cancel_order(unit_of_work(), payment_gateway(), order_no=order_no, openid=openid, now=now)
         with unit_of_work() as session:
             (order,) = order_views(session, PaymentOrder.order_no == order_no)
         return jsonify(order_answer(order, now))
