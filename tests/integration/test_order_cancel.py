@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from backend import create_app
 from backend.models import AuditEntry, PaymentOrder, Registration
+from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
 from tests.support.resident import (
     cancel_order,
@@ -246,3 +248,18 @@ def test_cancel_frees_an_open_order_slot(app, session, http, live_server, auth):
         ),
     )
     assert count == 1
+
+
+def test_a_payer_cancelling_too_fast_is_told_to_wait(
+    app_config, session, http, fake_wechat, with_regions
+):
+    with serve(create_app({**app_config, "ORDER_LIMIT_PER_OPENID": "2 per minute"})) as server:
+        auth = sign_in(http, server.url, fake_wechat, "hasty")
+        _, registrations = add_person(session, birth=age_on_2019(40))
+        made = order(http, server.url, auth, [registrations[1].ref]).json()
+        answers = [cancel_order(http, server.url, auth, made["order_no"]) for _ in range(3)]
+        # Cancels count apart from orders: ordering again is still allowed.
+        assert order(http, server.url, auth, [registrations[1].ref]).status_code == 201
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert int(answers[2].headers["Retry-After"]) >= 1
+    assert "请求过于频繁" in answers[2].json()["message"]
