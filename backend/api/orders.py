@@ -32,6 +32,7 @@ from backend.infra.web import (
 )
 from backend.models import PaymentOrder
 from backend.orders import grants
+from backend.orders.cancelling import cancel_order
 from backend.orders.channels import TRADE_TYPES
 from backend.orders.creation import MAX_ITEMS, ItemRequest, OrderRequest, create_order
 from backend.orders.views import OrderView, order_views
@@ -298,3 +299,31 @@ def qr_png(code_url: str):
     image.save(buffer)
     buffer.seek(0)
     return send_file(buffer, mimetype="image/png", max_age=0)
+
+
+def _cancel_limits() -> list[tuple[str, str]]:
+    return [(current_app.config["ORDER_LIMIT_PER_OPENID"], "orders/cancel/" + openid_or_address())]
+
+
+@blp.route("/orders/<order_no>/cancel")
+class CancelOrder(MethodView):
+    @rate_limited(_cancel_limits)
+    @blp.doc(security=RESIDENT_SECURITY)
+    @blp.response(200, OrderOut)
+    @blp.alt_response(404, description="no such order among the caller's")
+    @blp.alt_response(409, description="the order is paid (also when paid at WeChat just now)")
+    @blp.alt_response(429, description="too many requests from one payer")
+    @blp.alt_response(503, description="WeChat Pay could not be reached; nothing changed")
+    def post(self, order_no):
+        """Cancel an unpaid order of mine: closed at WeChat, its registrations free to order again.
+
+        The answer is the order, closed (status_reason cancelled). Cancelling a closed order again
+        answers the same; a paid one cannot be cancelled (409), nor one paid at WeChat just before
+        the cancel (its payment is recorded).
+        """
+        openid = current_openid()
+        now = clock().now()
+        cancel_order(unit_of_work(), payment_gateway(), order_no=order_no, openid=openid, now=now)
+        with unit_of_work() as session:
+            (order,) = order_views(session, PaymentOrder.order_no == order_no)
+        return jsonify(order_answer(order, now))

@@ -29,9 +29,9 @@ from sqlalchemy import select, update
 
 from backend.infra.uow import UnitOfWork
 from backend.models import PaymentOrder
-from backend.orders.closing import close_order
+from backend.orders.closing import close_order, close_trade_then_order
 from backend.orders.crediting import record_confirmed_trade
-from backend.payments.gateway import AlreadyPaid, GatewayError, PaymentGateway, TradeStatus
+from backend.payments.gateway import GatewayError, PaymentGateway, TradeStatus
 from backend.states.orders import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -131,13 +131,14 @@ def _check_one(
         _look_again(uow, order, at=min(now + check_after, order.expires_at), now=now)
         report.still_open.append(order.order_no)
         return
-    try:
-        gateway.close(order.order_no)
-    except AlreadyPaid:
-        # Paid between our query and the close: the payment wins.
-        _credit(uow, gateway.query(order.order_no), now=now, report=report)
-        return
-    _close_expired(uow, order, now=now, report=report)
+    # Paid between our query and the close: the payment wins (credited by the close).
+    closing = close_trade_then_order(
+        uow, gateway, order.id, order.order_no, reason="expired", actor=ACTOR, now=now
+    )
+    if closing.outcome == "paid":
+        report.credited.append(order.order_no)
+    elif closing.outcome == "closed":
+        report.closed.append(order.order_no)
 
 
 def _close_expired(uow: UnitOfWork, order: Claimed, *, now: datetime, report: PollReport) -> None:

@@ -677,7 +677,7 @@
     var button = h("button", { type: "submit", class: "btn btn-primary", id: "lookup" }, "查询");
     var form = h("form", { class: "card", novalidate: true, autocomplete: "off" },
       h("h2", { text: "请输入参保人信息" }), idField, nameField, button, outcome);
-    put(view, form);
+    put(view, form, familyCard());
 
     function checkId() {
       var number = normaliseIdNumber(idInput.value);
@@ -759,6 +759,26 @@
     });
     append(view, bottomBar());
     idInput.focus();
+  }
+
+  /**
+   * The household as this phone knows it: only the people looked up here by ID number and name.
+   * The server never lists a household's members (nor looks anyone up by household number).
+   */
+  function familyCard() {
+    var all = people();
+    var keys = Object.keys(all).reverse(); // the newest first
+    return h("div", { class: "card", id: "family" },
+      h("h2", { text: "为家人缴费" }),
+      h("p", { class: "small muted", text: "请逐一输入每位家人的身份证号和姓名查询，再一起加入待缴清单。" +
+        "为保护个人信息，不能按户号查询或列出家庭成员。" }),
+      keys.length ? h("div", { class: "small", text: "本机已查询：" }) : null,
+      keys.map(function (key) {
+        var person = all[key].enrollee || {};
+        return h("a", { class: "family-member", href: "#/person/" + key, "data-person": key,
+          style: "display:block;padding:6px 0" },
+          person.name_masked + "（尾号" + String(person.id_number_masked || "").slice(-4) + "）›");
+      }));
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1312,7 +1332,8 @@
           h("button", {
             type: "button", class: "btn btn-primary", id: "pay-now",
             onclick: function () { openSheet(seq, order, poll); },
-          }, state.cancelled[no] ? "继续支付" : "立即支付"));
+          }, state.cancelled[no] ? "继续支付" : "立即支付"),
+          cancelOrderButton(seq, order, poll));
       } else {
         put(box, h("p", { class: "small", text: "订单已过支付时间，正在关闭。请稍后重新查询缴费。" }));
       }
@@ -1328,6 +1349,7 @@
       refund_due: ["款项将退回", "您要缴的项目已由另一笔支付缴清，本笔款项将原路全额退回，无需操作。"],
       refunded: ["已退款", "这笔缴费已全额退回原支付账户。"],
     }[order.status] || [ORDER_STATUS[order.status] || order.status, ""];
+    if (order.status === "closed" && order.status_reason === "cancelled") words = CANCELLED_WORDS;
     put(box,
       h("div", { class: "result-icon off", text: "i" }),
       h("h2", { text: words[0] }),
@@ -1335,7 +1357,9 @@
       h("p", { class: "small", text: words[1] }),
       order.status === "refunded" || order.status === "refund_due"
         ? h("a", { class: "btn btn-secondary", href: "#/receipt/" + no }, "查看订单详情") : null,
-      h("a", { class: "btn btn-primary", href: "#/find" }, "重新查询缴费"),
+      order.status === "closed" && basket().length
+        ? h("a", { class: "btn btn-primary", href: "#/basket", id: "back-to-basket" }, "去缴费（待缴清单）") : null,
+      h("a", { class: "btn " + (order.status === "closed" && basket().length ? "btn-secondary" : "btn-primary"), href: "#/find" }, "重新查询缴费"),
       h("a", { class: "btn btn-plain", href: "#/" }, "返回首页"));
   }
 
@@ -1351,6 +1375,99 @@
         if (seq === state.seq) poll();
       }
     );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Cancelling an unpaid order: closed at WeChat, its items back in the basket to pay again.
+
+  var CANCELLED_WORDS = ["订单已取消", "您已取消这笔订单，没有扣款。订单中的项目已放回待缴清单，可以重新选择档次后缴费。"];
+
+  /** The "取消订单" button of an unpaid order; `after` runs once the order has changed. */
+  function cancelOrderButton(seq, order, after) {
+    var note = h("div", { class: "cancel-note" });
+    var button = h("button", {
+      type: "button", class: "btn btn-plain btn-danger-text", "data-action": "cancel-order",
+      "data-order": order.order_no,
+      onclick: function () {
+        note.replaceChildren();
+        confirmCancel(order, function () {
+          button.disabled = true;
+          button.textContent = "正在取消…";
+          cancelOrder(order).then(
+            function () {
+              if (seq !== state.seq) return;
+              toast("订单已取消，项目已放回待缴清单");
+              after();
+            },
+            function (error) {
+              if (seq !== state.seq) return;
+              button.disabled = false;
+              button.textContent = "取消订单";
+              if (error.status === 409) {
+                refill(note, alertBox("info", "无法取消", errorText(error)));
+                later(seq, after, 1500); // paid meanwhile: show it as paid
+                return;
+              }
+              refill(note, alertBox("error", "订单没有取消", errorText(error)));
+            }
+          );
+        });
+      },
+    }, "取消订单");
+    return h("div", { class: "cancel-order" }, button, note);
+  }
+
+  /** An in-page confirmation, like wx.showModal. */
+  function confirmCancel(order, onYes) {
+    var yes = h("button", { type: "button", class: "btn btn-primary", id: "confirm-cancel" }, "确定取消");
+    var no = h("button", { type: "button", class: "btn btn-plain", id: "keep-order" }, "再想想");
+    refill(sheetRoot, h("div", { class: "mask", id: "cancel-dialog", role: "dialog", "aria-label": "取消订单" },
+      h("div", { class: "sheet" },
+        h("div", { class: "sheet-title", text: "确定取消这笔订单吗？" }),
+        h("p", { class: "small", text: yuan(order.total_fen) + " · " + peopleOf(order) + " · 共 " + order.items.length + " 项" }),
+        h("p", { class: "muted small", text: "取消后订单关闭、不能再支付；项目会放回待缴清单，可以重新缴费。" }),
+        yes, no)));
+    no.focus();
+    no.addEventListener("click", closeSheet);
+    yes.addEventListener("click", function () {
+      closeSheet();
+      onYes();
+    });
+  }
+
+  /** POST /orders/<no>/cancel; then the items are unpaid again and back in the basket. */
+  function cancelOrder(order) {
+    return api("POST", "/api/mp/v1/orders/" + encodeURIComponent(order.order_no) + "/cancel").then(function (answer) {
+      var refs = answer.body.items.map(function (i) { return i.registration_ref; });
+      markRegistrations(refs, "unpaid");
+      backInBasket(answer.body.items);
+      return answer.body;
+    });
+  }
+
+  function backInBasket(orderItems) {
+    var items = basket();
+    var all = people();
+    orderItems.forEach(function (item) {
+      if (inBasket(item.registration_ref) || items.length >= MAX_ITEMS) return;
+      Object.keys(all).forEach(function (key) {
+        var person = all[key].enrollee || {};
+        (all[key].registrations || []).forEach(function (reg) {
+          if (reg.ref !== item.registration_ref) return;
+          items.push({
+            ref: reg.ref,
+            enrollee_ref: person.ref,
+            name_masked: person.name_masked,
+            id_number_masked: person.id_number_masked,
+            scheme: item.scheme,
+            period_year: item.period_year,
+            grade_yuan: item.grade_yuan,
+            payable_fen: item.amount_fen,
+          });
+        });
+      });
+    });
+    saveBasket(items);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -1472,6 +1589,7 @@
           }
           orders.forEach(function (order) {
             put(list, orderCard(order));
+            if (order.status === "created" && order.pay) put(list, cancelOrderButton(seq, order, render));
           });
           var pages = 1;
           try {

@@ -504,3 +504,84 @@ def test_an_order_made_after_the_window_closes_gets_the_servers_message(
     expect(phone.locator("#basket-bar")).to_have_count(0)
     expect(medical.locator("[data-action=remove]")).to_have_count(0)
     phone.shot("looked-up-again")
+
+
+def test_a_payer_cancels_an_unpaid_order_and_pays_the_item_again(
+    phone, backend, mock_server, session
+):
+    person, _ = add_person(session, name="孙桂兰", birth=age_on_2019(50), seq="071")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "孙桂兰")
+    registration(phone, "pension").locator("[data-action=add]").click()
+    phone.click("#to-basket")
+    expect(phone.locator("#basket-total")).to_have_text("¥200.00")
+
+    # Ordered, then the payer backs out of WeChat's sheet and cancels the order.
+    phone.click("#pay")
+    phone.locator("#cancel-pay").click()
+    result = phone.locator("#result")
+    expect(result).to_contain_text("待支付")
+    (made,) = orders_in_db(session)
+    cancel = result.locator("[data-action=cancel-order]")
+    cancel.click()
+    dialog = phone.locator("#cancel-dialog")
+    expect(dialog).to_contain_text("确定取消这笔订单吗")
+    expect(dialog).to_contain_text("¥200.00")
+    phone.shot("cancel-confirm")
+    phone.locator("#keep-order").click()  # second thoughts: nothing happens
+    expect(dialog).to_have_count(0)
+    expect(result).to_have_attribute("data-status", "created")
+    cancel.click()
+    phone.locator("#confirm-cancel").click()
+    expect(result).to_have_attribute("data-status", "closed")
+    expect(result).to_contain_text("订单已取消")
+    expect(result).to_contain_text("没有扣款")
+    expect(phone.locator("#toast")).to_be_hidden()
+    phone.shot("order-cancelled")
+    (closed,) = orders_in_db(session)
+    assert (closed.order_no, closed.status, closed.status_reason) == (
+        made.order_no,
+        "closed",
+        "cancelled",
+    )
+
+    # The item is back in the basket and payable again, at once; the person's page agrees.
+    phone.click("#back-to-basket")
+    expect(phone.locator("#basket-total")).to_have_text("¥200.00")
+    phone.goto(f"{mock_server.url}/#/find")
+    expect(phone.locator("#family")).to_contain_text(f"孙**（尾号{person.id_number[-4:]}）")
+    expect(phone.locator("#family")).to_contain_text("不能按户号查询")
+    phone.shot("family")
+    phone.locator("#family [data-person]").first.click()
+    expect(registration(phone, "pension")).to_contain_text("未缴费")
+    expect(registration(phone, "pension")).to_contain_text("已加入待缴清单")
+    phone.shot("payable-again")
+    phone.click("#to-basket")
+    phone.click("#pay")
+    phone.locator("#confirm-pay").click()
+    expect(result).to_contain_text("缴费成功")
+    paid = [o for o in orders_in_db(session) if o.status == "paid"]
+    assert len(paid) == 1 and paid[0].order_no != made.order_no
+
+
+def test_an_unpaid_order_is_cancelled_from_my_payments(phone, backend, mock_server, session):
+    person, _ = add_person(session, name="周永福", birth=age_on_2019(55), seq="072")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "周永福")
+    registration(phone, "medical").locator("[data-action=add]").click()
+    phone.click("#to-basket")
+    phone.click("#pay")
+    phone.locator("#cancel-pay").click()
+    expect(phone.locator("#result")).to_contain_text("待支付")
+    (made,) = orders_in_db(session)
+
+    phone.goto(f"{mock_server.url}/#/mine")
+    card = phone.locator(f".order-card[data-order='{made.order_no}']")
+    expect(card).to_contain_text("待支付")
+    phone.locator(f"[data-action=cancel-order][data-order='{made.order_no}']").click()
+    phone.locator("#confirm-cancel").click()
+    expect(card).to_contain_text("已关闭")
+    expect(phone.locator("[data-action=cancel-order]")).to_have_count(0)
+    phone.shot("my-payments-cancelled")
+    phone.goto(f"{mock_server.url}/#/basket")
+    expect(phone.locator("#basket-total")).to_have_text("¥250.00")

@@ -64,3 +64,8 @@ def pay(http, wx, order_no, **options):
 
 def get_order(http, base_url, auth, order_no):
     return http.get(f"{base_url}/api/mp/v1/orders/{order_no}", headers=auth)
+
+
+def cancel_order(http, base_url, auth, order_no):
+    """The payer cancels an unpaid order of theirs."""
+    return http.post(f"{base_url}/api/mp/v1/orders/{order_no}/cancel", headers=auth)
