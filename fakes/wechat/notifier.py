@@ -4,7 +4,8 @@ Each delivery runs on its own daemon thread and never touches the platform's loc
 on the network; it reports every attempt through a callback. A delivery is acknowledged only by
 HTTP 200 with an XML body whose return_code is SUCCESS; anything else (FAIL, another status, a
 malformed body, a timeout, a refused connection) is retried on WeChat's schedule, scaled by
-`time_scale` so tests can run the whole schedule in seconds.
+`time_scale` so tests can run the whole schedule in seconds. API v3 callbacks bring their own
+rule (HTTP 200 or 204, body ignored) and headers signed afresh for each attempt.
 """
 
 from __future__ import annotations

@@ -414,6 +414,15 @@ def test_bad_signatures_are_401_sign_error(fake, keys, wxpay):
         == 401
     )
 
+    then, nonce = str(int(time.time()) - 400), uuid.uuid4().hex
+    stale = (
+        f'WECHATPAY2-SHA256-RSA2048 mchid="{MCH_ID}",nonce_str="{nonce}",'
+        f'signature="{pay_sign(keys, "GET", path, then, nonce, "")}",'
+        f'timestamp="{then}",serial_no="{keys.merchant_serial}"'
+    )
+    refused = requests.get(fake.url + path, headers={"Authorization": stale}, timeout=5)
+    assert refused.status_code == 401, "a request signed 400 s ago is refused"
+
     # A client holding another merchant key is refused too (through the library).
     stranger = ensure_keys(keys.directory / "stranger")
     impostor = client(fake, keys, private_key=stranger.merchant_key_pem)
