@@ -450,3 +450,17 @@ def test_v3_routes_are_off_without_keys():
         assert app.test_client().post("/v3/pay/transactions/jsapi", json={}).status_code == 404
     finally:
         app.extensions["fake_wechat"].close()
+
+
+def test_duplicate_callbacks_are_each_signed_afresh(fake, wxpay, receiver):
+    no = new_no()
+    order(wxpay, no)
+    assert control(fake, "pay", out_trade_no=no, notify="twice").status_code == 200
+    hits = receiver.wait_for(2)
+    assert len(hits) == 2 and hits[0][1] == hits[1][1], "the same event, delivered twice"
+    assert hits[0][0]["Wechatpay-Nonce"] != hits[1][0]["Wechatpay-Nonce"]
+    assert all(wxpay.callback(*hit)["resource"]["out_trade_no"] == no for hit in hits)
+    # The operator's replay goes out in v3 form as well.
+    assert control(fake, "notify", out_trade_no=no).status_code == 200
+    third = receiver.wait_for(3)[2]
+    assert wxpay.callback(*third)["event_type"] == "TRANSACTION.SUCCESS"
