@@ -1,8 +1,9 @@
-"""`python -m fakes.wechat [--host H] [--port P] [--time-scale S] [--state-file PATH]`: run the
-fake WeChat platform.
+"""`python -m fakes.wechat [--host H] [--port P] [--time-scale S] [--state-file PATH]
+[--v3-keys DIR]`: run the fake WeChat platform.
 
 Environment defaults: FAKE_WECHAT_PORT (8001), FAKE_WECHAT_TIME_SCALE (1.0: WeChat's real
-notification retry and refund waits), FAKE_WECHAT_STATE_FILE (unset: trades live in memory only).
+notification retry and refund waits), FAKE_WECHAT_STATE_FILE (unset: trades live in memory only),
+FAKE_WECHAT_V3_KEYS (unset: API v2 only; a directory: API v3 too, with that key set).
 APP_CLOCK_START / APP_CLOCK_ANCHOR, as the backend reads them, set the day its trades and bills
 happen on.
 """
@@ -35,6 +36,11 @@ def main() -> None:
         default=os.environ.get("FAKE_WECHAT_STATE_FILE") or None,
         help="keep trades in this JSON file across restarts",
     )
+    parser.add_argument(
+        "--v3-keys",
+        default=os.environ.get("FAKE_WECHAT_V3_KEYS") or None,
+        help="speak WeChat Pay API v3 too, with the key set in this directory (made if missing)",
+    )
     args = parser.parse_args()
     if args.time_scale <= 0:
         parser.error("--time-scale must be positive")
@@ -46,7 +52,12 @@ def main() -> None:
         + (f", state in {args.state_file})" if args.state_file else ")"),
         flush=True,
     )
-    app = create_app(time_scale=args.time_scale, state_file=args.state_file, wall_clock=wall_clock)
+    app = create_app(
+        time_scale=args.time_scale,
+        state_file=args.state_file,
+        wall_clock=wall_clock,
+        v3_keys_dir=args.v3_keys,
+    )
     run_simple(args.host, args.port, app, threaded=True)
 
 

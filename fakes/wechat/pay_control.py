@@ -15,7 +15,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify, request
 
-from fakes.wechat import beijing, signing
+from fakes.wechat import beijing, signing, v3_pay
 from fakes.wechat.pay_state import NOTIFY_MODES, PayError, PayLedger
 from fakes.wechat.state import PlatformState
 from fakes.wechat.trades import PREPAY_LIFETIME_S
@@ -106,8 +106,8 @@ def pay():
 
 @blp.post("/request-payment")
 def request_payment():
-    """wx.requestPayment on the phone: checks the parameters the backend handed the mini-program,
-    then pays. Failures answer `{"errMsg": "requestPayment:fail ..."}` with 400 (or 409)."""
+    """wx.requestPayment on the phone: checks the parameters the backend handed the mini-program
+    (a v3 order's paySign is RSA by the merchant key), then pays. Failures answer `{"errMsg": "requestPayment:fail ..."}` with 400 (or 409)."""
     body = _body()
     params = {
         k: _text(body, k, required=False)
@@ -135,7 +135,11 @@ def request_payment():
         reason = f"signType must be the order's ({trade.sign_type})"
     elif not params["nonceStr"] or len(params["nonceStr"]) > 32:
         reason = "nonceStr must be 1-32 characters"
-    elif params["paySign"] != signing.pay_sign(signed, merchant.key(trade.realm)):
+    elif not (
+        v3_pay.pay_sign_verifies(signed)
+        if trade.v3
+        else params["paySign"] == signing.pay_sign(signed, merchant.key(trade.realm))
+    ):
         reason = "paySign does not verify"
     if reason:
         raise ControlError(400, errMsg=SIGNATURE_FAILED, reason=reason)

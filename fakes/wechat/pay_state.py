@@ -13,7 +13,8 @@ import copy
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fakes.json_store import JsonStore
 from fakes.wechat import beijing, notices, signing
@@ -69,6 +70,7 @@ class Delivery:
     on_attempt: OnAttempt
     copies: int = 1
     delay_s: float = 0.0
+    wire: dict[str, Any] = field(default_factory=dict)  # Notifier.send's headers/ack (API v3)
 
 
 class PayLedger:
@@ -87,6 +89,8 @@ class PayLedger:
         self.refund_settle_s = refund_settle_s  # real seconds, already scaled
         # The platform's fault switches (shared with /_control/faults).
         self.faults: dict[str, bool] = {}
+        # The API v3 callbacks (v3_notices.V3Notices), when the platform speaks v3.
+        self.v3: Any = None
         self.store = store
         self.lock = threading.Lock()
         self._trades: dict[Key, Trade] = {}
@@ -377,13 +381,14 @@ class PayLedger:
             trade = self._get(key)
             if trade.paid_at is None:
                 raise PayError("ORDERNOTPAID", "订单未支付")
-            body = notices.payment(trade, self.merchants[trade.mch_id].key(trade.realm))
+            body, wire = self._payment_notice(trade)
             delivery = Delivery(
                 trade.notify_url,
                 body,
                 self._recorder(key),
                 copies=2 if mode == "twice" else 1,
                 delay_s=delay_s if mode == "late" else 0.0,
+                wire=wire,
             )
         if mode != "missing":
             self._dispatch([delivery])
@@ -394,10 +399,9 @@ class PayLedger:
             trade, refund = self._refund_anywhere(out_refund_no)
             if refund.succeeded_at is None or not refund.notify_url:
                 raise PayError("REFUNDNOTEXIST", "退款未完成，没有可重发的通知")
-            key = self.merchants[trade.mch_id].key(trade.realm)
-            body = notices.refund(trade, refund, key)
+            body, wire = self._refund_notice(trade, refund)
             delivery = Delivery(
-                refund.notify_url, body, self._recorder(trade.key, refund.out_refund_no)
+                refund.notify_url, body, self._recorder(trade.key, refund.out_refund_no), wire=wire
             )
         self._dispatch([delivery])
 
@@ -494,9 +498,20 @@ class PayLedger:
         refund.succeeded_at = now
         if not refund.notify_url or self.faults.get("refund_notify_lost"):
             return []
-        key = self.merchants[trade.mch_id].key(trade.realm)
-        body = notices.refund(trade, refund, key)
-        return [Delivery(refund.notify_url, body, self._recorder(trade.key, refund.out_refund_no))]
+        body, wire = self._refund_notice(trade, refund)
+        recorder = self._recorder(trade.key, refund.out_refund_no)
+        return [Delivery(refund.notify_url, body, recorder, wire=wire)]
+
+    def _payment_notice(self, trade: Trade) -> tuple[bytes, dict[str, Any]]:
+        """The notification body in the API the order came through, and how to deliver it."""
+        if trade.v3 and self.v3 is not None:
+            return self.v3.payment(trade)
+        return notices.payment(trade, self.merchants[trade.mch_id].key(trade.realm)), {}
+
+    def _refund_notice(self, trade: Trade, refund: Refund) -> tuple[bytes, dict[str, Any]]:
+        if trade.v3 and self.v3 is not None:
+            return self.v3.refund(trade, refund)
+        return notices.refund(trade, refund, self.merchants[trade.mch_id].key(trade.realm)), {}
 
     def _recorder(self, key: Key, out_refund_no: str | None = None) -> OnAttempt:
         generation = self._generation
@@ -519,7 +534,9 @@ class PayLedger:
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         """Hand deliveries to the notifier; called without the lock."""
         for d in deliveries:
-            self.notifier.send(d.url, d.body, d.on_attempt, copies=d.copies, delay_s=d.delay_s)
+            self.notifier.send(
+                d.url, d.body, d.on_attempt, copies=d.copies, delay_s=d.delay_s, **d.wire
+            )
 
     def _settle_later(self, delay_s: float) -> None:
         # A nudge so refunds settle (and notify) even if nobody queries them; the decision is

@@ -14,6 +14,8 @@ WeChat Pay API v2, XML (pay.py); each also under /sandboxnew/, signed with the s
     POST /pay/refundquery
     POST /pay/downloadbill        the plain-text bill of a Beijing day
     POST /sandboxnew/pay/getsignkey
+WeChat Pay API v3, JSON (v3_pay.py), when create_app gets `v3_keys_dir`: /v3/pay/transactions/...,
+    /v3/refund/domestic/refunds, /v3/bill/tradebill; same merchant, same trades as v2
 Control, JSON (control.py, pay_control.py, login.py)
     GET  /_control/health
     POST /_control/reset                   forget codes, faults, trades
@@ -46,7 +48,7 @@ from flask import Flask
 
 from backend.config import Config
 from fakes.json_store import JsonStore
-from fakes.wechat import control, login, pay, pay_control
+from fakes.wechat import control, login, pay, pay_control, v3_pay
 from fakes.wechat.notifier import Notifier
 from fakes.wechat.pay_state import Merchant, PayLedger
 from fakes.wechat.state import PlatformState
@@ -66,6 +68,7 @@ def create_app(
     wall_clock: Callable[[], float] | None = None,
     refund_settle_seconds: float = REFUND_SETTLE_S,
     notify_timeout: float = 5.0,
+    v3_keys_dir: str | None = None,
 ) -> Flask:
     """The fake platform; every argument optional (appid/secret/mch_id/api_key default to the
     backend's).
@@ -74,7 +77,7 @@ def create_app(
     the day-long retry schedule in about 15 minutes. `state_file` keeps trades in a JSON file
     across restarts. `clock` is the monotonic clock of login codes, `wall_clock` the epoch clock of
     orders (expiry, time_end, bill days). Call `app.extensions["fake_wechat"].close()` to stop its
-    background threads.
+    background threads. `v3_keys_dir` (v3keys.py's key set, made if missing) turns on API v3.
     """
     defaults = Config()
     app = Flask(__name__)
@@ -101,4 +104,6 @@ def create_app(
     app.register_blueprint(pay.blp)
     app.register_blueprint(control.blp)
     app.register_blueprint(pay_control.blp)
+    if v3_keys_dir:
+        v3_pay.install(app, v3_keys_dir)
     return app

@@ -18,6 +18,7 @@ SANDBOX = "sandbox"
 
 NOTPAY, SUCCESS, REFUND, CLOSED = "NOTPAY", "SUCCESS", "REFUND", "CLOSED"
 PROCESSING = "PROCESSING"
+V3_SIGN_TYPE = "RSA"  # an order placed through API v3: its paySign is RSA, its callbacks JSON
 
 PREPAY_LIFETIME_S = 2 * 3600  # a prepay_id (and code_url) is good for two hours
 DEFAULT_WINDOW_S = 2 * 3600  # an order sent without time_expire closes after two hours
@@ -91,6 +92,10 @@ class Trade:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.realm, self.mch_id, self.out_trade_no)
+
+    @property
+    def v3(self) -> bool:
+        return self.sign_type == V3_SIGN_TYPE
 
     def terms(self) -> tuple[object, ...]:
         """What must match for a repeated unifiedorder to count as the same order."""
