@@ -34,6 +34,7 @@ from backend.states.orders import OrderStatus
 from backend.states.refunds import FINISHED, RefundStatus
 from backend.states.registrations import RegistrationStatus
 from backend.states.transitions import ORDERS, REFUNDS, REGISTRATIONS
+from backend.subscriptions import events as subscription_events
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,7 @@ def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
         ORDERS.apply(
             session, "refund", PaymentOrder.id == refund.order_id, values={"updated_at": now}
         )
+    subscription_events.refund_succeeded(session, refund.id, now=now)  # the payer may hear of it
 
 
 @dataclass(frozen=True)
