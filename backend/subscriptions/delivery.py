@@ -126,7 +126,10 @@ def _record(
     where = WeChatMessage.id == message.id
     if error is None:
         WECHAT_MESSAGES.apply(
-            session, "send", where, values={"sent_at": now, "last_error": None, "updated_at": now}
+            session,
+            "send",
+            where,
+            values={"sent_at": now, "errcode": None, "last_error": None, "updated_at": now},
         )
         report.sent += 1
         return
