@@ -210,7 +210,7 @@ def test_a_finished_refund_is_told_once_even_after_the_token_expired(
     auth, order_no = paid(session, http, server, wx, sub_app, "sub-refund", seq=50)
     allow(http, server, wx, auth, "sub-refund", order_no, templates=[RECEIPT, REFUND])
     worker(sub_app, "ledger")
-    items = entered(http, server, auth, order_no)
+    entered(http, server, auth, order_no)
     assert "messages: sent 1" in worker(sub_app, "messages")  # the receipt: a token fetched
 
     http.post(f"{wx.url}/_control/tokens/expire").raise_for_status()
@@ -230,7 +230,7 @@ def test_a_finished_refund_is_told_once_even_after_the_token_expired(
     assert "messages: sent 1" in worker(sub_app, "refunds", "messages")
     assert "messages: sent 0" in worker(sub_app, "refunds", "messages")
 
-    receipt, refunded = received(http, wx, auth)
+    _, refunded = received(http, wx, auth)
     assert refunded["template_id"] == REFUND
     assert refunded["data"]["amount2"]["value"] == "250.00元"
     assert refunded["data"]["character_string3"]["value"] == refund_no
@@ -292,6 +292,8 @@ def test_a_message_that_always_fails_ends_dead(session, http, server, bureau, wx
     assert "dead 1" in worker(sub_app, "messages")
     assert "messages: sent 0, failed 0, refused 0, dead 0" in worker(sub_app, "messages")
     assert outbox(session) == [("tax_receipt", "dead", 4, -1)]
+    metrics = http.get(f"{server.url}/metrics").text
+    assert 'cc_wechat_messages{state="dead"} 1.0' in metrics
 
 
 def test_a_household_with_an_unpaid_registration_is_reminded_before_the_deadline_once(
