@@ -35,7 +35,12 @@ FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key",
 # Response headers the page reads.
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "X-Pagination", "Idempotent-Replayed", "Retry-After")
 UNREACHABLE = "服务暂时无法连接，请稍后再试。"
-WX_ACTIONS = ("login", "request-payment", "cancel", "subscribe")  # /wx/<action> -> /_control/<action>
+WX_ACTIONS = (
+    "login",
+    "request-payment",
+    "cancel",
+    "subscribe",
+)  # /wx/<action> -> /_control/<action>
 RESIDENT_PREFIX = "/api/mp/v1/"
 # What a resident API path is made of: no "%" (a second round of escapes), no backslash.
 RESIDENT_PATH = re.compile(r"/api/mp/v1/[A-Za-z0-9._~/-]+")

@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Flask
 
@@ -32,6 +32,7 @@ from backend.refunds.service import check_refunds
 from backend.subscriptions.delivery import send_due
 from backend.subscriptions.port import Messenger
 from backend.subscriptions.reminders import remind_due
+from backend.values.beijing import beijing_today
 
 LEDGER_BATCH = 50  # payments and reversals claimed per round, each sent on its own
 COLLECTOR_BATCHES = 20  # collector batches declared or booked per round
@@ -154,10 +155,16 @@ def jobs_for(
         summary = f"{len(checked)} days checked, broken: {', '.join(broken) or 'none'}"
         return Outcome(summary, bool(broken))
 
+    reminded_on: list[date] = []  # the Beijing day this process last looked (once a day)
+
     def reminders(uow: UnitOfWork) -> Outcome:
+        today = beijing_today(clock.now())
+        if today in reminded_on:
+            return Outcome("looked today already", False)
         with app.app_context():
             book = policy_book()
         report = remind_due(uow, book, now=clock.now(), days=cfg.DEADLINE_REMINDER_DAYS)
+        reminded_on[:] = [today]
         return Outcome(str(report), report.written > 0)
 
     def wechat_messages(uow: UnitOfWork) -> Outcome:

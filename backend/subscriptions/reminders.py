@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.fees import PolicyBook
@@ -30,7 +31,7 @@ from backend.values.beijing import beijing_today
 
 log = logging.getLogger(__name__)
 
-PAYERS_PER_ROUND = 500
+PAYERS_PER_BATCH = 500
 
 
 @dataclass
@@ -43,40 +44,60 @@ class ReminderReport:
 
 
 def remind_due(
-    uow: UnitOfWork, book: PolicyBook, *, now: datetime, days: int, limit: int = PAYERS_PER_ROUND
+    uow: UnitOfWork, book: PolicyBook, *, now: datetime, days: int, batch: int = PAYERS_PER_BATCH
 ) -> ReminderReport:
-    """Write the reminders due today (a deadline within `days` days, today included)."""
+    """Write the reminders due today (a deadline within `days` days, today included), looking
+    at every payer with a deadline allowance left, `batch` at a time, each in a transaction of
+    its own. Another worker writing the same reminder at the same moment wins; this one moves on."""
     report = ReminderReport()
     today = beijing_today(now)
-    with uow as session:
-        payers = session.scalars(
-            select(Subscription.openid)
-            .where(Subscription.kind == "deadline", Subscription.remaining > 0)
-            .order_by(Subscription.updated_at, Subscription.id)
-            .limit(limit)
-        ).all()
-    for openid in payers:
-        report.payers += 1
+    after = 0
+    while True:
         with uow as session:
-            due = _unpaid_by_deadline(session, book, openid, today=today, days=days)
-            for deadline, names in sorted(due.items()):
-                data = templates.deadline(
-                    names=list(dict.fromkeys(names)),
-                    deadline=deadline,
-                    unpaid=len(names),
-                    days_left=(deadline - today).days,
+            payers = session.execute(
+                select(Subscription.id, Subscription.openid)
+                .where(
+                    Subscription.kind == "deadline",
+                    Subscription.remaining > 0,
+                    Subscription.id > after,
                 )
-                if enqueue(
-                    session,
-                    openid=openid,
-                    kind="deadline",
-                    event_key=f"deadline:{deadline.isoformat()}",
-                    data=data,
-                    page=templates.LOOKUP_PAGE,
-                    now=now,
-                ):
-                    report.written += 1
-    return report
+                .order_by(Subscription.id)
+                .limit(batch)
+            ).all()
+        if not payers:
+            return report
+        after = payers[-1].id
+        for payer in payers:
+            report.payers += 1
+            try:
+                report.written += _remind(uow, book, payer.openid, today=today, days=days, now=now)
+            except IntegrityError:
+                log.info("a reminder to a payer was written by another worker meanwhile")
+
+
+def _remind(
+    uow: UnitOfWork, book: PolicyBook, openid: str, *, today: date, days: int, now: datetime
+) -> int:
+    written = 0
+    with uow as session:
+        due = _unpaid_by_deadline(session, book, openid, today=today, days=days)
+        for deadline, names in sorted(due.items()):
+            data = templates.deadline(
+                names=list(dict.fromkeys(names)),
+                deadline=deadline,
+                unpaid=len(names),
+                days_left=(deadline - today).days,
+            )
+            written += enqueue(
+                session,
+                openid=openid,
+                kind="deadline",
+                event_key=f"deadline:{deadline.isoformat()}",
+                data=data,
+                page=templates.LOOKUP_PAGE,
+                now=now,
+            )
+    return written
 
 
 def _unpaid_by_deadline(

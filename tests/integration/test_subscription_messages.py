@@ -12,7 +12,10 @@ from sqlalchemy import select, update
 
 from backend import create_app
 from backend.config import Config
-from backend.models import Enrollee, WeChatMessage
+from backend.infra.web import new_unit_of_work, policy_book
+from backend.jobs.catalogue import jobs_for
+from backend.models import Enrollee, OrderItem, PaymentOrder, Registration, WeChatMessage
+from backend.subscriptions.reminders import remind_due
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
@@ -239,8 +242,6 @@ def test_a_finished_refund_is_told_once_even_after_the_token_expired(
 
 
 def select_ref(order_no):
-    from backend.models import OrderItem, PaymentOrder, Registration
-
     return (
         select(Registration.ref)
         .join(OrderItem, OrderItem.registration_id == Registration.id)
@@ -315,8 +316,17 @@ def test_a_household_with_an_unpaid_registration_is_reminded_before_the_deadline
 
     assert "reminders: 0 reminders written" in worker(sub_app, "reminders")  # 10 days before
     clock.advance(timedelta(days=7))  # 27 November, Beijing: three days left
-    assert "reminders: 1 reminders written" in worker(sub_app, "reminders", "messages")
+    with sub_app.app_context():
+        book = policy_book()
+    # Every subscribed payer is looked at, a batch at a time.
+    report = remind_due(new_unit_of_work(sub_app), book, now=clock.now(), days=3, batch=1)
+    assert (report.payers, report.written) == (2, 1)
+    assert "messages: sent 1" in worker(sub_app, "reminders", "messages")
     assert "reminders: 0 reminders written" in worker(sub_app, "reminders", "messages")
+    # A worker process looks once a day.
+    [job] = [job for job in jobs_for(sub_app) if job.name == "reminders"]
+    assert job.run(new_unit_of_work(sub_app)).summary.startswith("0 reminders written")
+    assert job.run(new_unit_of_work(sub_app)).summary == "looked today already"
 
     [message] = received(http, wx, auth)
     assert message["template_id"] == DEADLINE
