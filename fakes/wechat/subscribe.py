@@ -1,7 +1,8 @@
 """Subscription messages (订阅消息) as WeChat's open platform serves them, and the phone's prompt.
 
     GET  /cgi-bin/token?grant_type=client_credential&appid=&secret=
-         -> {"access_token", "expires_in": 7200}; 40013 wrong appid, 40125 wrong secret
+         -> {"access_token", "expires_in": 7200}; 40002 another grant_type, 40013 wrong appid,
+            40125 wrong secret
     POST /cgi-bin/message/subscribe/send?access_token=   {"touser", "template_id", "page"?, "data"}
          -> {"errcode": 0, "errmsg": "ok", "msgid"}; 40001 unknown token, 42001 expired token,
             40003 bad openid, 40037 unknown template, 47003 a field missing or over its limit,
@@ -43,6 +44,7 @@ MAX_TEMPLATES_PER_PROMPT = 3  # one-time templates one wx.requestSubscribeMessag
 ERRORS = {
     -1: "system error",
     40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
     40003: "invalid openid",
     40013: "invalid appid",
     40125: "invalid appsecret",
@@ -99,7 +101,7 @@ def _error(errcode: int, detail: str = ""):
 def token():
     args, platform, state = request.args, _platform(), _state()
     if args.get("grant_type") != "client_credential":
-        return _error(47003, "grant_type")
+        return _error(40002)
     if args.get("appid") != platform.appid:
         return _error(40013)
     if args.get("secret") != platform.secret:

@@ -27,8 +27,8 @@ def wx(fake_wechat, clock):
     requests.post(f"{fake_wechat.url}/_control/subscribe-reset", timeout=5)
 
 
-def token(wx, secret=CONFIG.WECHAT_SECRET, appid=CONFIG.WECHAT_APPID):
-    query = {"grant_type": "client_credential", "appid": appid, "secret": secret}
+def token(wx, secret=CONFIG.WECHAT_SECRET, appid=CONFIG.WECHAT_APPID, grant="client_credential"):
+    query = {"grant_type": grant, "appid": appid, "secret": secret}
     return requests.get(f"{wx.url}/cgi-bin/token", params=query, timeout=5).json()
 
 
@@ -53,6 +53,7 @@ def test_a_token_is_issued_for_the_right_secret_only(wx):
     assert issued["expires_in"] == 7200 and len(issued["access_token"]) > 32
     assert token(wx, secret="wrong")["errcode"] == 40125
     assert token(wx, appid="wxsomeoneelse")["errcode"] == 40013
+    assert token(wx, grant="authorization_code")["errcode"] == 40002
 
 
 def test_each_accept_allows_one_message_of_its_template(wx):
