@@ -64,8 +64,9 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
         message.updated_at = now
         county_query, still_paid = _payment_of(message)
         county_code = session.scalar(county_query)
+        order_id = None
         if message.order_item_id is not None:
-            subscription_events.lock_order(session, message.order_item_id)
+            order_id = subscription_events.lock_order(session, message.order_item_id)
         if REGISTRATIONS.apply(
             session,
             "enter",
@@ -76,14 +77,8 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
             journal.entered(
                 session, day=journal.day_of(now), registration_id=message.registration_id
             )
-            if message.order_item_id is not None:  # the payer may hear of it (订阅消息)
-                subscription_events.order_entered(
-                    session,
-                    message.order_item_id,
-                    receipt_no=entry.tax_receipt_no,
-                    entered_at=entry.entered_at,
-                    now=now,
-                )
+            if order_id is not None:  # the payer may hear of it (订阅消息)
+                subscription_events.order_entered(session, order_id, now=now)
         audit.write(
             session,
             audit.Note(

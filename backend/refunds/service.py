@@ -455,7 +455,9 @@ def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
         ORDERS.apply(
             session, "refund", PaymentOrder.id == refund.order_id, values={"updated_at": now}
         )
-    subscription_events.refund_succeeded(session, refund.id, now=now)  # the payer may hear of it
+    # The payer may hear of it, and of the treasury entry of what the order still pays for.
+    subscription_events.refund_succeeded(session, refund.id, now=now)
+    subscription_events.order_entered(session, refund.order_id, now=now)
 
 
 @dataclass(frozen=True)

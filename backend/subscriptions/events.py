@@ -1,7 +1,8 @@
 """The events a payer hears of, each written in the transaction of the event itself.
 
 - The treasury entry: once every registration an order still pays for is entered, the payer
-  hears of it once (one message per order, with a receipt number), not once per person.
+  hears of it once (one message per order, with a receipt number), not once per person. Once:
+  after the last entry, or after a refund that leaves only entered registrations behind.
 - A refund finished: one message per refund.
 (Deadline reminders are the worker's: reminders.py.)
 Nothing is written for a payer without an allowance of the kind (allowances.enqueue).
@@ -11,36 +12,41 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from backend.models import Enrollee, OrderItem, PaymentOrder, Refund, Registration
+from backend.models import (
+    Enrollee,
+    LedgerMessage,
+    OrderItem,
+    PaymentOrder,
+    Refund,
+    Registration,
+)
 from backend.states.registrations import RegistrationStatus
 from backend.subscriptions import templates
 from backend.subscriptions.allowances import enqueue, subscribed
 
 
-def lock_order(session: Session, order_item_id: int) -> None:
+def lock_order(session: Session, order_item_id: int) -> int:
     """Take the order's row lock before a confirmation changes one of its registrations, so
     confirmations of an order's registrations follow one another: the last one sees every other
-    entered (two at once would each see the other still paid, and neither would tell)."""
-    session.execute(
+    entered (two at once would each see the other still paid, and neither would tell). The
+    order's id."""
+    return session.execute(
         select(PaymentOrder.id)
         .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
         .where(OrderItem.id == order_item_id)
         .with_for_update(of=PaymentOrder)
-    ).first()
+    ).scalar_one()
 
 
-def order_entered(
-    session: Session, order_item_id: int, *, receipt_no: str, entered_at: datetime, now: datetime
-) -> bool:
-    """After the treasury entry of one of an order's registrations: when it was the last one,
-    write the payer's message (if they allowed one). True when written."""
+def order_entered(session: Session, order_id: int, *, now: datetime) -> bool:
+    """When every registration the order still pays for is entered, write the payer's message
+    (if they allowed one); True when written. Asked after each treasury entry of the order, and
+    after each refund of it: a refund can leave only entered registrations behind."""
     order = session.execute(
-        select(PaymentOrder.id, PaymentOrder.order_no, PaymentOrder.openid)
-        .join(OrderItem, OrderItem.order_id == PaymentOrder.id)
-        .where(OrderItem.id == order_item_id)
+        select(PaymentOrder.order_no, PaymentOrder.openid).where(PaymentOrder.id == order_id)
     ).one()
     if not subscribed(session, order.openid, "tax_receipt"):
         return False
@@ -51,20 +57,26 @@ def order_entered(
             Registration.status,
             Registration.scheme,
             Registration.period_year,
+            Registration.tax_receipt_no,
             Enrollee.name,
         )
         .join(Registration, Registration.id == OrderItem.held_registration_id)
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
-        .where(OrderItem.order_id == order.id)
+        .where(OrderItem.order_id == order_id)
         .order_by(OrderItem.id)
     ).all()
     if not items or any(i.status != RegistrationStatus.TREASURY_ENTERED.value for i in items):
         return False
+    entered_at = session.scalar(
+        select(func.max(LedgerMessage.entered_at))
+        .join(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
+        .where(OrderItem.order_id == order_id, LedgerMessage.kind == "payment")
+    )
     data = templates.tax_receipt(
         names=list(dict.fromkeys(i.name for i in items)),
         paid_fen=sum(i.amount_fen for i in items),
-        receipt_no=receipt_no,
-        entered_at=entered_at,
+        receipt_no=items[0].tax_receipt_no or "",
+        entered_at=entered_at or now,
         schemes=[(i.scheme, i.period_year) for i in items],
     )
     return enqueue(

@@ -14,7 +14,15 @@ from backend import create_app
 from backend.config import Config
 from backend.infra.web import new_unit_of_work, policy_book
 from backend.jobs.catalogue import jobs_for
-from backend.models import Enrollee, OrderItem, PaymentOrder, Registration, WeChatMessage
+from backend.ledger.confirmations import Confirmation, confirm
+from backend.models import (
+    Enrollee,
+    LedgerMessage,
+    OrderItem,
+    PaymentOrder,
+    Registration,
+    WeChatMessage,
+)
 from backend.subscriptions.reminders import remind_due
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
@@ -239,6 +247,49 @@ def test_a_finished_refund_is_told_once_even_after_the_token_expired(
     assert refunded["data"]["character_string3"]["value"] == refund_no
     # Sent at its first attempt: the expired token was refreshed and the send retried at once.
     assert outbox(session) == [("tax_receipt", "sent", 1, None), ("refund", "sent", 1, None)]
+
+
+def test_a_refund_that_leaves_only_entered_registrations_tells_the_receipt(
+    session, http, server, bureau, wx, sub_app, staff_token, clock
+):
+    # Two people paid in one order; the bureau confirms 张三's entry, then 李四's payment is
+    # refunded before its entry: what the order still pays for is all entered.
+    http.post(f"{bureau.url}/_control/faults", json={"no_confirmation": True})
+    auth, order_no = paid(
+        session, http, server, wx, sub_app, "sub-partial", names=("张三", "李四"), seq=110
+    )
+    allow(http, server, wx, auth, "sub-partial", order_no, templates=[RECEIPT])
+    worker(sub_app, "ledger")
+    payments = fresh(
+        session,
+        lambda s: s.execute(
+            select(LedgerMessage.message_id, LedgerMessage.ledger_ref, Registration.ref)
+            .join(OrderItem, OrderItem.id == LedgerMessage.order_item_id)
+            .join(Registration, Registration.id == OrderItem.registration_id)
+            .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
+            .where(PaymentOrder.order_no == order_no, LedgerMessage.kind == "payment")
+            .order_by(OrderItem.id)
+        ).all(),
+    )
+    (first_id, first_ref, _), (_, _, second_registration) = payments
+    entry = Confirmation(first_ref, first_id, "332019112000000777", clock.now())
+    assert confirm(new_unit_of_work(sub_app), entry, now=clock.now())
+    assert "messages: sent 0" in worker(sub_app, "messages")  # 李四 is not entered yet
+
+    recon = {"Authorization": f"Bearer {staff_token('recon', '410700', name='退款员')}"}
+    asked = http.post(
+        f"{server.url}/api/staff/v1/refunds",
+        json={"order_no": order_no, "registration_ref": second_registration, "reason": "other"},
+        headers=recon,
+    )
+    assert asked.status_code == 201, asked.text
+    url = f"{server.url}/api/staff/v1/refunds/{asked.json()['refund_no']}"
+    wait_until(lambda: http.get(url, headers=recon).json()["status"] == "succeeded")
+    assert "messages: sent 1" in worker(sub_app, "messages")
+    [message] = received(http, wx, auth)
+    data = {key: field["value"] for key, field in message["data"].items()}
+    assert data["character_string3"] == "332019112000000777"
+    assert (data["thing1"], data["amount2"]) == ("张*", "250.00元")
 
 
 def select_ref(order_no):
