@@ -52,6 +52,9 @@ Every variable the application reads is listed here, so an operator has one plac
 | ID_ENCRYPTION_KEYS | a development key | AES-GCM keys of the sealed ID numbers, `kid:base64key` separated by commas (16, 24 or 32 bytes each), the first one seals; older ones still open their rows until `flask ids reencrypt` moves them; MUST be set in production |
 | METRICS_TOKEN | (unset) | with WECHAT_MODE live or sandbox, /metrics answers only requests carrying `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise, and always when unset); open with the fake platform |
 | OPEN_ORDERS_PER_RESIDENT | 3 | how many unpaid, unexpired orders one WeChat user may have at once; one more gets 409 (too_many_open_orders) |
+| SUBSCRIBE_TEMPLATE_TAX_RECEIPT / SUBSCRIBE_TEMPLATE_REFUND / SUBSCRIBE_TEMPLATE_DEADLINE | demo ids the fake platform knows | the mini-program's subscription message (订阅消息) template ids: the tax receipt of a payment arrived, a refund finished, a household registration's deadline nears |
+| DEADLINE_REMINDER_DAYS | 3 | a subscribed payer is reminded this many days (or fewer) before the campaign deadline of an unpaid registration of their household |
+| SUBSCRIBE_RETRY_SCHEDULE | 60,300,900,3600,10800 | seconds to wait after each failed send of a subscription message; after the last, it is dead (a refusal, 43101, is never retried) |
 """
 
 from __future__ import annotations
@@ -75,6 +78,13 @@ DEV_WECHAT_SECRET = "demo-app-secret-0000000000000000"
 DEV_WECHAT_API_KEY = "demoapikey0000000000000000000000"
 DEV_TAX_LEDGER_SECRET = "dev-only-tax-ledger-secret"
 DEV_EXCHANGE_SECRET = "dev-only-exchange-secret"
+# The subscription message templates of the demo mini-program (the fake platform knows them):
+# tax receipt arrived, refund finished, deadline near.
+DEMO_TEMPLATES = (
+    "demoTaxReceiptTmpl-0000000000000000000001",
+    "demoRefundDoneTmpl-0000000000000000000002",
+    "demoDeadlineTmpl-000000000000000000000003",
+)
 # The installation's own SECRET_KEY, made once by `make run` (scripts/run.sh); read by every
 # process (API, worker, a `flask ...` command run by hand) when SECRET_KEY is unset in fake mode,
 # so the tokens they sign agree.
@@ -245,6 +255,23 @@ class Config:
     OPEN_ORDERS_PER_RESIDENT: int = field(
         default_factory=lambda: int(_env("OPEN_ORDERS_PER_RESIDENT", "3"))
     )
+    SUBSCRIBE_TEMPLATE_TAX_RECEIPT: str = field(
+        default_factory=lambda: _env("SUBSCRIBE_TEMPLATE_TAX_RECEIPT", DEMO_TEMPLATES[0])
+    )
+    SUBSCRIBE_TEMPLATE_REFUND: str = field(
+        default_factory=lambda: _env("SUBSCRIBE_TEMPLATE_REFUND", DEMO_TEMPLATES[1])
+    )
+    SUBSCRIBE_TEMPLATE_DEADLINE: str = field(
+        default_factory=lambda: _env("SUBSCRIBE_TEMPLATE_DEADLINE", DEMO_TEMPLATES[2])
+    )
+    DEADLINE_REMINDER_DAYS: int = field(
+        default_factory=lambda: int(_env("DEADLINE_REMINDER_DAYS", "3"))
+    )
+    SUBSCRIBE_RETRY_SCHEDULE: tuple[int, ...] = field(
+        default_factory=lambda: tuple(
+            int(v) for v in _env("SUBSCRIBE_RETRY_SCHEDULE", "60,300,900,3600,10800").split(",")
+        )
+    )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
     CLOCK: Clock | None = None
@@ -264,6 +291,14 @@ class Config:
             raise ValueError(
                 f"WECHAT_MODE must be fake, sandbox or live, not {self.WECHAT_MODE!r}"
             ) from None
+
+    def subscribe_templates(self) -> dict[str, str]:
+        """The subscription message kind each template id stands for."""
+        return {
+            "tax_receipt": self.SUBSCRIBE_TEMPLATE_TAX_RECEIPT,
+            "refund": self.SUBSCRIBE_TEMPLATE_REFUND,
+            "deadline": self.SUBSCRIBE_TEMPLATE_DEADLINE,
+        }
 
     def as_flask(self) -> dict[str, object]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

@@ -8,6 +8,7 @@
     POST /wx/login                 wx.login() on the phone: {"user"} -> {"code", "openid"}
     POST /wx/request-payment       wx.requestPayment(): the order's signed `pay` parameters
     POST /wx/cancel                the payer backs out of the payment sheet: {"out_trade_no"}
+    POST /wx/subscribe             wx.requestSubscribeMessage(): {"user", "tmplIds"} -> each answer
 
 The /wx/ passages go to the fake WeChat platform's /_control/ endpoints, which play the phone's side
 of WeChat. Only the resident API is passed on: the page cannot reach staff endpoints through here.
@@ -34,7 +35,12 @@ FORWARDED_REQUEST_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key",
 # Response headers the page reads.
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "X-Pagination", "Idempotent-Replayed", "Retry-After")
 UNREACHABLE = "服务暂时无法连接，请稍后再试。"
-WX_ACTIONS = ("login", "request-payment", "cancel")  # /wx/<action> -> /_control/<action>
+WX_ACTIONS = (
+    "login",
+    "request-payment",
+    "cancel",
+    "subscribe",
+)  # /wx/<action> -> /_control/<action>
 RESIDENT_PREFIX = "/api/mp/v1/"
 # What a resident API path is made of: no "%" (a second round of escapes), no backslash.
 RESIDENT_PATH = re.compile(r"/api/mp/v1/[A-Za-z0-9._~/-]+")

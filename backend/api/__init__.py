@@ -151,6 +151,7 @@ def init_api(app: Flask) -> None:
         schools,
         settlement,
         staff,
+        subscriptions,
         tax,
     )
 
@@ -177,6 +178,7 @@ def init_api(app: Flask) -> None:
         schools,
         collectors,
         money,
+        subscriptions,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

@@ -9,6 +9,7 @@ Two kinds of figures:
 - the state of the business, read from the database at scrape time by a custom collector (a few
   counts over indexed columns and the money watch's stored result), so every worker gives the
   same answer: orders by state, the tax ledger outbox's oldest pending message and dead letters,
+  the WeChat subscription messages by state,
   open discrepancies, the money watch's last checked day and the last bill day stored.
 
 Not public in live mode: with WECHAT_MODE live or sandbox, /metrics answers 404 unless the
@@ -38,8 +39,16 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from backend.models import LedgerMessage, MoneyCheck, PaymentOrder, ReconDiscrepancy, WeChatBill
+from backend.models import (
+    LedgerMessage,
+    MoneyCheck,
+    PaymentOrder,
+    ReconDiscrepancy,
+    WeChatBill,
+    WeChatMessage,
+)
 from backend.models.orders import ORDER_STATUSES
+from backend.models.subscriptions import WECHAT_MESSAGE_STATUSES
 from backend.states.ledger import MessageStatus
 from backend.values.beijing import BEIJING
 
@@ -145,6 +154,7 @@ class StateCollector(Collector):
                 "Tax ledger messages every retry failed (an operator must resend them)",
                 value=dead or 0,
             )
+            yield _wechat_messages(session)
             open_count = session.scalar(
                 select(func.count()).where(ReconDiscrepancy.status == "open")
             )
@@ -163,6 +173,21 @@ class StateCollector(Collector):
                 "reconciliation (0: none)",
                 value=_timestamp(last_bill) if last_bill else 0,
             )
+
+
+def _wechat_messages(session) -> GaugeMetricFamily:
+    """The subscription message outbox by state: a growing pending or dead count wants a look."""
+    by_status = dict(
+        session.execute(
+            select(WeChatMessage.status, func.count()).group_by(WeChatMessage.status)
+        ).all()
+    )
+    family = GaugeMetricFamily(
+        "cc_wechat_messages", "WeChat subscription messages by state", labels=["state"]
+    )
+    for status in WECHAT_MESSAGE_STATUSES:
+        family.add_metric([status], by_status.get(status, 0))
+    return family
 
 
 def _money(session) -> Iterator[GaugeMetricFamily]:

@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Flask
 
@@ -24,13 +24,19 @@ from backend.money.watch import check_if_due
 from backend.orders.poller import check_open_orders
 from backend.payments import gateway_from_config
 from backend.payments.gateway import PaymentGateway
+from backend.payments.wechat.subscribe import WeChatMessenger
 from backend.posters.fonts import FontMissing
 from backend.posters.service import typeface_of
 from backend.progress.rollup import roll
 from backend.refunds.service import check_refunds
+from backend.subscriptions.delivery import send_due
+from backend.subscriptions.port import Messenger
+from backend.subscriptions.reminders import remind_due
+from backend.values.beijing import beijing_today
 
 LEDGER_BATCH = 50  # payments and reversals claimed per round, each sent on its own
 COLLECTOR_BATCHES = 20  # collector batches declared or booked per round
+WECHAT_MESSAGE_BATCH = 50  # subscription messages claimed per round
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,13 @@ class Job:
     run: Callable[[UnitOfWork], Outcome]
 
 
-def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLedger | None = None):
+def jobs_for(
+    app: Flask,
+    *,
+    gateway: PaymentGateway | None = None,
+    ledger: TaxLedger | None = None,
+    messenger: Messenger | None = None,
+):
     """The worker's jobs, in the order a round runs them."""
     cfg = app.config["APP_CONFIG"]
     clock = app.extensions["clock"]
@@ -143,6 +155,30 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         summary = f"{len(checked)} days checked, broken: {', '.join(broken) or 'none'}"
         return Outcome(summary, bool(broken))
 
+    reminded_on: list[date] = []  # the Beijing day this process last looked (once a day)
+
+    def reminders(uow: UnitOfWork) -> Outcome:
+        today = beijing_today(clock.now())
+        if today in reminded_on:
+            return Outcome("looked today already", False)
+        with app.app_context():
+            book = policy_book()
+        report = remind_due(uow, book, now=clock.now(), days=cfg.DEADLINE_REMINDER_DAYS)
+        reminded_on[:] = [today]
+        return Outcome(str(report), report.written > 0)
+
+    def wechat_messages(uow: UnitOfWork) -> Outcome:
+        report = send_due(
+            uow,
+            messenger or subscription_messenger(app),
+            templates=cfg.subscribe_templates(),
+            clock=clock,
+            schedule=cfg.SUBSCRIBE_RETRY_SCHEDULE,
+            lease=timedelta(seconds=cfg.LEDGER_LEASE_SECONDS),
+            limit=WECHAT_MESSAGE_BATCH,
+        )
+        return Outcome(str(report), bool(report), more_waiting=report.more_waiting)
+
     return [
         Job("orders", orders),
         Job("refunds", refunds),
@@ -152,6 +188,8 @@ def jobs_for(app: Flask, *, gateway: PaymentGateway | None = None, ledger: TaxLe
         Job("progress", progress),
         Job("bulletins", bulletins),
         Job("money", money),
+        Job("reminders", reminders),
+        Job("messages", wechat_messages),
     ]
 
 
@@ -164,4 +202,22 @@ JOB_NAMES = (
     "progress",
     "bulletins",
     "money",
+    "reminders",
+    "messages",
 )
+
+
+def subscription_messenger(app: Flask) -> Messenger:
+    """The app's sender of subscription messages, made once per process: it keeps the access
+    token (in Redis when REDIS_URL is set) across rounds."""
+    messenger = app.extensions.get("wechat_messenger")
+    if messenger is None:
+        cfg = app.config["APP_CONFIG"]
+        messenger = WeChatMessenger(
+            cfg.WECHAT_APPID,
+            cfg.WECHAT_SECRET,
+            cfg.wechat_base_urls()[1],
+            redis_url=cfg.REDIS_URL,
+        )
+        app.extensions["wechat_messenger"] = messenger
+    return messenger

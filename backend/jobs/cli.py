@@ -29,7 +29,8 @@ from backend.values.beijing import beijing_text
 def worker(once: bool, only: tuple[str, ...]) -> None:
     """Check unpaid orders at WeChat (credit lost payments, close expired orders), refund
     duplicate payments and follow refunds to the end, deliver the tax ledger outbox, declare
-    collector batches to the bureau and push their booking details to the exchange."""
+    collector batches to the bureau and push their booking details to the exchange, write the
+    day's deadline reminders and send WeChat subscription messages."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     cfg = app.config["APP_CONFIG"]
     jobs = [job for job in jobs_for(app) if not only or job.name in only]

@@ -21,6 +21,7 @@ from backend.models import (
 )
 from backend.progress import journal
 from backend.states.transitions import REGISTRATIONS
+from backend.subscriptions import events as subscription_events
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
         message.updated_at = now
         county_query, still_paid = _payment_of(message)
         county_code = session.scalar(county_query)
+        order_id = None
+        if message.order_item_id is not None:
+            order_id = subscription_events.lock_order(session, message.order_item_id)
         if REGISTRATIONS.apply(
             session,
             "enter",
@@ -73,6 +77,8 @@ def confirm(uow: UnitOfWork, entry: Confirmation, *, now: datetime) -> bool:
             journal.entered(
                 session, day=journal.day_of(now), registration_id=message.registration_id
             )
+            if order_id is not None:  # the payer may hear of it (订阅消息)
+                subscription_events.order_entered(session, order_id, now=now)
         audit.write(
             session,
             audit.Note(

@@ -17,6 +17,7 @@ from backend.models.regions import Region
 from backend.models.registrations import Registration
 from backend.models.schools import SchoolBatch
 from backend.models.staff import StaffUser
+from backend.models.subscriptions import Subscription, WeChatMessage
 
 __all__ = [
     "AuditEntry",
@@ -43,5 +44,7 @@ __all__ = [
     "SchoolBatch",
     "SpecialGroupMembership",
     "StaffUser",
+    "Subscription",
     "WeChatBill",
+    "WeChatMessage",
 ]

@@ -34,6 +34,7 @@ from backend.states.orders import OrderStatus
 from backend.states.refunds import FINISHED, RefundStatus
 from backend.states.registrations import RegistrationStatus
 from backend.states.transitions import ORDERS, REFUNDS, REGISTRATIONS
+from backend.subscriptions import events as subscription_events
 
 log = logging.getLogger(__name__)
 
@@ -454,6 +455,9 @@ def _apply_success(session: Session, refund: _Loaded, *, now: datetime) -> None:
         ORDERS.apply(
             session, "refund", PaymentOrder.id == refund.order_id, values={"updated_at": now}
         )
+    # The payer may hear of it, and of the treasury entry of what the order still pays for.
+    subscription_events.refund_succeeded(session, refund.id, now=now)
+    subscription_events.order_entered(session, refund.order_id, now=now)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from backend.models import (
     PaymentOrder,
     Refund,
     Registration,
+    WeChatMessage,
 )
 from backend.states.collectors import COLLECTOR_BATCH
 from backend.states.government import GOVERNMENT_BATCH
@@ -39,6 +40,7 @@ from backend.states.machine import Machine
 from backend.states.orders import ORDER
 from backend.states.refunds import REFUND
 from backend.states.registrations import REGISTRATION
+from backend.states.subscriptions import WECHAT_MESSAGE
 
 FollowUp = Callable[[Session, list[int]], None]
 
@@ -102,3 +104,4 @@ REFUNDS = Transitions(REFUND, Refund.__table__)
 LEDGER_MESSAGES = Transitions(LEDGER_MESSAGE, LedgerMessage.__table__)
 GOVERNMENT_BATCHES = Transitions(GOVERNMENT_BATCH, GovernmentBatch.__table__)
 COLLECTOR_BATCHES = Transitions(COLLECTOR_BATCH, CollectorBatch.__table__)
+WECHAT_MESSAGES = Transitions(WECHAT_MESSAGE, WeChatMessage.__table__)

@@ -35,6 +35,9 @@ Control, JSON (control.py, pay_control.py, login.py)
     POST /_control/refunds/settle          {"out_refund_no"}: finish a refund now
     POST /_control/refunds/notify          {"out_refund_no"}: send a finished refund's notification again
 
+Subscription messages (subscribe.py): GET /cgi-bin/token, POST /cgi-bin/message/subscribe/send,
+and their /_control endpoints (the phone's wx.requestSubscribeMessage, what a user received).
+
 Payment notifications go to the order's notify_url from background threads and are retried on
 WeChat's schedule (15s, 15s, 30s, 3m … 6h) multiplied by `time_scale` until acknowledged.
 """
@@ -48,7 +51,7 @@ from flask import Flask
 
 from backend.config import Config
 from fakes.json_store import JsonStore
-from fakes.wechat import control, login, pay, pay_control, v3_pay
+from fakes.wechat import control, login, pay, pay_control, subscribe, v3_pay
 from fakes.wechat.notifier import Notifier
 from fakes.wechat.pay_state import Merchant, PayLedger
 from fakes.wechat.state import PlatformState
@@ -104,6 +107,7 @@ def create_app(
     app.register_blueprint(pay.blp)
     app.register_blueprint(control.blp)
     app.register_blueprint(pay_control.blp)
+    subscribe.install(app, defaults.subscribe_templates().values(), wall_clock or time.time)
     if v3_keys_dir:
         v3_pay.install(app, v3_keys_dir)
     return app

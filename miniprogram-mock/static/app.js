@@ -6,6 +6,7 @@
  *   /wx/login            wx.login(): a one-time code for this device's WeChat user
  *   /wx/request-payment  wx.requestPayment(): pays with the order's signed `pay` parameters
  *   /wx/cancel           the payer backs out of WeChat's payment sheet
+ *   /wx/subscribe        wx.requestSubscribeMessage(): the one-time message templates offered
  *
  * Pages (hash routes): #/ start (village), #/find, #/person/<ref>, #/basket, #/result/<order_no>,
  * #/receipt/<order_no>, #/mine.
@@ -1305,6 +1306,7 @@
         h("a", { class: "btn btn-primary", id: "to-receipt", href: "#/receipt/" + no }, "查看缴费凭证"),
         h("a", { class: "btn btn-secondary", href: "#/find" }, "继续为家人缴费"),
         h("a", { class: "btn btn-plain", href: "#/" }, "返回首页"));
+      offerSubscriptions(seq, box, no);
       return;
     }
     if (order.status === "created") {
@@ -1361,6 +1363,45 @@
         ? h("a", { class: "btn btn-primary", href: "#/basket", id: "back-to-basket" }, "去缴费（待缴清单）") : null,
       h("a", { class: "btn " + (order.status === "closed" && basket().length ? "btn-secondary" : "btn-primary"), href: "#/find" }, "重新查询缴费"),
       h("a", { class: "btn btn-plain", href: "#/" }, "返回首页"));
+  }
+
+  // -- Subscription messages (订阅消息): asked once per device user, after a payment ----------
+
+  var SUBSCRIBE_ASKED = "mp.subscribeAsked"; // the device user who was asked (never nag again)
+
+  /** Offer the three one-time templates once: wx.requestSubscribeMessage (the /wx/subscribe
+   * stand-in plays WeChat's sheet), then tell the backend what was accepted, after this order. */
+  function offerSubscriptions(seq, box, orderNo) {
+    if (load(SUBSCRIBE_ASKED, null) === deviceUser()) return;
+    api("GET", "/api/mp/v1/subscriptions").then(function (answer) {
+      if (seq !== state.seq) return;
+      var templates = (answer.body.templates || []).filter(function (t) { return !t.banned; });
+      if (!templates.length) return;
+      var card = h("div", { class: "alert", id: "subscribe-prompt" },
+        h("strong", { text: "订阅缴费结果通知" }),
+        h("p", { class: "small", text: templates.map(function (t) { return t.title; }).join("、") +
+          "：税务入库后告诉您电子税票号码，退款到账和缴费截止前提醒您。每次订阅每项通知只发一次。" }));
+      function done(text) {
+        save(SUBSCRIBE_ASKED, deviceUser());
+        if (card.parentNode) card.parentNode.removeChild(card);
+        if (text) toast(text);
+      }
+      append(card, [
+        h("button", { type: "button", class: "btn btn-primary", id: "subscribe-accept", onclick: function () {
+          var ids = templates.map(function (t) { return t.template_id; });
+          exchange("POST", "/wx/subscribe", { user: deviceUser(), tmplIds: ids }).then(function (sheet) {
+            if (sheet.status !== 200 || !sheet.body) throw new ApiError(sheet.status, "订阅失败，请稍后再试。");
+            var results = {};
+            ids.forEach(function (id) { if (sheet.body[id]) results[id] = sheet.body[id]; });
+            return api("POST", "/api/mp/v1/subscriptions", { order_no: orderNo, results: results });
+          }).then(function () { done("已订阅，有结果会通知您"); }, function () { done("订阅失败，请稍后再试"); });
+        } }, "订阅"),
+        h("button", { type: "button", class: "btn btn-plain", id: "subscribe-skip", onclick: function () {
+          done(null);
+        } }, "暂不订阅"),
+      ]);
+      box.insertBefore(card, box.children[4] || null);
+    }, function () { /* no prompt without the templates; the payment itself is done */ });
   }
 
   function openSheet(seq, order, poll) {

@@ -585,3 +585,53 @@ def test_an_unpaid_order_is_cancelled_from_my_payments(phone, backend, mock_serv
     phone.shot("my-payments-cancelled")
     phone.goto(f"{mock_server.url}/#/basket")
     expect(phone.locator("#basket-total")).to_have_text("¥250.00")
+
+
+def test_after_paying_the_payer_subscribes_once_and_hears_of_the_tax_receipt(
+    phone, app, backend, mock_server, session, fake_wechat
+):
+    person, _ = add_person(session, name="郑丽华", birth=age_on_2019(36), seq="091")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "郑丽华")
+    registration(phone, "medical").locator("[data-action=add]").click()
+    phone.click("#to-basket")
+    phone.click("#pay")
+    phone.locator("#pay-sheet #confirm-pay").click()
+    expect(phone.locator("#result")).to_have_attribute("data-status", "paid")
+
+    # Once paid, the one-time prompt: the three notices, accepted in WeChat's sheet.
+    prompt = phone.locator("#subscribe-prompt")
+    expect(prompt).to_contain_text("订阅缴费结果通知")
+    expect(prompt).to_contain_text("缴费入库通知")
+    phone.shot("subscribe-prompt")
+    with phone.expect_response("**/api/mp/v1/subscriptions") as reported:
+        prompt.locator("#subscribe-accept").click()
+    assert reported.value.status == 200
+    expect(prompt).to_have_count(0)
+    left = {t["kind"]: t["remaining"] for t in reported.value.json()["templates"]}
+    assert left == {"tax_receipt": 1, "refund": 1, "deadline": 1}
+
+    # Asked once: the result page shown again does not ask again.
+    phone.reload()
+    expect(phone.locator("#result")).to_have_attribute("data-status", "paid")
+    phone.wait_for_timeout(500)
+    expect(phone.locator("#subscribe-prompt")).to_have_count(0)
+
+    # The bureau confirms the treasury entry; the worker sends the message to the phone's user.
+    deliver_ledger(app)
+    phone.click("#to-receipt")
+    expect(phone.get_by_test_id("tax-receipt-no")).to_have_count(1, timeout=15_000)
+    receipt_no = phone.get_by_test_id("tax-receipt-no").text_content()
+    deliver_ledger(app)  # the messages job sends it
+    openid = phone.evaluate(
+        "fetch('/wx/login', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        " body: JSON.stringify({user: JSON.parse(localStorage.getItem('mp.user'))})})"
+        ".then(r => r.json()).then(b => b.openid)"
+    )
+    received = requests.get(
+        f"{fake_wechat.url}/_control/subscribe-messages", params={"openid": openid}, timeout=5
+    ).json()["messages"]
+    assert len(received) == 1
+    assert received[0]["data"]["character_string3"]["value"] == receipt_no
+    assert received[0]["data"]["thing1"]["value"] == "郑**"
+    phone.shot("receipt-told")
