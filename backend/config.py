@@ -52,6 +52,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | ID_ENCRYPTION_KEYS | a development key | AES-GCM keys of the sealed ID numbers, `kid:base64key` separated by commas (16, 24 or 32 bytes each), the first one seals; older ones still open their rows until `flask ids reencrypt` moves them; MUST be set in production |
 | METRICS_TOKEN | (unset) | with WECHAT_MODE live or sandbox, /metrics answers only requests carrying `Authorization: Bearer <METRICS_TOKEN>` (404 otherwise, and always when unset); open with the fake platform |
 | OPEN_ORDERS_PER_RESIDENT | 3 | how many unpaid, unexpired orders one WeChat user may have at once; one more gets 409 (too_many_open_orders) |
+| RECEIPT_SIGNING_KEY | var/receipt-signing-key.pem (made by `make run`) in fake mode, else unset | path of the PEM Ed25519 private key that signs receipts (the QR code on each 缴费凭证, checked at /r/<token>); `openssl genpkey -algorithm ed25519 -out receipt.pem`; MUST be a readable file with WECHAT_MODE=sandbox or live; never change it without keeping the old one in RECEIPT_RETIRED_KEYS |
+| RECEIPT_RETIRED_KEYS | (unset) | comma-separated paths of earlier receipt keys (PEM, public or private) whose receipts must still verify after a new RECEIPT_SIGNING_KEY |
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ DEV_EXCHANGE_SECRET = "dev-only-exchange-secret"
 SECRET_KEY_FILE = PROJECT_DIR / "var" / "secret-key"
 # "START ANCHOR" of the business clock `make run` gave its processes (absent on the real clock).
 DEMO_CLOCK_FILE = PROJECT_DIR / "var" / "demo-clock"
+# The installation's receipt signing key, made once by `make run` (scripts/run.sh).
+RECEIPT_KEY_FILE = PROJECT_DIR / "var" / "receipt-signing-key.pem"
 
 WECHAT_BASE_URLS = {
     "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
@@ -112,6 +116,14 @@ def _demo_clock(name: str) -> str | None:
     if _env("WECHAT_MODE", "fake") == "fake" and DEMO_CLOCK_FILE.is_file():
         start, anchor = ([*DEMO_CLOCK_FILE.read_text(encoding="utf-8").split(), "", ""])[:2]
         return (start if name == "APP_CLOCK_START" else anchor) or None
+    return None
+
+
+def _receipt_signing_key() -> str | None:
+    if os.environ.get("RECEIPT_SIGNING_KEY"):
+        return os.environ["RECEIPT_SIGNING_KEY"]
+    if _env("WECHAT_MODE", "fake") == "fake" and RECEIPT_KEY_FILE.is_file():
+        return str(RECEIPT_KEY_FILE)
     return None
 
 
@@ -244,6 +256,10 @@ class Config:
     )
     OPEN_ORDERS_PER_RESIDENT: int = field(
         default_factory=lambda: int(_env("OPEN_ORDERS_PER_RESIDENT", "3"))
+    )
+    RECEIPT_SIGNING_KEY: str | None = field(default_factory=_receipt_signing_key)
+    RECEIPT_RETIRED_KEYS: str | None = field(
+        default_factory=lambda: os.environ.get("RECEIPT_RETIRED_KEYS") or None
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).
