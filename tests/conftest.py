@@ -25,8 +25,7 @@ from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.database import make_engine, make_session_factory
 from backend.infra.web import new_unit_of_work
 from backend.values.beijing import BEIJING
-from tests.support import database
-from tests.support import receipts
+from tests.support import database, receipts
 from tests.support.regions import load_regions
 from tests.support.resident import TEST_SECRET
 from tests.support.servers import ServerThread

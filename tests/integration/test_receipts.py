@@ -255,7 +255,7 @@ def test_the_public_key_verifies_a_token_offline_with_cryptography_alone(
 
     data = base64.urlsafe_b64decode(token_of(url) + "=" * (-len(token_of(url)) % 4))
     payload, signature = data[:13], data[13:]
-    version, key_id, kind, item_id, amount_fen, days = struct.unpack(">BBBIIH", payload)
+    version, key_id, kind, _item, amount_fen, days = struct.unpack(">BBBIIH", payload)
     assert (version, kind, key_id) == (1, 1, body["key_id"])
     Ed25519PublicKey.from_public_bytes(raw).verify(signature, payload)  # raises if forged
     assert amount_fen == paid["items"][0]["amount_fen"]

@@ -120,7 +120,10 @@ def test_sandbox_refuses_the_public_demo_key_and_a_key_of_the_wrong_length(live)
 def test_live_refuses_a_receipt_key_it_cannot_read_or_that_is_not_ed25519(live, tmp_path):
     missing = str(tmp_path / "no-such-key.pem")
     (problem,) = refusal({**live, "RECEIPT_SIGNING_KEY": missing})
-    assert problem.startswith("  - RECEIPT_SIGNING_KEY") and "no-such-key.pem cannot be read" in problem
+    assert (
+        problem.startswith("  - RECEIPT_SIGNING_KEY")
+        and "no-such-key.pem cannot be read" in problem
+    )
     (problem,) = refusal({**live, "RECEIPT_SIGNING_KEY": live["WECHAT_MCH_CERT"]})
     assert "holds no unencrypted PEM private key" in problem
 
