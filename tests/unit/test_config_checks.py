@@ -208,3 +208,15 @@ def test_fake_mode_stands_on_the_clock_make_run_gave_the_demo(tmp_path, monkeypa
     monkeypatch.delenv("APP_CLOCK_START")
     monkeypatch.setenv("WECHAT_MODE", "sandbox")
     assert Config().APP_CLOCK_START is None
+
+
+def test_fake_mode_signs_receipts_with_the_key_make_run_wrote(tmp_path, monkeypatch):
+    made = tmp_path / "receipt-signing-key.pem"
+    monkeypatch.setattr(config_module, "RECEIPT_KEY_FILE", made)
+    monkeypatch.delenv("RECEIPT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("WECHAT_MODE", raising=False)
+    assert Config().RECEIPT_SIGNING_KEY is None  # not made yet: a throwaway key in memory
+    made.write_bytes(private_pem(Ed25519PrivateKey.generate()))
+    assert Config().RECEIPT_SIGNING_KEY == str(made)
+    monkeypatch.setenv("WECHAT_MODE", "live")
+    assert Config().RECEIPT_SIGNING_KEY is None  # never outside fake mode
