@@ -217,6 +217,6 @@ def test_fake_mode_signs_receipts_with_the_key_make_run_wrote(tmp_path, monkeypa
     monkeypatch.delenv("WECHAT_MODE", raising=False)
     assert Config().RECEIPT_SIGNING_KEY is None  # not made yet: a throwaway key in memory
     made.write_bytes(private_pem(Ed25519PrivateKey.generate()))
-    assert Config().RECEIPT_SIGNING_KEY == str(made)
+    assert str(made) == Config().RECEIPT_SIGNING_KEY
     monkeypatch.setenv("WECHAT_MODE", "live")
     assert Config().RECEIPT_SIGNING_KEY is None  # never outside fake mode
