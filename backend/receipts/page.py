@@ -34,7 +34,7 @@ main { background: #fff; margin: 12px; border-radius: 10px; padding: 6px 16px 16
 dl { margin: 0; display: grid; grid-template-columns: auto 1fr; }
 dt, dd { padding: 10px 0; border-bottom: 1px solid #eee; font-size: 16px; }
 dt { color: #666; padding-right: 14px; white-space: nowrap; }
-dd { margin: 0; font-weight: 600; word-break: break-all; }
+dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
 .qr { text-align: center; margin: 18px 0 6px; }
 .qr svg { width: 200px; height: 200px; }
 .qr p { color: #666; font-size: 14px; margin: 6px 0 0; }

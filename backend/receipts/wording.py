@@ -69,6 +69,7 @@ def lines(facts: ReceiptFacts) -> list[tuple[str, str]]:
         ("电子税票号码", facts.tax_receipt_no or "待税务入库确认后显示"),
     ]
     if facts.refunded_fen:
-        when = f"（{beijing_text(facts.refunded_at)}）" if facts.refunded_at else ""
-        rows.append(("已退款", f"{yuan_text(facts.refunded_fen)} 元{when}"))
+        rows.append(("已退款", f"{yuan_text(facts.refunded_fen)} 元"))
+        if facts.refunded_at:
+            rows.append(("退款时间", f"{beijing_text(facts.refunded_at)}（北京时间）"))
     return rows
