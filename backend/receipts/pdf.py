@@ -35,7 +35,9 @@ from backend.receipts.wording import CHECK_HINT, SCAN_HINT, TITLE, Headline, lin
 from backend.values.beijing import beijing_text
 
 TONES = {"ok": (26, 127, 55), "warn": (179, 89, 0), "bad": RED}
-ROW = 11.0
+ROW, ROW_TIGHT = 11.0, 10.0
+FOOTER_RULE = 280.0
+BELOW_QR = 22.5  # the scan hint, the address and the check hint under the QR code
 LABEL_WIDTH = 48.0
 QR_SIZE = 60.0
 
@@ -67,8 +69,10 @@ def _ops(facts: ReceiptFacts, head: Headline, url: str, now: datetime) -> list[O
     )
     top = 60.0
     ops.append(Line(MARGIN, top, MARGIN + CONTENT_WIDTH, top, RULE, 0.4))
-    for label, value in lines(facts):
-        baseline = top + ROW / 2 + 1.9
+    rows = lines(facts)
+    row = ROW if len(rows) <= 11 else ROW_TIGHT  # a refunded receipt has two lines more
+    for label, value in rows:
+        baseline = top + row / 2 + 1.9
         ops.append(Text(MARGIN + 3, baseline, 13, label, GREY, max_width=LABEL_WIDTH - 4))
         ops.append(
             Text(
@@ -81,17 +85,19 @@ def _ops(facts: ReceiptFacts, head: Headline, url: str, now: datetime) -> list[O
                 max_width=CONTENT_WIDTH - LABEL_WIDTH - 3,
             )
         )
-        top += ROW
+        top += row
         ops.append(Line(MARGIN, top, MARGIN + CONTENT_WIDTH, top, RULE, 0.3))
-    top += 12
-    ops.append(QrCode(CENTRE - QR_SIZE / 2, top, QR_SIZE, qr_matrix(url)))
-    top += QR_SIZE + 9
+    top += 10
+    # The QR code takes what room is left above the footer, up to QR_SIZE.
+    size = min(QR_SIZE, FOOTER_RULE - 4 - BELOW_QR - top)
+    ops.append(QrCode(CENTRE - size / 2, top, size, qr_matrix(url)))
+    top += size + 9
     ops.append(Text(CENTRE, top, 14, SCAN_HINT, RED, centred=True, bold=True))
     top += 6.5
     ops.append(Text(CENTRE, top, 8, url, GREY, centred=True))
     top += 7
     ops.append(Text(CENTRE, top, 11, CHECK_HINT, GREY, centred=True))
-    ops.append(Line(MARGIN, 280, MARGIN + CONTENT_WIDTH, 280))
+    ops.append(Line(MARGIN, FOOTER_RULE, MARGIN + CONTENT_WIDTH, FOOTER_RULE))
     ops.append(
         Text(
             CENTRE,
