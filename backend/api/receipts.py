@@ -19,7 +19,7 @@ from marshmallow import Schema, fields
 
 from backend.infra import id_vault
 from backend.infra.headers import style_policy
-from backend.infra.web import clock, unit_of_work
+from backend.infra.web import clock, rate_limit_address, rate_limited, unit_of_work
 from backend.orders.views import ItemView, OrderView
 from backend.posters.fonts import FontMissing, typeface
 from backend.receipts import keys, tokens
@@ -39,6 +39,8 @@ blp = ApiBlueprint(
 )
 BLUEPRINTS = [blp]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# A PDF costs about half a second (the fonts are subset for each one): per client address.
+PDF_LIMIT = "30 per minute"
 
 
 def receipt_keys() -> keys.Keyring:
@@ -89,6 +91,7 @@ def receipt(token: str):
 
 
 @pages.get("/r/<token>.pdf")
+@rate_limited(lambda: [(PDF_LIMIT, "receipt-pdf/" + rate_limit_address())])
 def receipt_as_pdf(token: str):
     state, facts = _checked(token)
     now = clock().now()

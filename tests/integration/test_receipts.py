@@ -260,3 +260,10 @@ def test_the_public_key_verifies_a_token_offline_with_cryptography_alone(
     Ed25519PublicKey.from_public_bytes(raw).verify(signature, payload)  # raises if forged
     assert amount_fen == paid["items"][0]["amount_fen"]
     assert date(2000, 1, 1) + timedelta(days=days) == date(2019, 11, 20)
+
+
+def test_pdfs_are_limited_per_address_so_nobody_can_keep_the_server_busy(http, server):
+    answers = [http.get(f"{server.url}/r/garbage.pdf").status_code for _ in range(31)]
+    assert answers[:30] == [404] * 30
+    assert answers[30] == 429
+    assert http.get(f"{server.url}/r/garbage").status_code == 404  # the page is not limited
