@@ -55,6 +55,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | SUBSCRIBE_TEMPLATE_TAX_RECEIPT / SUBSCRIBE_TEMPLATE_REFUND / SUBSCRIBE_TEMPLATE_DEADLINE | demo ids the fake platform knows | the mini-program's subscription message (订阅消息) template ids: the tax receipt of a payment arrived, a refund finished, a household registration's deadline nears |
 | DEADLINE_REMINDER_DAYS | 3 | a subscribed payer is reminded this many days (or fewer) before the campaign deadline of an unpaid registration of their household |
 | SUBSCRIBE_RETRY_SCHEDULE | 60,300,900,3600,10800 | seconds to wait after each failed send of a subscription message; after the last, it is dead (a refusal, 43101, is never retried) |
+| RECEIPT_SIGNING_KEY | var/receipt-signing-key.pem (made by `make run`) in fake mode, else unset | path of the PEM Ed25519 private key that signs receipts (the QR code on each 缴费凭证, checked at /r/<token>); `openssl genpkey -algorithm ed25519 -out receipt.pem`; MUST be a readable file with WECHAT_MODE=sandbox or live; never change it without keeping the old one in RECEIPT_RETIRED_KEYS |
+| RECEIPT_RETIRED_KEYS | (unset) | comma-separated paths of earlier receipt keys (PEM, public or private) whose receipts must still verify after a new RECEIPT_SIGNING_KEY |
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ DEMO_TEMPLATES = (
 SECRET_KEY_FILE = PROJECT_DIR / "var" / "secret-key"
 # "START ANCHOR" of the business clock `make run` gave its processes (absent on the real clock).
 DEMO_CLOCK_FILE = PROJECT_DIR / "var" / "demo-clock"
+# The installation's receipt signing key, made once by `make run` (scripts/run.sh).
+RECEIPT_KEY_FILE = PROJECT_DIR / "var" / "receipt-signing-key.pem"
 
 WECHAT_BASE_URLS = {
     "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
@@ -122,6 +126,14 @@ def _demo_clock(name: str) -> str | None:
     if _env("WECHAT_MODE", "fake") == "fake" and DEMO_CLOCK_FILE.is_file():
         start, anchor = ([*DEMO_CLOCK_FILE.read_text(encoding="utf-8").split(), "", ""])[:2]
         return (start if name == "APP_CLOCK_START" else anchor) or None
+    return None
+
+
+def _receipt_signing_key() -> str | None:
+    if os.environ.get("RECEIPT_SIGNING_KEY"):
+        return os.environ["RECEIPT_SIGNING_KEY"]
+    if _env("WECHAT_MODE", "fake") == "fake" and RECEIPT_KEY_FILE.is_file():
+        return str(RECEIPT_KEY_FILE)
     return None
 
 
@@ -271,6 +283,10 @@ class Config:
         default_factory=lambda: tuple(
             int(v) for v in _env("SUBSCRIBE_RETRY_SCHEDULE", "60,300,900,3600,10800").split(",")
         )
+    )
+    RECEIPT_SIGNING_KEY: str | None = field(default_factory=_receipt_signing_key)
+    RECEIPT_RETIRED_KEYS: str | None = field(
+        default_factory=lambda: os.environ.get("RECEIPT_RETIRED_KEYS") or None
     )
     TESTING: bool = False
     # A clock object to use instead of the one APP_CLOCK_* describe (tests move it forward).

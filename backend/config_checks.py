@@ -28,6 +28,7 @@ REAL_MODES = ("sandbox", "live")
 MIN_SECRET_KEY_LENGTH = 32
 MAKE_ONE = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 MAKE_AN_ID_KEY = "k1:$(openssl rand -base64 32)"
+MAKE_A_RECEIPT_KEY = "openssl genpkey -algorithm ed25519 -out receipt-signing-key.pem"
 
 
 class UnsafeConfiguration(RuntimeError):
@@ -90,6 +91,7 @@ def problems(cfg: Config) -> list[str]:
             found.append(f"{name} is not set; give the path of the {what}")
         elif not Path(path).is_file():
             found.append(f"{name} names {path}, which is not a readable file")
+    found.extend(_receipt_key_problems(cfg))
     if mode == "live":
         for name in ("APP_CLOCK_START", "APP_CLOCK_ANCHOR"):
             if getattr(cfg, name):
@@ -100,6 +102,22 @@ def problems(cfg: Config) -> list[str]:
                 "X-Forwarded-For (0 when clients connect directly): rate limits count by it"
             )
     return found
+
+
+def _receipt_key_problems(cfg: Config) -> list[str]:
+    """A receipt signed by a key nobody keeps cannot be checked: the key must be there and load."""
+    from backend.receipts.keys import KeyProblem, keyring
+
+    if not cfg.RECEIPT_SIGNING_KEY:
+        return [
+            "RECEIPT_SIGNING_KEY is not set; give the path of the Ed25519 key that signs "
+            f"receipts: {MAKE_A_RECEIPT_KEY}"
+        ]
+    try:
+        keyring(cfg.RECEIPT_SIGNING_KEY, cfg.RECEIPT_RETIRED_KEYS, fake=False)
+    except KeyProblem as exc:
+        return [f"RECEIPT_SIGNING_KEY / RECEIPT_RETIRED_KEYS: {exc}"]
+    return []
 
 
 def enforce(cfg: Config) -> None:

@@ -43,6 +43,16 @@ if [ -z "${SECRET_KEY:-}" ]; then
   SECRET_KEY=$(cat var/secret-key)
   export SECRET_KEY
 fi
+# The installation's receipt signing key (Ed25519), made once, so a printed receipt's QR code keeps
+# verifying after a restart; backend/config.py reads var/receipt-signing-key.pem in fake mode.
+if [ -z "${RECEIPT_SIGNING_KEY:-}" ] && [ ! -s var/receipt-signing-key.pem ]; then
+  (umask 077; "$BIN/python" -c 'import sys
+from cryptography.hazmat.primitives import serialization as s
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+key = Ed25519PrivateKey.generate()
+sys.stdout.buffer.write(key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()))' \
+    > var/receipt-signing-key.pem)
+fi
 
 # The two API workers must count rate limits together: use the local Redis when one answers
 # (otherwise each worker counts on its own, which is fine for trying things out).

@@ -25,7 +25,7 @@ from backend.infra.clock import CLOCK_OPTION, ShiftedClock
 from backend.infra.database import make_engine, make_session_factory
 from backend.infra.web import new_unit_of_work
 from backend.values.beijing import BEIJING
-from tests.support import database
+from tests.support import database, receipts
 from tests.support.regions import load_regions
 from tests.support.resident import TEST_SECRET
 from tests.support.servers import ServerThread
@@ -137,6 +137,7 @@ def app_settings(database_url, fake_wechat, fake_exchange, clock) -> dict:
         "REDIS_URL": None,
         # Tests read progress right after rolling it; test_progress tests the answer cache itself.
         "PROGRESS_CACHE_SECONDS": 0,
+        "RECEIPT_SIGNING_KEY": receipts.signing_key_file(),
     }
 
 

@@ -19,7 +19,7 @@ from marshmallow import fields
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.api import gate, health, village_links
+from backend.api import gate, health, receipts, village_links
 from backend.errors import Conflict, DomainError, NotFound, Refused, Unavailable
 from backend.infra.rate_limits import TooManyRequests
 
@@ -157,6 +157,7 @@ def init_api(app: Flask) -> None:
 
     app.register_blueprint(health.blp)
     app.register_blueprint(village_links.blp)
+    app.register_blueprint(receipts.pages)
     for module in (
         resident,
         orders,
@@ -179,6 +180,7 @@ def init_api(app: Flask) -> None:
         collectors,
         money,
         subscriptions,
+        receipts,
     ):
         for blp in module.BLUEPRINTS:
             api.register_blueprint(blp)

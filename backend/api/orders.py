@@ -20,6 +20,7 @@ from backend.api.auth import (
     resident_or_staff,
 )
 from backend.api.pagination import window
+from backend.api.receipts import item_receipt_url
 from backend.api.resident import openid_or_address
 from backend.auth.staff import StaffIdentity
 from backend.infra.web import (
@@ -93,6 +94,13 @@ class OrderItemOut(Schema):
         allow_none=True, metadata={"description": "the e-tax receipt number, once confirmed"}
     )
     refunded_fen = fields.Integer(metadata={"description": "given back so far (refunds done)"})
+    receipt_url = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the receipt (缴费凭证) page anyone can check, its QR code's address; "
+            "null until the payment is credited"
+        },
+    )
 
 
 class OrderOut(Schema):
@@ -165,6 +173,7 @@ def order_answer(order: OrderView, now: datetime, *, to_payer: bool = True) -> d
                 "ledger_state": item.ledger_state,
                 "tax_receipt_no": item.tax_receipt_no,
                 "refunded_fen": item.refunded_fen,
+                "receipt_url": item_receipt_url(order, item),
             }
             for item in order.items
         ],

@@ -33,6 +33,7 @@ class ItemView:
     ledger_state: str = "none"  # none | pending | delivered | dead | treasury_entered
     tax_receipt_no: str | None = None
     refunded_fen: int = 0
+    item_id: int = 0  # the order item's id: what its receipt's token names
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,7 @@ def _items(session: Session, order_ids: Sequence[int]) -> dict[int, list[ItemVie
                 ledger_state=ledger_state(message),
                 tax_receipt_no=message.tax_receipt_no if message else None,
                 refunded_fen=refunded.get(item.id, 0),
+                item_id=item.id,
             )
         )
     return found

@@ -1544,6 +1544,14 @@
     poll();
   }
 
+  /** The item's verifiable receipt (its QR page on the server, which anyone can scan to check),
+   * once the payment is credited; opened as the mini-program opens a web page (web-view). */
+  function receiptLink(item) {
+    if (!item.receipt_url) return null;
+    return h("a", { class: "btn btn-secondary receipt-link", href: item.receipt_url,
+      "data-testid": "receipt-link" }, "查看缴费凭证");
+  }
+
   /** Draws the receipt; true while a paid item still waits for its tax receipt number. */
   function drawReceipt(order, started) {
     var paid = order.status === "paid" || order.status === "refunded";
@@ -1573,7 +1581,8 @@
           item.contribution_subsidy_fen > 0 ? h("tr", null, h("th", { text: "政府补贴" }),
             h("td", { text: yuan(item.contribution_subsidy_fen) + "（计入个人账户）" })) : null,
           item.refunded_fen > 0 ? h("tr", null, h("th", { text: "已退款" }), h("td", { text: yuan(item.refunded_fen) })) : null,
-          paid ? h("tr", null, h("th", { text: "税票号" }), h("td", null, tax)) : null)));
+          paid ? h("tr", null, h("th", { text: "税票号" }), h("td", null, tax)) : null),
+        receiptLink(item)));
     });
     var head = h("div", { class: "card", id: "receipt" },
       h("div", { class: "row" },

@@ -635,3 +635,45 @@ def test_after_paying_the_payer_subscribes_once_and_hears_of_the_tax_receipt(
     assert received[0]["data"]["character_string3"]["value"] == receipt_no
     assert received[0]["data"]["thing1"]["value"] == "郑**"
     phone.shot("receipt-told")
+
+
+def test_a_paid_item_opens_its_receipt_that_anyone_can_check_by_its_qr_code(
+    phone, app, backend, mock_server, session
+):
+    person, _ = add_person(session, name="赵桂兰", birth=age_on_2019(50), seq="091")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "赵桂兰")
+    registration(phone, "pension").locator("[data-action=add]").click()
+    phone.click("#to-basket")
+    phone.click("#pay")
+    phone.locator("#pay-sheet #confirm-pay").click()
+    expect(phone.locator("#result")).to_have_attribute("data-status", "paid")
+    phone.click("#to-receipt")
+
+    # Each paid item offers its receipt; once the bureau confirms, with the tax receipt number.
+    deliver_ledger(app)
+    expect(phone.get_by_test_id("tax-receipt-no")).to_have_count(1, timeout=15_000)
+    number = phone.get_by_test_id("tax-receipt-no").text_content()
+    link = phone.get_by_test_id("receipt-link")
+    expect(link).to_have_text("查看缴费凭证")
+    href = link.get_attribute("href")
+    assert href.startswith(backend.url + "/r/")  # PUBLIC_BASE_URL: what the QR code carries
+    phone.shot("receipt-with-link")
+
+    # The receipt page on the server: what a village cadre sees scanning the QR code.
+    link.click()
+    expect(phone.locator("h1")).to_have_text("✓ 有效")
+    page = phone.locator("main")
+    expect(page).to_contain_text("赵**")
+    expect(page).to_contain_text("城乡居民基本养老保险")
+    expect(page).to_contain_text("200.00 元")
+    expect(page).to_contain_text(number)
+    expect(page.locator(".qr svg")).to_be_visible()
+    assert phone.url == href
+    phone.shot("receipt-verified")
+
+    # A changed character: the same address no longer vouches for anything.
+    tampered = href[:-6] + ("A" if href[-6] != "A" else "B") + href[-5:]
+    phone.goto(tampered)
+    expect(phone.locator("body")).to_contain_text("无法验证：此凭证不是本系统签发的或已被篡改")
+    phone.shot("receipt-forged")

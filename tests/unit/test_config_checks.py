@@ -9,11 +9,13 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from backend import config as config_module
 from backend import create_app
 from backend.config import Config
 from backend.config_checks import UnsafeConfiguration
+from backend.receipts.keys import private_pem
 
 API_KEY = "k" * 32
 
@@ -24,6 +26,8 @@ def live(tmp_path):
     cert, key = tmp_path / "apiclient_cert.pem", tmp_path / "apiclient_key.pem"
     cert.write_text("cert")
     key.write_text("key")
+    receipt_key = tmp_path / "receipt-signing-key.pem"
+    receipt_key.write_bytes(private_pem(Ed25519PrivateKey.generate()))
     return {
         "WECHAT_MODE": "live",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'live.db'}",
@@ -44,6 +48,7 @@ def live(tmp_path):
         "APP_CLOCK_ANCHOR": None,
         "REDIS_URL": None,
         "API_DOCS_PUBLIC": False,
+        "RECEIPT_SIGNING_KEY": str(receipt_key),
     }
 
 
@@ -77,6 +82,7 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "WECHAT_MCH_KEY": str(tmp_path / "missing.pem"),
         "APP_CLOCK_START": "2019-11-20T09:00:00+08:00",
         "PROXY_FIX_X_FOR": None,
+        "RECEIPT_SIGNING_KEY": None,
     }
     problems = refusal(settings)
     expected = [
@@ -92,6 +98,7 @@ def test_live_on_the_development_defaults_names_every_problem_one_per_line(live,
         "EXCHANGE_URL",
         "WECHAT_MCH_CERT",
         "WECHAT_MCH_KEY",
+        "RECEIPT_SIGNING_KEY",
         "APP_CLOCK_START",
         "PROXY_FIX_X_FOR",
     ]
@@ -108,6 +115,17 @@ def test_sandbox_refuses_the_public_demo_key_and_a_key_of_the_wrong_length(live)
     assert refusal({**sandbox, "WECHAT_API_KEY": API_KEY[:31]}) == [
         "  - WECHAT_API_KEY must be exactly 32 characters, not 31"
     ]
+
+
+def test_live_refuses_a_receipt_key_it_cannot_read_or_that_is_not_ed25519(live, tmp_path):
+    missing = str(tmp_path / "no-such-key.pem")
+    (problem,) = refusal({**live, "RECEIPT_SIGNING_KEY": missing})
+    assert (
+        problem.startswith("  - RECEIPT_SIGNING_KEY")
+        and "no-such-key.pem cannot be read" in problem
+    )
+    (problem,) = refusal({**live, "RECEIPT_SIGNING_KEY": live["WECHAT_MCH_CERT"]})
+    assert "holds no unencrypted PEM private key" in problem
 
 
 def test_live_needs_the_proxy_setting_said_explicitly_even_zero(live):
@@ -190,3 +208,15 @@ def test_fake_mode_stands_on_the_clock_make_run_gave_the_demo(tmp_path, monkeypa
     monkeypatch.delenv("APP_CLOCK_START")
     monkeypatch.setenv("WECHAT_MODE", "sandbox")
     assert Config().APP_CLOCK_START is None
+
+
+def test_fake_mode_signs_receipts_with_the_key_make_run_wrote(tmp_path, monkeypatch):
+    made = tmp_path / "receipt-signing-key.pem"
+    monkeypatch.setattr(config_module, "RECEIPT_KEY_FILE", made)
+    monkeypatch.delenv("RECEIPT_SIGNING_KEY", raising=False)
+    monkeypatch.delenv("WECHAT_MODE", raising=False)
+    assert Config().RECEIPT_SIGNING_KEY is None  # not made yet: a throwaway key in memory
+    made.write_bytes(private_pem(Ed25519PrivateKey.generate()))
+    assert str(made) == Config().RECEIPT_SIGNING_KEY
+    monkeypatch.setenv("WECHAT_MODE", "live")
+    assert Config().RECEIPT_SIGNING_KEY is None  # never outside fake mode
