@@ -3,8 +3,10 @@ registrations of their household are still unpaid.
 
 The grain is one message per payer and deadline, saying how many are unpaid (kinder than one per
 registration, and a one-time allowance covers one message anyway). The payer's household is
-read from their own orders: the people they paid for, and everyone registered under the same
-household number in the same village (a person without one stands alone). The deadline is the
+what the payer showed us they know: the people of their own orders, each of whom they looked up
+by ID number and name. Never the rest of a household number: a resident learns nothing of a
+person they did not look up (the resident API's rule, tests/integration/test_household_privacy.py).
+The deadline is the
 one the lookup shows, the scheme's campaign target date in the policy of the registration's
 place (backend/fees). Written once per (payer, deadline): a second scan finds it told.
 """
@@ -16,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,31 +105,23 @@ def _remind(
 def _unpaid_by_deadline(
     session: Session, book: PolicyBook, openid: str, *, today: date, days: int
 ) -> dict[date, list[str]]:
-    """The names on the payer's household's unpaid registrations, by their deadline, for the
-    deadlines from today to `days` days on."""
-    paid_for = session.execute(
-        select(Enrollee.id, Enrollee.village_code, Enrollee.household_no)
-        .join(Registration, Registration.enrollee_id == Enrollee.id)
+    """The names on the unpaid registrations of the people the payer ordered for, by their
+    deadline, for the deadlines from today to `days` days on."""
+    ordered_for = (
+        select(Registration.enrollee_id)
         .join(OrderItem, OrderItem.registration_id == Registration.id)
         .join(PaymentOrder, PaymentOrder.id == OrderItem.order_id)
         .where(PaymentOrder.openid == openid)
-        .distinct()
-    ).all()
-    if not paid_for:
-        return {}
-    alone = {p.id for p in paid_for if p.household_no is None}
-    households = {(p.village_code, p.household_no) for p in paid_for if p.household_no}
-    members = [Enrollee.id.in_(alone)] if alone else []
-    members += [
-        and_(Enrollee.village_code == village, Enrollee.household_no == number)
-        for village, number in households
-    ]
+    )
     unpaid = session.execute(
         select(
             Registration.village_code, Registration.scheme, Registration.period_year, Enrollee.name
         )
         .join(Enrollee, Enrollee.id == Registration.enrollee_id)
-        .where(Registration.status == RegistrationStatus.UNPAID.value, or_(*members))
+        .where(
+            Registration.status == RegistrationStatus.UNPAID.value,
+            Registration.enrollee_id.in_(ordered_for),
+        )
         .order_by(Registration.id)
     ).all()
     last = today + timedelta(days=days)

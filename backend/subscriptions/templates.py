@@ -92,6 +92,6 @@ def deadline(
     return _data(
         thing1=people(names),
         date2=deadline.isoformat(),
-        thing3=f"家中{unpaid}项参保未缴费",
+        thing3=f"尚有{unpaid}项参保未缴费",
         thing4="今天截止，请尽快缴费" if days_left <= 0 else f"还剩{days_left}天，请尽快缴费",
     )

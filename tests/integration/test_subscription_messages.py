@@ -27,7 +27,7 @@ from backend.subscriptions.reminders import remind_due
 from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
-from tests.support.resident import get_order, openid_of, order, pay, sign_in
+from tests.support.resident import cancel_order, get_order, openid_of, order, pay, sign_in
 from tests.support.running import fresh, wait_until
 from tests.support.servers import ServerThread
 
@@ -351,14 +351,23 @@ def test_a_message_that_always_fails_ends_dead(session, http, server, bureau, wx
 def test_a_household_with_an_unpaid_registration_is_reminded_before_the_deadline_once(
     session, http, server, wx, sub_app, clock
 ):
-    # The payer pays for 张三; 李四 of the same household has not paid medical 2020 (deadline
-    # 30 November). Another payer's household has paid everything.
+    # The payer pays for 张三 and looks up 王五 of the same household, orders for him, then
+    # cancels: 王五's medical 2020 is unpaid (deadline 30 November). 李四 of the same household
+    # is unpaid too, but the payer never looked him up: the reminder says nothing of him.
+    # Another payer's household has paid everything.
     auth, order_no = paid(
         session, http, server, wx, sub_app, "sub-deadline", seq=90, household="H-1"
     )
-    person, _ = add_person(session, name="李四", birth=age_on_2019(40), seq="091", schemes=MEDICAL)
-    session.execute(update(Enrollee).where(Enrollee.id == person.id).values(household_no="H-1"))
-    session.commit()
+    for name, seq in (("王五", "092"), ("李四", "091")):
+        person, regs = add_person(
+            session, name=name, birth=age_on_2019(40), seq=seq, schemes=MEDICAL
+        )
+        session.execute(update(Enrollee).where(Enrollee.id == person.id).values(household_no="H-1"))
+        session.commit()
+        if name == "王五":
+            worker(sub_app, "ledger")  # the push
+            cancelled = order(http, server.url, auth, [r.ref for r in regs]).json()["order_no"]
+            assert cancel_order(http, server.url, auth, cancelled).status_code == 200
     allow(http, server, wx, auth, "sub-deadline", order_no, templates=[DEADLINE])
     done, done_order = paid(
         session, http, server, wx, sub_app, "sub-all-paid", seq=95, household="H-2"
@@ -383,9 +392,9 @@ def test_a_household_with_an_unpaid_registration_is_reminded_before_the_deadline
     assert message["template_id"] == DEADLINE
     data = {key: field["value"] for key, field in message["data"].items()}
     assert data == {
-        "thing1": "李*",
+        "thing1": "王*",
         "date2": "2019-11-30",
-        "thing3": "家中1项参保未缴费",
+        "thing3": "尚有1项参保未缴费",
         "thing4": "还剩3天，请尽快缴费",
     }
     assert received(http, wx, done) == []

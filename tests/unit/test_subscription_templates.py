@@ -60,7 +60,7 @@ def test_a_reminder_counts_the_unpaid_and_the_days_left():
     assert data == {
         "thing1": "李* 等2人",
         "date2": "2019-11-30",
-        "thing3": "家中3项参保未缴费",
+        "thing3": "尚有3项参保未缴费",
         "thing4": "今天截止，请尽快缴费",
     }
 
