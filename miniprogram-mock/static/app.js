@@ -73,6 +73,11 @@
     refund_due: "退款中",
     refunded: "已退款",
   };
+  // An order's status as the payer reads it: a closed order the payer cancelled says so.
+  function orderStatusText(order) {
+    if (order.status === "closed" && order.status_reason === "cancelled") return "已取消";
+    return ORDER_STATUS[order.status] || order.status;
+  }
   var MAX_ITEMS = 10; // the server's limit per order
 
   function schemeName(scheme) {
@@ -1587,7 +1592,7 @@
     var head = h("div", { class: "card", id: "receipt" },
       h("div", { class: "row" },
         h("h2", { text: "城乡居民两险缴费凭证" }),
-        h("span", { class: "badge badge-" + order.status, text: ORDER_STATUS[order.status] || order.status })),
+        h("span", { class: "badge badge-" + order.status, text: orderStatusText(order) })),
       h("div", { class: "amount", text: yuan(order.total_fen) }),
       h("table", { class: "kv" },
         h("tr", null, h("th", { text: "缴费人" }), h("td", { text: peopleOf(order) })),
@@ -1596,7 +1601,7 @@
         order.transaction_id ? h("tr", null, h("th", { text: "微信支付单号" }), h("td", { class: "number", text: order.transaction_id })) : null));
     var notes = [];
     if (!paid && order.status !== "refund_due") {
-      notes.push(alertBox("warn", "订单" + (ORDER_STATUS[order.status] || order.status),
+      notes.push(alertBox("warn", "订单" + orderStatusText(order),
         "这笔订单尚未缴费成功，没有缴费凭证。"));
       notes.push(h("a", { class: "btn btn-primary", href: "#/result/" + order.order_no }, "查看订单状态"));
     } else if (waiting) {
@@ -1670,7 +1675,7 @@
     return h("a", { class: "card order-card", href: target + order.order_no, "data-order": order.order_no },
       h("div", { class: "row" },
         h("span", { class: "muted", text: beijingTime(order.created_at) }),
-        h("span", { class: "badge badge-" + order.status, text: ORDER_STATUS[order.status] || order.status })),
+        h("span", { class: "badge badge-" + order.status, text: orderStatusText(order) })),
       h("div", { class: "row" },
         h("div", { class: "people" }, lines.map(function (line) { return h("div", { text: line }); })),
         h("div", { style: "text-align:right;white-space:nowrap" },

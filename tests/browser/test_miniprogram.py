@@ -580,7 +580,7 @@ def test_an_unpaid_order_is_cancelled_from_my_payments(phone, backend, mock_serv
     expect(card).to_contain_text("待支付")
     phone.locator(f"[data-action=cancel-order][data-order='{made.order_no}']").click()
     phone.locator("#confirm-cancel").click()
-    expect(card).to_contain_text("已关闭")
+    expect(card).to_contain_text("已取消")
     expect(phone.locator("[data-action=cancel-order]")).to_have_count(0)
     phone.shot("my-payments-cancelled")
     phone.goto(f"{mock_server.url}/#/basket")
