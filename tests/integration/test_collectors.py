@@ -20,9 +20,9 @@ from backend.models import AuditEntry, Enrollee, PaymentOrder, ProgressChange, R
 from backend.orders.creation import ItemRequest, OrderRequest, create_order
 from backend.payments import gateway_from_config
 from backend.values.beijing import beijing_today
-from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
+from tests.support.bureau import bureau_for
 from tests.support.collectors import (
     BATCHES,
     act,
@@ -40,7 +40,6 @@ from tests.support.dashboard import sign_in as sign_in_staff
 from tests.support.regions import OTHER_VILLAGE, TOWNSHIP, VILLAGE, VILLAGE_2
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import fresh, run_worker, wait_until
-from tests.support.servers import ServerThread
 
 RETRY = (30, 120)
 
@@ -58,16 +57,8 @@ def server(collect_app):
 
 @pytest.fixture
 def bureau(server, collect_app, clock):
-    fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries",
-        time_scale=0.01,
-        confirm_delay=1.0,
-        clock=clock.timestamp,
-    )
-    with ServerThread(fake) as running:
-        collect_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+    with bureau_for(collect_app, server.url, clock) as running:
         yield running
-    fake.extensions["fake_tax"].close()
 
 
 @pytest.fixture

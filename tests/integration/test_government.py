@@ -14,13 +14,12 @@ from backend import create_app
 from backend.auth.staff import create_staff
 from backend.models import AuditEntry, LedgerMessage, Registration, SpecialGroupMembership
 from backend.values.beijing import beijing_today
-from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
+from tests.support.bureau import bureau_for
 from tests.support.regions import COUNTY, OTHER_VILLAGE
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import fresh, run_worker, wait_until
-from tests.support.servers import ServerThread
 
 URL = "/api/staff/v1/government-batches"
 MEDICAL = {"county": "410721", "scheme": "medical", "period_year": 2020}
@@ -40,16 +39,8 @@ def server(gov_app):
 
 @pytest.fixture
 def bureau(server, gov_app, clock):
-    fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries",
-        time_scale=0.01,
-        confirm_delay=1.0,
-        clock=clock.timestamp,
-    )
-    with ServerThread(fake) as running:
-        gov_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+    with bureau_for(gov_app, server.url, clock) as running:
         yield running
-    fake.extensions["fake_tax"].close()
 
 
 @pytest.fixture

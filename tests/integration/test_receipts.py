@@ -20,14 +20,13 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from backend import create_app
 from backend.receipts import tokens
 from backend.values.masking import mask_id_number
-from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
+from tests.support.bureau import bureau_for
 from tests.support.outputs import output_dir
 from tests.support.receipts import token_of
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import run_worker, wait_until
-from tests.support.servers import ServerThread
 
 FORGED = "无法验证：此凭证不是本系统签发的或已被篡改"
 PUBLIC_KEY = "/api/receipts/v1/public-key"
@@ -49,16 +48,8 @@ def server(receipt_app):
 
 @pytest.fixture
 def bureau(server, receipt_app, clock):
-    fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries",
-        time_scale=0.01,
-        confirm_delay=1.0,
-        clock=clock.timestamp,
-    )
-    with ServerThread(fake) as running:
-        receipt_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+    with bureau_for(receipt_app, server.url, clock) as running:
         yield running
-    fake.extensions["fake_tax"].close()
 
 
 @pytest.fixture

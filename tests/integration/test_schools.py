@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from backend import create_app
 from backend.models import LedgerMessage, ProgressChange, Registration
-from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
+from tests.support.bureau import bureau_for
 from tests.support.dashboard import csrf_of, staff_account
 from tests.support.dashboard import sign_in as sign_in_dashboard
 from tests.support.resident import order, sign_in
@@ -28,7 +28,6 @@ from tests.support.schools import (
     refund_years,
     scan_and_pay,
 )
-from tests.support.servers import ServerThread
 
 SHARE = 25000  # the 2020 medical individual share, in fen
 
@@ -49,16 +48,8 @@ def server(school_app):
 
 @pytest.fixture
 def bureau(server, school_app, clock):
-    fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries",
-        time_scale=0.01,
-        confirm_delay=1.0,
-        clock=clock.timestamp,
-    )
-    with ServerThread(fake) as running:
-        school_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+    with bureau_for(school_app, server.url, clock) as running:
         yield running
-    fake.extensions["fake_tax"].close()
 
 
 @pytest.fixture

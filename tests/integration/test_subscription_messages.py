@@ -24,12 +24,11 @@ from backend.models import (
     WeChatMessage,
 )
 from backend.subscriptions.reminders import remind_due
-from fakes.tax.server import create_app as create_fake_bureau
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
+from tests.support.bureau import bureau_for
 from tests.support.resident import cancel_order, get_order, openid_of, order, pay, sign_in
 from tests.support.running import fresh, wait_until
-from tests.support.servers import ServerThread
 
 RECEIPT, REFUND, DEADLINE = Config().subscribe_templates().values()
 SUBSCRIPTIONS = "/api/mp/v1/subscriptions"
@@ -57,16 +56,8 @@ def server(sub_app):
 
 @pytest.fixture
 def bureau(server, sub_app, clock):
-    fake = create_fake_bureau(
-        callback_url=server.url + "/api/tax/v1/treasury-entries",
-        time_scale=0.01,
-        confirm_delay=1.0,
-        clock=clock.timestamp,
-    )
-    with ServerThread(fake) as running:
-        sub_app.config["APP_CONFIG"].TAX_LEDGER_URL = running.url
+    with bureau_for(sub_app, server.url, clock) as running:
         yield running
-    fake.extensions["fake_tax"].close()
 
 
 @pytest.fixture
