@@ -17,6 +17,8 @@ Every variable the application reads is listed here, so an operator has one plac
 | WECHAT_APPID / WECHAT_SECRET | demo values | mini-program AppID and AppSecret (jscode2session) |
 | WECHAT_MCH_ID / WECHAT_API_KEY | demo values | WeChat Pay merchant number and its 32-character API key (v2 signatures) |
 | WECHAT_MCH_CERT / WECHAT_MCH_KEY | (unset) | merchant client certificate and key files (refunds, live mode only) |
+| WECHAT_PAY_API | v2 | v2 or v3: which WeChat Pay API orders, queries, refunds and bills go through; the callbacks of both are always accepted (orders placed before a switch are still notified the old way) |
+| WECHAT_V3_KEY_DIR | var/wechat-v3 (made by `make run`) in fake mode, else unset | the merchant's API v3 key set, one file each: `merchant_key.pem` (API certificate private key), `merchant_serial` (its serial number), `apiv3_key` (the 32-character APIv3 key), `platform_public.pem` and `platform_key_id` (the "WeChat Pay public key" and its PUB_KEY_ID_…); MUST be complete with WECHAT_PAY_API=v3 outside fake mode |
 | PUBLIC_BASE_URL | http://127.0.0.1:8000 | where WeChat reaches us: notify_url and refund notify_url are built on it |
 | ORDER_TTL_SECONDS | 1800 | how long an order waits for payment before it expires |
 | ORDER_LIMIT_PER_OPENID | 20 per minute | orders one WeChat user may create |
@@ -95,6 +97,8 @@ SECRET_KEY_FILE = PROJECT_DIR / "var" / "secret-key"
 DEMO_CLOCK_FILE = PROJECT_DIR / "var" / "demo-clock"
 # The installation's receipt signing key, made once by `make run` (scripts/run.sh).
 RECEIPT_KEY_FILE = PROJECT_DIR / "var" / "receipt-signing-key.pem"
+# The demo merchant's WeChat Pay API v3 keys, shared with the fake platform (`make run`).
+V3_KEY_DIR = PROJECT_DIR / "var" / "wechat-v3"
 
 WECHAT_BASE_URLS = {
     "live": ("https://api.mch.weixin.qq.com/", "https://api.weixin.qq.com/"),
@@ -134,6 +138,14 @@ def _receipt_signing_key() -> str | None:
         return os.environ["RECEIPT_SIGNING_KEY"]
     if _env("WECHAT_MODE", "fake") == "fake" and RECEIPT_KEY_FILE.is_file():
         return str(RECEIPT_KEY_FILE)
+    return None
+
+
+def _v3_key_dir() -> str | None:
+    if os.environ.get("WECHAT_V3_KEY_DIR"):
+        return os.environ["WECHAT_V3_KEY_DIR"]
+    if _env("WECHAT_MODE", "fake") == "fake" and V3_KEY_DIR.is_dir():
+        return str(V3_KEY_DIR)
     return None
 
 
@@ -180,6 +192,8 @@ class Config:
     WECHAT_MCH_KEY: str | None = field(
         default_factory=lambda: os.environ.get("WECHAT_MCH_KEY") or None
     )
+    WECHAT_PAY_API: str = field(default_factory=lambda: _env("WECHAT_PAY_API", "v2"))
+    WECHAT_V3_KEY_DIR: str | None = field(default_factory=_v3_key_dir)
     PUBLIC_BASE_URL: str = field(
         default_factory=lambda: _env("PUBLIC_BASE_URL", f"http://127.0.0.1:{_env('PORT', '8000')}")
     )

@@ -42,6 +42,12 @@ def problems(cfg: Config) -> list[str]:
     # Wrong in any mode: a token that expires when it is issued would lock every new account out.
     if cfg.STAFF_TOKEN_DAYS < 1:
         found.append(f"STAFF_TOKEN_DAYS must be 1 or more, not {cfg.STAFF_TOKEN_DAYS}")
+    if cfg.WECHAT_PAY_API not in ("v2", "v3"):
+        found.append(f"WECHAT_PAY_API must be v2 or v3, not {cfg.WECHAT_PAY_API!r}")
+    elif cfg.WECHAT_PAY_API == "v3" or (mode in REAL_MODES and cfg.WECHAT_V3_KEY_DIR):
+        # v3 in any mode needs its keys; outside fake mode a key set given for a later switch
+        # is checked too, so the switch is not found broken on the day it is made.
+        found.extend(_v3_key_problems(cfg))
     if mode not in REAL_MODES:
         return found
     if cfg.SECRET_KEY in ("", DEV_SECRET):
@@ -117,6 +123,16 @@ def _receipt_key_problems(cfg: Config) -> list[str]:
         keyring(cfg.RECEIPT_SIGNING_KEY, cfg.RECEIPT_RETIRED_KEYS, fake=False)
     except KeyProblem as exc:
         return [f"RECEIPT_SIGNING_KEY / RECEIPT_RETIRED_KEYS: {exc}"]
+    return []
+
+
+def _v3_key_problems(cfg: Config) -> list[str]:
+    from backend.payments.wechat_v3.keys import KeyProblem, load
+
+    try:
+        load(cfg.WECHAT_V3_KEY_DIR)
+    except KeyProblem as exc:
+        return [f"WECHAT_V3_KEY_DIR: {exc}"]
     return []
 
 

@@ -54,6 +54,10 @@ sys.stdout.buffer.write(key.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8,
     > var/receipt-signing-key.pem)
 fi
 
+# The demo merchant's WeChat Pay API v3 keys (merchant and platform halves), made once and shared
+# by the fake platform and the API, so `WECHAT_PAY_API=v3 make run` pays through API v3.
+"$BIN/python" -c 'from fakes.wechat.v3keys import ensure_keys; ensure_keys("var/wechat-v3")'
+
 # The two API workers must count rate limits together: use the local Redis when one answers
 # (otherwise each worker counts on its own, which is fine for trying things out).
 if [ -z "${REDIS_URL:-}" ] && "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', 6379), 0.5)" 2>/dev/null; then
@@ -74,7 +78,7 @@ trap stop INT TERM EXIT
 
 # The fake keeps its trades in a file, so the bills it serves survive a restart.
 "$BIN/python" -m fakes.wechat --host 127.0.0.1 --port "$FAKE_WECHAT_PORT" \
-  --state-file var/fake-wechat-state.json >>var/log/fake-wechat.log 2>&1 &
+  --state-file var/fake-wechat-state.json --v3-keys var/wechat-v3 >>var/log/fake-wechat.log 2>&1 &
 pids+=($!)
 # The fake tax bureau: accepts the ledger messages, confirms treasury entries back to us.
 "$BIN/python" -m fakes.tax --host 127.0.0.1 --port "$FAKE_TAX_PORT" \
@@ -120,7 +124,7 @@ cat <<MSG
 
   API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
-  Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/
+  Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/   (payments through WeChat Pay API ${WECHAT_PAY_API:-v2}; WECHAT_PAY_API=v3 make run for the other)
   Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages, collector declarations: /_control/declarations)
   Fake data exchange     http://127.0.0.1:$FAKE_EXCHANGE_PORT/   (booking details: /_control/bookings)
   Mini-program (phone)   ${MINIPROGRAM_URL}   (a village's QR link: http://127.0.0.1:$PORT/q/<village code>)

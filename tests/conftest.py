@@ -99,12 +99,23 @@ def regions_db(db):
 
 
 @pytest.fixture(scope="session")
-def fake_wechat(shared_clock):
-    """The fake WeChat platform as a real HTTP server, on the tests' business clock."""
+def v3_keys(tmp_path_factory):
+    """The merchant's and the platform's WeChat Pay API v3 keys, made once per run."""
+    from fakes.wechat.v3keys import ensure_keys
+
+    return ensure_keys(tmp_path_factory.mktemp("wechat-v3"))
+
+
+@pytest.fixture(scope="session")
+def fake_wechat(shared_clock, v3_keys):
+    """The fake WeChat platform as a real HTTP server, on the tests' business clock, speaking
+    WeChat Pay API v2 and v3."""
     from fakes.wechat.server import create_app as create_fake_wechat
 
     # WeChat's retry schedule (15 s, 15 s, 30 s, ...) runs a hundred times faster in tests.
-    fake = create_fake_wechat(time_scale=0.01, wall_clock=shared_clock.timestamp)
+    fake = create_fake_wechat(
+        time_scale=0.01, wall_clock=shared_clock.timestamp, v3_keys_dir=str(v3_keys.directory)
+    )
     with ServerThread(fake) as server:
         yield server
     fake.extensions["fake_wechat"].close()
@@ -120,13 +131,26 @@ def fake_exchange(shared_clock):
 
 
 @pytest.fixture
-def app_config(database_url, fake_wechat, fake_exchange, clock):
-    return app_settings(database_url, fake_wechat, fake_exchange, clock)
+def pay_api(request) -> str:
+    """The WeChat Pay API the app pays through: v2, unless a test is parametrised over both
+    (tests.support.pay_apis.BOTH_PAY_APIS)."""
+    return getattr(request, "param", "v2")
 
 
-def app_settings(database_url, fake_wechat, fake_exchange, clock) -> dict:
+@pytest.fixture
+def app_config(database_url, fake_wechat, fake_exchange, clock, pay_api, v3_keys):
+    return app_settings(
+        database_url, fake_wechat, fake_exchange, clock, pay_api, str(v3_keys.directory)
+    )
+
+
+def app_settings(
+    database_url, fake_wechat, fake_exchange, clock, pay_api="v2", v3_key_dir=None
+) -> dict:
     """The app's settings in tests: the test database, the fakes, the business clock."""
     return {
+        "WECHAT_PAY_API": pay_api,
+        "WECHAT_V3_KEY_DIR": v3_key_dir,
         "TESTING": True,
         "CLOCK": clock,
         "DATABASE_URL": database_url,
@@ -167,6 +191,7 @@ def serve(app) -> ServerThread:
     server = ServerThread(app)
     app.config["APP_CONFIG"].PUBLIC_BASE_URL = server.url
     app.extensions.pop("payment_gateway", None)
+    app.extensions.pop("other_payment_gateways", None)
     return server
 
 

@@ -17,7 +17,12 @@ import re
 from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from backend.payments.wechat.routes import NOTIFY_PATH, REFUND_NOTIFY_PATH
+from backend.payments.wechat.routes import (
+    NOTIFY_PATH,
+    REFUND_NOTIFY_PATH,
+    V3_NOTIFY_PATH,
+    V3_REFUND_NOTIFY_PATH,
+)
 
 KB = 1024
 MB = 1024 * KB
@@ -33,6 +38,8 @@ LIMITS: tuple[tuple[re.Pattern[str], int | None], ...] = (
     (re.compile(r"/api/mp/v1/"), RESIDENT_LIMIT),
     (re.compile(re.escape(NOTIFY_PATH) + "$"), CALLBACK_LIMIT),
     (re.compile(re.escape(REFUND_NOTIFY_PATH) + "$"), CALLBACK_LIMIT),
+    (re.compile(re.escape(V3_NOTIFY_PATH) + "$"), CALLBACK_LIMIT),
+    (re.compile(re.escape(V3_REFUND_NOTIFY_PATH) + "$"), CALLBACK_LIMIT),
     (re.compile(r"/api/tax/v1/declaration-entries$"), DECLARATION_ENTRIES_LIMIT),
     (re.compile(r"/api/tax/v1/"), CALLBACK_LIMIT),
     (re.compile(r"/api/staff/v1/imports/"), UPLOAD),

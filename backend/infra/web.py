@@ -74,13 +74,20 @@ def policy_book() -> PolicyBook:
     return book
 
 
-def payment_gateway() -> PaymentGateway:
-    """The app's payment gateway (the WeChat Pay adapter for WECHAT_MODE), built on first use."""
-    gateway = current_app.extensions.get("payment_gateway")
-    if gateway is None:
-        gateway = gateway_from_config(current_app.config["APP_CONFIG"])
-        current_app.extensions["payment_gateway"] = gateway
-    return gateway
+def payment_gateway(api: str | None = None) -> PaymentGateway:
+    """The app's payment gateway, built on first use: the WeChat Pay adapter of WECHAT_PAY_API,
+    or of `api` ("v2" or "v3") where a callback names the API it speaks."""
+    config = current_app.config["APP_CONFIG"]
+    if api is None or api == config.WECHAT_PAY_API:
+        gateway = current_app.extensions.get("payment_gateway")
+        if gateway is None:
+            gateway = gateway_from_config(config)
+            current_app.extensions["payment_gateway"] = gateway
+        return gateway
+    others = current_app.extensions.setdefault("other_payment_gateways", {})
+    if api not in others:
+        others[api] = gateway_from_config(config, api)
+    return others[api]
 
 
 def clock() -> Clock:

@@ -2,13 +2,15 @@
 platform, in the project's own words: our order and refund numbers, the payment channel, integer
 fen, timezone-aware times, plain bill rows.
 
-An adapter implements it for one platform (backend/payments/wechat/, WeChat Pay v2); tests and
+An adapter implements it for one platform API (backend/payments/wechat/, WeChat Pay v2;
+backend/payments/wechat_v3/, WeChat Pay v3); tests and
 `make run` use that same adapter against a fake platform that speaks the real protocol. Nothing
 platform-specific (trade types, XML fields, platform state codes) appears above this module.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -126,9 +128,15 @@ class PaymentGateway(Protocol):
         """A stored bill file as plain rows (backend.payments.bill)."""
         ...
 
-    def parse_payment_notice(self, body: bytes) -> PaymentNotice: ...
+    def parse_payment_notice(
+        self, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> PaymentNotice:
+        """A verified payment callback (its headers carry the signature on some platforms)."""
+        ...
 
-    def parse_refund_notice(self, body: bytes) -> RefundResult: ...
+    def parse_refund_notice(
+        self, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> RefundResult: ...
 
     def acknowledgement(self, ok: bool, message: str = "OK") -> tuple[bytes, str]:
         """The body and content type the platform expects in answer to a callback."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -215,10 +216,14 @@ class WeChatPayGateway:
     def read_bill(self, path: Path) -> Bill:
         return PlainBill(parse_file(path))
 
-    def parse_payment_notice(self, body: bytes) -> PaymentNotice:
-        return self._notices.payment(body)
+    def parse_payment_notice(
+        self, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> PaymentNotice:
+        return self._notices.payment(body)  # v2 signs inside the XML, not in headers
 
-    def parse_refund_notice(self, body: bytes) -> RefundResult:
+    def parse_refund_notice(
+        self, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> RefundResult:
         return self._notices.refund(body)
 
     def acknowledgement(self, ok: bool, message: str = "OK") -> tuple[bytes, str]:
