@@ -677,3 +677,30 @@ def test_a_paid_item_opens_its_receipt_that_anyone_can_check_by_its_qr_code(
     phone.goto(tampered)
     expect(phone.locator("body")).to_contain_text("无法验证：此凭证不是本系统签发的或已被篡改")
     phone.shot("receipt-forged")
+
+
+@pytest.mark.parametrize("pay_api", ["v3"], indirect=True)
+def test_a_resident_pays_through_wechat_pay_api_v3(
+    phone, backend, mock_server, session, fake_wechat
+):
+    person, _ = add_person(session, name="孙秀英", birth=age_on_2019(45), seq="101")
+    open_find_page(phone, mock_server)
+    look_up(phone, person.id_number, "孙秀英")
+    registration(phone, "medical").locator("[data-action=add]").click()
+    phone.click("#to-basket")
+    phone.click("#pay")
+    phone.locator("#pay-sheet #confirm-pay").click()
+    result = phone.locator("#result")
+    expect(result).to_have_attribute("data-status", "paid")
+    expect(result).to_contain_text("缴费成功")
+    phone.shot("paid-through-v3")
+
+    (paid,) = orders_in_db(session)
+    assert paid.status == "paid" and paid.transaction_id
+    # The phone paid with an RSA paySign, and the platform told us in v3 JSON at the v3 address.
+    trade = requests.get(f"{fake_wechat.url}/_control/trades/{paid.order_no}", timeout=5).json()
+    assert trade["sign_type"] == "RSA"
+    assert trade["notify_url"].endswith("/api/payments/wechat/v3/notify")
+    assert any(a["acknowledged"] for a in trade["notify_attempts"])
+    phone.click("#to-receipt")
+    expect(phone.locator("#receipt-items .receipt-item")).to_have_count(1)

@@ -12,6 +12,7 @@ from backend import create_app
 from backend.models import AuditEntry, PaymentOrder, Registration
 from tests.conftest import serve
 from tests.support.builders import add_person, age_on_2019
+from tests.support.pay_apis import BOTH_PAY_APIS
 from tests.support.resident import (
     cancel_order,
     get_order,
@@ -22,6 +23,9 @@ from tests.support.resident import (
     sign_in,
 )
 from tests.support.running import fresh, run_worker, wait_until
+
+# Every test here pays through WeChat Pay API v2, then v3.
+pytestmark = BOTH_PAY_APIS
 
 
 @pytest.fixture

@@ -11,8 +11,12 @@ import pytest
 
 from backend.orders.poller import claim_due
 from tests.support.builders import add_person, age_on_2019
+from tests.support.pay_apis import BOTH_PAY_APIS
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import run_worker, wait_until
+
+# Every test here pays through WeChat Pay API v2, then v3.
+pytestmark = BOTH_PAY_APIS
 
 
 @pytest.fixture

@@ -21,6 +21,10 @@ from backend.payments.gateway import PaymentRequest, RefundRequest
 from backend.payments.wechat.bill import PlainBill, parse_file
 from backend.recon.pull import BillNotReady, BillTooOld, oldest_bill_day, pull_bill
 from backend.values.beijing import beijing_today
+from tests.support.pay_apis import BOTH_PAY_APIS
+
+# Every test here pays through WeChat Pay API v2, then v3.
+pytestmark = BOTH_PAY_APIS
 
 CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
 

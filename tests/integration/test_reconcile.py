@@ -16,8 +16,12 @@ from backend.recon.pull import pull_bill
 from backend.recon.reconcile import NothingToReconcile, reconcile_day
 from backend.values.beijing import BEIJING, beijing_today
 from tests.support.builders import add_person, age_on_2019
+from tests.support.pay_apis import BOTH_PAY_APIS
 from tests.support.resident import get_order, order, pay, sign_in
 from tests.support.running import wait_until
+
+# Every test here pays through WeChat Pay API v2, then v3.
+pytestmark = BOTH_PAY_APIS
 
 CITY = "410700000000"  # a bill is the whole merchant account's: filed under the city
 

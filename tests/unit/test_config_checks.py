@@ -16,6 +16,7 @@ from backend import create_app
 from backend.config import Config
 from backend.config_checks import UnsafeConfiguration
 from backend.receipts.keys import private_pem
+from fakes.wechat.v3keys import ensure_keys
 
 API_KEY = "k" * 32
 
@@ -49,6 +50,8 @@ def live(tmp_path):
         "REDIS_URL": None,
         "API_DOCS_PUBLIC": False,
         "RECEIPT_SIGNING_KEY": str(receipt_key),
+        "WECHAT_PAY_API": "v2",
+        "WECHAT_V3_KEY_DIR": None,
     }
 
 
@@ -126,6 +129,30 @@ def test_live_refuses_a_receipt_key_it_cannot_read_or_that_is_not_ed25519(live, 
     )
     (problem,) = refusal({**live, "RECEIPT_SIGNING_KEY": live["WECHAT_MCH_CERT"]})
     assert "holds no unencrypted PEM private key" in problem
+
+
+def test_v3_needs_its_whole_key_set_and_names_the_missing_file(live, tmp_path):
+    (problem,) = refusal({**live, "WECHAT_PAY_API": "v3"})
+    assert problem == (
+        "  - WECHAT_V3_KEY_DIR: WECHAT_V3_KEY_DIR is not set; give the directory of the API v3 keys"
+    )
+    keys = ensure_keys(tmp_path / "v3").directory
+    assert create_app({**live, "WECHAT_PAY_API": "v3", "WECHAT_V3_KEY_DIR": str(keys)})
+    (keys / "apiv3_key").write_text("too-short")
+    (problem,) = refusal({**live, "WECHAT_PAY_API": "v3", "WECHAT_V3_KEY_DIR": str(keys)})
+    assert "apiv3_key must hold exactly 32 ASCII characters" in problem
+    # A key set given ahead of a switch to v3 is checked while v2 still pays.
+    (problem,) = refusal({**live, "WECHAT_V3_KEY_DIR": str(keys)})
+    assert "apiv3_key" in problem
+    (keys / "platform_public.pem").unlink()
+    (problem,) = refusal({**live, "WECHAT_PAY_API": "v3", "WECHAT_V3_KEY_DIR": str(keys)})
+    assert "platform_public.pem is missing or unreadable" in problem
+
+
+def test_an_unknown_pay_api_is_refused_in_any_mode(tmp_path):
+    with pytest.raises(UnsafeConfiguration) as refused:
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "WECHAT_PAY_API": "v4"})
+    assert "WECHAT_PAY_API must be v2 or v3, not 'v4'" in str(refused.value)
 
 
 def test_live_needs_the_proxy_setting_said_explicitly_even_zero(live):
