@@ -71,13 +71,16 @@ schema = schemathesis.openapi.from_path(
 
 
 @pytest.fixture(scope="module")
-def fuzzed(database_url, engine, shared_clock, fake_wechat, fake_exchange):
+def fuzzed(database_url, engine, shared_clock, fake_wechat, fake_exchange, v3_keys):
     """One app server for the whole run (a server per operation would cost more than the fuzzing),
     on a database holding the test regions and one resident's registrations; with the bearer
     headers per security scheme: a signed-in resident and a city-wide staff admin."""
     database.wipe(engine)
     shared_clock.set(SEASON)
-    settings = app_settings(database_url, fake_wechat, fake_exchange, shared_clock)
+    # Both APIs' callback routes fuzzed as a v3 merchant would run them (keys set up).
+    settings = app_settings(
+        database_url, fake_wechat, fake_exchange, shared_clock, "v2", str(v3_keys.directory)
+    )
     # A contract check, not a load test: the fuzzer's bursts (many requests without a token on
     # purpose) must meet the refusal under test, not a 429. The limits have tests of their own.
     settings.update(dict.fromkeys(RATE_LIMITS, "1000000 per minute"))
