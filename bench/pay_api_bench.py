@@ -107,7 +107,9 @@ def main() -> None:
     print("| figure | value |\n| --- | --- |")
     for name, value in result.items():
         print(f"| {name} | {value} |")
-    (PROJECT / "bench" / "results" / "pay_api.json").write_text(json.dumps(result, indent=2))
+    results = PROJECT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "pay_api.json").write_text(json.dumps(result, indent=2))
     sys.stdout.flush()
 
 
