@@ -63,6 +63,8 @@ fi
 if [ -z "${REDIS_URL:-}" ] && "$BIN/python" -c "import socket; socket.create_connection(('127.0.0.1', 6379), 0.5)" 2>/dev/null; then
   export REDIS_URL=redis://127.0.0.1:6379/0
 fi
+PAY_API="${WECHAT_PAY_API:-v2}"
+OTHER_PAY_API=$([ "$PAY_API" = v3 ] && echo v2 || echo v3)
 LIMITS_AT="${REDIS_URL:-memory of each worker (no Redis found on 127.0.0.1:6379)}"
 
 pids=()
@@ -124,7 +126,7 @@ cat <<MSG
 
   API                    http://127.0.0.1:$PORT/api/   (health: http://127.0.0.1:$PORT/healthz)
   API docs (Swagger UI)  http://127.0.0.1:$PORT/api/docs   (OpenAPI: /api/openapi.json)
-  Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/   (payments through WeChat Pay API ${WECHAT_PAY_API:-v2}; WECHAT_PAY_API=v3 make run for the other)
+  Fake WeChat platform   http://127.0.0.1:$FAKE_WECHAT_PORT/   (payments through WeChat Pay API $PAY_API; WECHAT_PAY_API=$OTHER_PAY_API make run for the other)
   Fake tax bureau        http://127.0.0.1:$FAKE_TAX_PORT/   (messages: /_control/messages, collector declarations: /_control/declarations)
   Fake data exchange     http://127.0.0.1:$FAKE_EXCHANGE_PORT/   (booking details: /_control/bookings)
   Mini-program (phone)   ${MINIPROGRAM_URL}   (a village's QR link: http://127.0.0.1:$PORT/q/<village code>)

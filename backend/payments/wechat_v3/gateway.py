@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -35,26 +34,16 @@ from backend.payments.gateway import (
     TradeStatus,
 )
 from backend.payments.wechat.bill import PlainBill, parse_file
+from backend.payments.wechat.gateway import TRADE_STATES as V2_TRADE_STATES
 from backend.payments.wechat_v3.keys import MerchantKeys
 from backend.payments.wechat_v3.notices import Notices, refund_state, rfc3339
 from backend.values.beijing import BEIJING
 
-log = logging.getLogger(__name__)
-
 # Codes worth the same request again later (with the same order or refund number).
 _RETRYABLE = {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR", "SYSTEMERROR"}
 PAY_TYPES = {"wechat_miniprogram": WeChatPayType.MINIPROG, "wechat_qr": WeChatPayType.NATIVE}
-# v3 trade_state -> ours.
-TRADE_STATES = {
-    "NOTPAY": "unpaid",
-    "USERPAYING": "paying",
-    "ACCEPT": "paying",
-    "SUCCESS": "paid",
-    "REFUND": "refunded",
-    "CLOSED": "closed",
-    "REVOKED": "closed",
-    "PAYERROR": "failed",
-}
+# v3 keeps v2's trade_state words (-> ours), adding ACCEPT: a payment received, still processing.
+TRADE_STATES = {**V2_TRADE_STATES, "ACCEPT": "paying"}
 
 
 class WeChatPayV3Gateway:
