@@ -23,6 +23,7 @@ from backend.config import (
     DEV_WECHAT_SECRET,
     Config,
 )
+from backend.payments import PAY_APIS
 
 REAL_MODES = ("sandbox", "live")
 MIN_SECRET_KEY_LENGTH = 32
@@ -42,7 +43,7 @@ def problems(cfg: Config) -> list[str]:
     # Wrong in any mode: a token that expires when it is issued would lock every new account out.
     if cfg.STAFF_TOKEN_DAYS < 1:
         found.append(f"STAFF_TOKEN_DAYS must be 1 or more, not {cfg.STAFF_TOKEN_DAYS}")
-    if cfg.WECHAT_PAY_API not in ("v2", "v3"):
+    if cfg.WECHAT_PAY_API not in PAY_APIS:
         found.append(f"WECHAT_PAY_API must be v2 or v3, not {cfg.WECHAT_PAY_API!r}")
     elif cfg.WECHAT_PAY_API == "v3" or (mode in REAL_MODES and cfg.WECHAT_V3_KEY_DIR):
         # v3 in any mode needs its keys; outside fake mode a key set given for a later switch

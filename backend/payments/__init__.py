@@ -7,7 +7,7 @@ from __future__ import annotations
 from backend.config import Config
 from backend.payments.gateway import PaymentGateway
 
-PAY_APIS = ("v2", "v3")
+PAY_APIS = ("v2", "v3")  # what WECHAT_PAY_API may name
 
 
 def gateway_from_config(cfg: Config, api: str | None = None) -> PaymentGateway:
@@ -36,7 +36,7 @@ def gateway_from_config(cfg: Config, api: str | None = None) -> PaymentGateway:
             notify_url=public + V3_NOTIFY_PATH,
             refund_notify_url=public + V3_REFUND_NOTIFY_PATH,
         )
-    if api != "v2":
+    if api not in PAY_APIS:
         raise ValueError(f"WECHAT_PAY_API must be v2 or v3, not {api!r}")
     from backend.payments.wechat.gateway import WeChatPayGateway
 

@@ -22,6 +22,7 @@ from wechatpy.pay import WeChatPay
 
 from backend.payments.bill import Bill
 from backend.payments.gateway import (
+    PAID_STATES,
     AlreadyPaid,
     GatewayError,
     PaymentNotice,
@@ -145,7 +146,7 @@ class WeChatPayGateway:
             state = TRADE_STATES[reply["trade_state"]]
         except KeyError:
             raise GatewayError(f"unknown trade_state in {sorted(reply)}") from None
-        paid = state in ("paid", "refunded")
+        paid = state in PAID_STATES
         return TradeStatus(
             order_no=order_no,
             state=state,  # type: ignore[arg-type]

@@ -24,6 +24,7 @@ from wechatpayv3 import WeChatPay, WeChatPayType
 
 from backend.payments.bill import Bill
 from backend.payments.gateway import (
+    PAID_STATES,
     AlreadyPaid,
     GatewayError,
     PaymentNotice,
@@ -36,7 +37,7 @@ from backend.payments.gateway import (
 from backend.payments.wechat.bill import PlainBill, parse_file
 from backend.payments.wechat.gateway import TRADE_STATES as V2_TRADE_STATES
 from backend.payments.wechat_v3.keys import MerchantKeys
-from backend.payments.wechat_v3.notices import Notices, refund_state, rfc3339
+from backend.payments.wechat_v3.notices import Notices, refund_result, rfc3339
 from backend.values.beijing import BEIJING
 
 # Codes worth the same request again later (with the same order or refund number).
@@ -125,7 +126,7 @@ class WeChatPayV3Gateway:
             state = TRADE_STATES[reply["trade_state"]]
         except KeyError:
             raise GatewayError(f"unknown trade_state in {sorted(reply)}") from None
-        paid = state in ("paid", "refunded")
+        paid = state in PAID_STATES
         try:
             return TradeStatus(
                 order_no=order_no,
@@ -215,17 +216,10 @@ class WeChatPayV3Gateway:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _refund_result(self, refund_no: str, reply: dict[str, Any]) -> RefundResult:
+    @staticmethod
+    def _refund_result(refund_no: str, reply: dict[str, Any]) -> RefundResult:
         try:
-            done = reply.get("success_time")
-            return RefundResult(
-                refund_no,
-                reply.get("refund_id"),
-                refund_state(reply["status"]),  # type: ignore[arg-type]
-                int(reply["amount"]["refund"]),
-                rfc3339(done) if done else None,
-                reply.get("out_trade_no"),
-            )
+            return refund_result(refund_no, reply, "status")
         except (KeyError, TypeError, ValueError) as exc:
             raise GatewayError(f"WeChat Pay's refund answer lacks a valid {exc}") from exc
 

@@ -43,6 +43,20 @@ def rfc3339(value: str) -> datetime:
     return moment
 
 
+def refund_result(refund_no: str, data: dict[str, Any], status_field: str) -> RefundResult:
+    """A v3 refund object (a refund call's answer: `status`; a refund callback's resource:
+    `refund_status`) in our words. KeyError, TypeError, ValueError or GatewayError for a bad one."""
+    done = data.get("success_time")
+    return RefundResult(
+        refund_no=refund_no,
+        platform_refund_id=data.get("refund_id"),
+        state=refund_state(data[status_field]),  # type: ignore[arg-type]
+        refund_fen=int(data["amount"]["refund"]),
+        succeeded_at=rfc3339(done) if done else None,
+        order_no=data.get("out_trade_no"),
+    )
+
+
 def refund_state(value: str) -> str:
     try:
         return REFUND_STATES[value]
@@ -94,15 +108,7 @@ class Notices:
         if event not in REFUND_EVENTS:
             raise InvalidNotification(f"not a refund event: {event}")
         try:
-            done = data.get("success_time")
-            return RefundResult(
-                refund_no=data["out_refund_no"],
-                platform_refund_id=data.get("refund_id"),
-                state=refund_state(data["refund_status"]),  # type: ignore[arg-type]
-                refund_fen=int(data["amount"]["refund"]),
-                succeeded_at=rfc3339(done) if done else None,
-                order_no=data.get("out_trade_no"),
-            )
+            return refund_result(data["out_refund_no"], data, "refund_status")
         except (KeyError, TypeError, ValueError, GatewayError) as exc:
             raise InvalidNotification(f"refund notification lacks a valid {exc}") from exc
 
