@@ -3,7 +3,6 @@ in the port's words (our numbers, channels, states; WeChat's stay inside the ada
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,13 +15,13 @@ from backend.payments.gateway import (
     AlreadyPaid,
     GatewayError,
     InvalidNotification,
-    PaymentRequest,
     RefundRequest,
 )
 from backend.payments.wechat.bill import parse
 from backend.payments.wechat.gateway import WeChatPayGateway
 from backend.values.beijing import BEIJING
 from fakes.wechat.server import create_app as create_fake_wechat
+from tests.support.pay_apis import new_trade
 from tests.support.servers import ServerThread
 
 CONFIG = Config()
@@ -48,24 +47,6 @@ def gateway(fake, **overrides) -> WeChatPayGateway:
         **overrides,
     }
     return WeChatPayGateway(**options)
-
-
-def new_trade(pay: WeChatPayGateway, total_fen=25000, channel="wechat_miniprogram"):
-    number = "T" + uuid.uuid4().hex[:20]
-    now = datetime.now(UTC)
-    started = pay.create(
-        PaymentRequest(
-            order_no=number,
-            total_fen=total_fen,
-            description="城乡居民医疗保险缴费",
-            channel=channel,
-            client_ip="127.0.0.1",
-            created_at=now,
-            expires_at=now + timedelta(minutes=30),
-            payer="oPAYER" if channel == "wechat_miniprogram" else None,
-        )
-    )
-    return number, started
 
 
 def test_a_jsapi_payment_is_started_queried_and_found_paid(fake):

@@ -21,7 +21,6 @@ from backend.payments.gateway import (
     AlreadyPaid,
     GatewayError,
     InvalidNotification,
-    PaymentRequest,
     RefundRequest,
 )
 from backend.payments.wechat_v3 import keys as v3_keys
@@ -29,6 +28,7 @@ from backend.payments.wechat_v3.gateway import WeChatPayV3Gateway
 from backend.values.beijing import BEIJING
 from fakes.wechat.server import create_app as create_fake_wechat
 from fakes.wechat.v3keys import ensure_keys
+from tests.support.pay_apis import new_trade
 from tests.support.servers import ServerThread
 
 CONFIG = Config()
@@ -94,24 +94,6 @@ def gateway(fake, key_dir, callbacks=None, **overrides) -> WeChatPayV3Gateway:
         **overrides,
     }
     return WeChatPayV3Gateway(**options)
-
-
-def new_trade(pay: WeChatPayV3Gateway, total_fen=25000, channel="wechat_miniprogram"):
-    number = "T" + uuid.uuid4().hex[:20]
-    now = datetime.now(UTC)
-    started = pay.create(
-        PaymentRequest(
-            order_no=number,
-            total_fen=total_fen,
-            description="城乡居民医疗保险缴费",
-            channel=channel,
-            client_ip="127.0.0.1",
-            created_at=now,
-            expires_at=now + timedelta(minutes=30),
-            payer="oPAYER" if channel == "wechat_miniprogram" else None,
-        )
-    )
-    return number, started
 
 
 def control(fake, path: str, **body) -> requests.Response:
